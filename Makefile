@@ -1,0 +1,50 @@
+# The front door. `make lab` runs the main job, `make test` builds and runs the test suite; both install
+# missing Debian packages first (scripts/install-deps.sh). Sanitizer runs: `make test-tsan`, `make test-asan`.
+
+PRESET ?= release
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+SPINDLE := build/$(PRESET)/apps/spindle/spindle
+
+.PHONY: all deps configure build lab test test-tsan test-asan test-clang bench examples install clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build/%/build.ninja: CMakeLists.txt CMakePresets.json | deps
+	cmake --preset $* >/dev/null
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: deps
+	@[ -f build/$(PRESET)/build.ninja ] || cmake --preset $(PRESET)
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+lab: build
+	@if $(SPINDLE) lab --help >/dev/null 2>&1; then $(SPINDLE) lab $(LAB_ARGS); \
+	else echo "spindle lab is not built yet: running the examples instead" && \
+	     ctest --test-dir build/$(PRESET) -L example --output-on-failure; fi
+
+test: build
+	ctest --preset $(PRESET) -j $(JOBS) $(CTEST_ARGS)
+
+test-tsan:
+	$(MAKE) test PRESET=tsan
+
+test-asan:
+	$(MAKE) test PRESET=asan
+
+test-clang:
+	$(MAKE) test PRESET=clang
+
+bench: build
+	$(SPINDLE) bench $(BENCH_ARGS)
+
+install: build
+	cmake --install build/$(PRESET) --prefix $(or $(PREFIX),/usr/local)
+
+clean:
+	rm -rf build

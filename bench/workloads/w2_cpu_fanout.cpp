@@ -1,0 +1,87 @@
+// W2 (WORKLOADS.md): CPU-bound fan-out. 8 tasks, each `s += i*i` for i < 2,000,000 on uint64_t with an
+// optimisation barrier on s every iteration, and the -x100 variant with 200,000,000 iterations. Modes serial
+// and threads2 (processes2 arrives with the process model); the timing includes starting and stopping the pool.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "spindle/thread/thread_pool_executor.hpp"
+#include "workload.hpp"
+
+namespace spindle::bench {
+
+/// The W2 task body, shared with the lab's CPU demos and the process pool's variant.
+std::uint64_t w2_task(std::uint64_t iterations) {
+  std::uint64_t s = 0;
+  for (std::uint64_t i = 0; i < iterations; ++i) {
+    s += i * i;
+    do_not_optimize(s);
+  }
+  return s;
+}
+
+namespace {
+
+constexpr int kTasks = 8;
+
+double run_serial(std::uint64_t iterations, std::uint64_t& sum) {
+  const double t0 = now_s();
+  for (int t = 0; t < kTasks; ++t) sum += w2_task(iterations);
+  return now_s() - t0;
+}
+
+double run_threads2(std::uint64_t iterations, std::uint64_t& sum) {
+  const double t0 = now_s();
+  {
+    ThreadPoolExecutor pool(2);
+    std::vector<Future<std::uint64_t>> fs;
+    for (int t = 0; t < kTasks; ++t) fs.push_back(pool.submit(w2_task, iterations));
+    for (auto& f : fs) sum += f.result();
+  }
+  return now_s() - t0;
+}
+
+int run_variant(const Options& options, const std::string& id, std::uint64_t iterations) {
+  std::uint64_t expected = 0;
+  const double serial = run_serial(iterations, expected);
+  int rc = 0;
+  auto report = [&](const char* mode, double seconds, std::uint64_t sum) {
+    Line(id)
+        .add("peer", "spindle")
+        .add("mode", mode)
+        .add("tasks", kTasks)
+        .add("iterations", static_cast<std::int64_t>(iterations))
+        .add("seconds", seconds)
+        .add("speedup", serial / seconds, 2)
+        .emit(options);
+    if (sum != expected) {
+      std::fprintf(stderr, "%s %s: wrong sum\n", id.c_str(), mode);
+      rc = 1;
+    }
+  };
+  if (selected(options, "serial")) report("serial", serial, expected);
+  if (selected(options, "threads2")) {
+    std::uint64_t sum = 0;
+    const double s = run_threads2(iterations, sum);
+    report("threads2", s, sum);
+  }
+  return rc;
+}
+
+int run_w2(const Options& options) {
+  const std::uint64_t base = options.quick ? 200'000 : 2'000'000;
+  return run_variant(options, "W2", base);
+}
+
+int run_w2_x100(const Options& options) {
+  const std::uint64_t iterations = options.quick ? 2'000'000 : 200'000'000;
+  return run_variant(options, "W2-x100", iterations);
+}
+
+const Register reg("W2", "CPU-bound fan-out: 8 tasks x 2M iterations, serial vs threads2", run_w2);
+const Register reg_x100("W2-x100", "CPU-bound fan-out: 8 tasks x 200M iterations, serial vs threads2", run_w2_x100);
+
+}  // namespace
+}  // namespace spindle::bench

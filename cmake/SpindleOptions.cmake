@@ -1,0 +1,52 @@
+# Build-wide knobs for spindle's own targets. Nothing here leaks to consumers: warnings and sanitizers are
+# applied per target, PRIVATE, through spindle_target_defaults().
+set(SPINDLE_SANITIZE "" CACHE STRING "Sanitizers for spindle's own targets: '', 'address' (ASan+UBSan) or 'thread'")
+set_property(CACHE SPINDLE_SANITIZE PROPERTY STRINGS "" address thread)
+
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()
+
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+
+# spindle_target_defaults(<target>): C++20, warnings as the project demands them, and the chosen sanitizer.
+function(spindle_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
+  get_target_property(_type ${target} TYPE)
+  if(_type STREQUAL "INTERFACE_LIBRARY")
+    return()
+  endif()
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                           -Wold-style-cast -Wcast-align -Woverloaded-virtual)
+  if(SPINDLE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(SPINDLE_SANITIZE STREQUAL "address")
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(SPINDLE_SANITIZE STREQUAL "thread")
+    target_compile_options(${target} PRIVATE -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=thread)
+  elseif(NOT SPINDLE_SANITIZE STREQUAL "")
+    message(FATAL_ERROR "SPINDLE_SANITIZE must be '', 'address' or 'thread', not '${SPINDLE_SANITIZE}'")
+  endif()
+endfunction()
+
+option(SPINDLE_WERROR "Treat warnings as errors" OFF)
+
+# spindle_add_module(<name> SOURCES ... DEPS ...): one static library per module (core, thread, ...), so a
+# module can be built and tested alone; spindle::spindle links them all.
+function(spindle_add_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(spindle_${name} STATIC ${ARG_SOURCES})
+  add_library(spindle::${name} ALIAS spindle_${name})
+  set_target_properties(spindle_${name} PROPERTIES EXPORT_NAME ${name} POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(spindle_${name} PUBLIC
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(spindle_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  spindle_target_defaults(spindle_${name})
+  set_property(GLOBAL APPEND PROPERTY SPINDLE_MODULES spindle_${name})
+endfunction()

@@ -1,0 +1,225 @@
+#pragma once
+// The state a Future and its producer share. One allocation per task: executors derive their task type from
+// SharedState<T> so the callable, the result and the queue link live in the same block (DESIGN.md,
+// "Allocation per task dominates").
+//
+// The 32-bit `word_` holds the status and two flags. Completion is a single exchange on it; the flags tell
+// the completer whether it must wake futex waiters or run callbacks, so a future nobody waits on and nobody
+// watches completes with one atomic RMW and no syscall.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "spindle/core/detail/futex.hpp"
+#include "spindle/core/errors.hpp"
+
+namespace spindle::detail {
+
+/// Status values (low 3 bits of the state word).
+enum : uint32_t {
+  kPending = 0,
+  kRunning = 1,
+  kCompleting = 2,  // a producer claimed the right to set the result and is writing it
+  kCancelled = 3,
+  kFinished = 4,
+  kStatusMask = 7,
+  kWaitersBit = 8,     // someone sleeps on the futex
+  kCallbacksBit = 16,  // the callback list is non-empty
+};
+
+inline constexpr bool is_done(uint32_t word) noexcept {
+  const uint32_t s = word & kStatusMask;
+  return s == kCancelled || s == kFinished;
+}
+
+class StateBase;
+
+/// A link in the intrusive queues executors keep; tasks are queue nodes themselves (no separate node).
+struct QueueNode {
+  std::atomic<QueueNode*> next{nullptr};
+};
+
+/// A unit of work an executor's worker can run. Derived by task states.
+class WorkItem : public QueueNode {
+ public:
+  /// Runs the work (or discards it if it was cancelled) and drops the queue's reference.
+  virtual void run() noexcept = 0;
+  /// Discards work that will never run and drops the queue's reference: with a null `error` the task is
+  /// cancelled (shutdown with cancel_futures), otherwise it fails with `error` (a broken pool).
+  virtual void abandon(std::exception_ptr error) noexcept = 0;
+
+ protected:
+  ~WorkItem() = default;
+};
+
+/// A done-callback registered on a state. Heap nodes delete themselves in invoke(); stack nodes (waiters)
+/// signal their owner instead. `invoke` must not touch the node after signalling its owner.
+class CallbackNode {
+ public:
+  CallbackNode* prev = nullptr;
+  CallbackNode* next = nullptr;
+  /// Called once, outside the state's lock, after the state became done.
+  virtual void invoke(StateBase& state) noexcept = 0;
+  /// Called instead of invoke() when the state is destroyed without ever completing.
+  virtual void discard() noexcept = 0;
+
+ protected:
+  ~CallbackNode() = default;
+};
+
+/// Counts live states per thread so tests can assert that none leaked, without a shared counter on the hot path.
+void count_state_created() noexcept;
+void count_state_destroyed() noexcept;
+/// Live shared states (futures and their tasks) in the whole process.
+long live_states() noexcept;
+
+class StateBase {
+ public:
+  StateBase(const StateBase&) = delete;
+  StateBase& operator=(const StateBase&) = delete;
+
+  uint32_t status() const noexcept { return word_.load(std::memory_order_acquire) & kStatusMask; }
+  bool done() const noexcept { return is_done(word_.load(std::memory_order_acquire)); }
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+
+  /// Python's `Future.set_running_or_notify_cancel`: pending -> running; false if the state was cancelled.
+  /// Throws InvalidStateError if the state is already running or done.
+  bool set_running_or_notify_cancel();
+
+  /// Pending -> running without throwing; false if the state was not pending.
+  bool try_start() noexcept {
+    uint32_t w = word_.load(std::memory_order_relaxed);
+    while ((w & kStatusMask) == kPending) {
+      if (word_.compare_exchange_weak(w, (w & ~kStatusMask) | kRunning, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+
+  /// Python's `Future.cancel`: succeeds while pending (or if already cancelled).
+  bool cancel() noexcept;
+
+  /// Claims the right to complete (pending/running -> completing). False if already done or claimed.
+  bool try_claim() noexcept {
+    uint32_t w = word_.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint32_t s = w & kStatusMask;
+      if (s != kPending && s != kRunning) return false;
+      if (word_.compare_exchange_weak(w, (w & ~kStatusMask) | kCompleting, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return true;
+    }
+  }
+
+  /// Claims only a pending state (never one a runner holds).
+  bool try_claim_pending() noexcept {
+    uint32_t w = word_.load(std::memory_order_relaxed);
+    while ((w & kStatusMask) == kPending) {
+      if (word_.compare_exchange_weak(w, (w & ~kStatusMask) | kCompleting, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+
+  /// Publishes the result written after try_claim(): wakes waiters and runs callbacks.
+  void publish(uint32_t final_status) noexcept {
+    const uint32_t old = word_.exchange(final_status, std::memory_order_acq_rel);
+    if (old & (kWaitersBit | kCallbacksBit)) on_published(old);
+  }
+
+  void set_exception_claimed(std::exception_ptr e) noexcept {
+    error_ = std::move(e);
+    publish(kFinished);
+  }
+
+  /// Blocks until done. While the state is pending, a task state may run itself on the waiting thread.
+  void wait() noexcept;
+  /// Blocks until done or until `deadline`; true if done.
+  bool wait_until(std::chrono::steady_clock::time_point deadline) noexcept;
+
+  /// The stored exception (null on success). Only meaningful once finished.
+  const std::exception_ptr& error() const noexcept { return error_; }
+
+  /// Throws CancelledError if cancelled, rethrows the stored exception if any. Requires done().
+  void rethrow_if_failed() const {
+    if (status() == kCancelled) throw CancelledError();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  /// Registers `node`; returns false (without registering) if the state is already done.
+  bool add_callback(CallbackNode* node) noexcept;
+  /// Removes a node registered with add_callback. Returns false if the completer already took it, in which
+  /// case the completer invokes (or has invoked) it: the owner must wait for that before freeing the node.
+  bool remove_callback(CallbackNode* node) noexcept;
+
+ protected:
+  explicit StateBase(uint32_t refs) noexcept : refs_(refs) { count_state_created(); }
+  virtual ~StateBase();
+  virtual void destroy() noexcept { delete this; }
+  /// Task states override this to run themselves on a waiting thread (work helping). Returns true if run.
+  virtual bool run_inline() noexcept { return false; }
+
+ private:
+  void on_published(uint32_t old) noexcept;
+  void lock_callbacks() noexcept {
+    while (cb_lock_.exchange(true, std::memory_order_acquire)) {
+      while (cb_lock_.load(std::memory_order_relaxed)) cpu_relax();
+    }
+  }
+  void unlock_callbacks() noexcept { cb_lock_.store(false, std::memory_order_release); }
+
+  std::atomic<uint32_t> word_{kPending};
+  std::atomic<uint32_t> refs_;
+  std::atomic<bool> cb_lock_{false};
+  CallbackNode* cb_head_ = nullptr;
+  CallbackNode* cb_tail_ = nullptr;
+  std::exception_ptr error_;
+};
+
+/// A state with room for a T. The value is constructed only on success.
+template <class T>
+class SharedState : public StateBase {
+ public:
+  explicit SharedState(uint32_t refs) noexcept : StateBase(refs) {}
+
+  template <class... A>
+  void emplace_claimed(A&&... args) noexcept(std::is_nothrow_constructible_v<T, A...>) {
+    ::new (static_cast<void*>(&storage_)) T(std::forward<A>(args)...);
+    has_value_ = true;
+    publish(kFinished);
+  }
+
+  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&storage_)); }
+
+ protected:
+  ~SharedState() override {
+    if (has_value_) value().~T();
+  }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+  bool has_value_ = false;
+};
+
+template <>
+class SharedState<void> : public StateBase {
+ public:
+  explicit SharedState(uint32_t refs) noexcept : StateBase(refs) {}
+  void emplace_claimed() noexcept { publish(kFinished); }
+
+ protected:
+  ~SharedState() override = default;
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,252 @@
+#pragma once
+/// @file
+/// `wait` and `as_completed` over many futures. Python equivalent: `concurrent.futures.wait` and
+/// `concurrent.futures.as_completed`.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <vector>
+
+#include "spindle/core/detail/deadline.hpp"
+#include "spindle/core/detail/futex.hpp"
+#include "spindle/core/future.hpp"
+
+namespace spindle {
+
+/// When `wait` returns. Python: `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`.
+enum class ReturnWhen {
+  FIRST_COMPLETED,  ///< as soon as any future is done or cancelled
+  FIRST_EXCEPTION,  ///< as soon as any future finishes with an exception; else when all are done
+  ALL_COMPLETED,    ///< when every future is done or cancelled
+};
+/// Python spelling: `spindle::FIRST_COMPLETED`.
+inline constexpr ReturnWhen FIRST_COMPLETED = ReturnWhen::FIRST_COMPLETED;
+/// Python spelling: `spindle::FIRST_EXCEPTION`.
+inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::FIRST_EXCEPTION;
+/// Python spelling: `spindle::ALL_COMPLETED`.
+inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
+
+/// What `wait` returns: the futures that are done and those that are not, each in input order.
+/// Python: the `(done, not_done)` named tuple.
+template <class F>
+struct DoneAndNotDone {
+  std::vector<F> done;      ///< done or cancelled
+  std::vector<F> not_done;  ///< still pending or running
+};
+
+namespace detail {
+
+/// A callback node that belongs to a waiter object rather than to the state. Its owner removes it when it
+/// stops waiting; if the completer took it first, the owner spins until `fired` (invoke is a few instructions).
+template <class Owner>
+class OwnedNode final : public CallbackNode {
+ public:
+  Owner* owner = nullptr;
+  std::size_t index = 0;
+  StateBase* state = nullptr;
+  bool registered = false;
+  std::atomic<bool> fired{false};
+
+  void invoke(StateBase& s) noexcept override {
+    owner->on_done(index, s);
+    fired.store(true, std::memory_order_release);  // last touch of the node
+  }
+  void discard() noexcept override {}
+
+  void unregister() noexcept {
+    if (!registered) return;
+    registered = false;
+    if (state->remove_callback(this)) return;
+    while (!fired.load(std::memory_order_acquire)) cpu_relax();
+  }
+};
+
+class WaitCore {
+ public:
+  WaitCore(ReturnWhen mode, std::size_t pending) : mode_(mode), remaining_(pending) {}
+
+  void on_done(std::size_t, StateBase& s) noexcept {
+    bool stop = mode_ == ReturnWhen::FIRST_COMPLETED;
+    if (mode_ == ReturnWhen::FIRST_EXCEPTION && s.status() == kFinished && s.error()) stop = true;
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) stop = true;
+    if (stop && word_.exchange(1, std::memory_order_release) == 0) futex_wake_all(word_);
+  }
+  bool stopped() const noexcept { return word_.load(std::memory_order_acquire) != 0; }
+  void block(SteadyTime deadline) noexcept {
+    while (!stopped()) {
+      if (!futex_wait(word_, 0, deadline) && !stopped()) return;
+    }
+  }
+
+ private:
+  ReturnWhen mode_;
+  std::atomic<std::size_t> remaining_;
+  std::atomic<uint32_t> word_{0};
+};
+
+template <class F>
+DoneAndNotDone<F> wait_impl(std::vector<F> futures, SteadyTime deadline, ReturnWhen mode) {
+  DoneAndNotDone<F> out;
+  bool any_done = false, any_failed = false, all_done = true;
+  for (const F& f : futures) {
+    if (f.done()) {
+      any_done = true;
+      if (!f.cancelled() && state_of(f)->error()) any_failed = true;
+    } else {
+      all_done = false;
+    }
+  }
+  const bool ready_now = all_done || (mode == ReturnWhen::FIRST_COMPLETED && any_done) ||
+                         (mode == ReturnWhen::FIRST_EXCEPTION && any_failed);
+  if (!ready_now) {
+    std::size_t pending = 0;
+    for (const F& f : futures) pending += f.done() ? 0 : 1;
+    WaitCore core(mode, pending);
+    std::unique_ptr<OwnedNode<WaitCore>[]> nodes(new OwnedNode<WaitCore>[futures.size()]);
+    for (std::size_t i = 0; i < futures.size(); ++i) {
+      auto& n = nodes[i];
+      n.owner = &core;
+      n.index = i;
+      n.state = state_of(futures[i]);
+      if (futures[i].done()) continue;
+      n.registered = n.state->add_callback(&n);
+      if (!n.registered) core.on_done(i, *n.state);  // finished between the scan and registration
+    }
+    core.block(deadline);
+    for (std::size_t i = 0; i < futures.size(); ++i) nodes[i].unregister();
+  }
+  for (F& f : futures) (f.done() ? out.done : out.not_done).push_back(std::move(f));
+  return out;
+}
+
+}  // namespace detail
+
+/// Waits until `return_when` is satisfied or `timeout` passes (no timeout: wait indefinitely), then splits
+/// the futures into done and not done. Never throws TimeoutError: on timeout the pending ones are in
+/// `not_done`. **Thread safety:** any thread. **Python equivalent:** `concurrent.futures.wait(fs, timeout,
+/// return_when)`.
+template <std::ranges::input_range R>
+  requires FutureLike<std::ranges::range_value_t<R>>
+auto wait(R&& futures, std::optional<std::chrono::nanoseconds> timeout = std::nullopt,
+          ReturnWhen return_when = ReturnWhen::ALL_COMPLETED) {
+  using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
+  const auto deadline = timeout ? detail::deadline_after(*timeout) : detail::kNoDeadline;
+  std::vector<F> copy(std::ranges::begin(futures), std::ranges::end(futures));
+  return detail::wait_impl<F>(std::move(copy), deadline, return_when);
+}
+
+/// An input range that yields the futures as they complete (those already done first). Iterating past
+/// the deadline given to as_completed throws TimeoutError. Python: the iterator `as_completed` returns.
+template <class F>
+class AsCompleted {
+  struct Core {
+    std::vector<F> futures;
+    std::unique_ptr<detail::OwnedNode<Core>[]> nodes;
+    std::mutex mutex;
+    std::vector<std::size_t> ready;  // indices, in completion order
+    std::size_t consumed = 0;
+    std::atomic<uint32_t> seq{0};
+    detail::SteadyTime deadline;
+
+    void on_done(std::size_t index, detail::StateBase&) noexcept {
+      {
+        std::lock_guard lock(mutex);
+        ready.push_back(index);
+      }
+      seq.fetch_add(1, std::memory_order_release);
+      detail::futex_wake_all(seq);
+    }
+    // Blocks for the next completed index; throws TimeoutError at the deadline.
+    std::size_t next() {
+      for (;;) {
+        const uint32_t s = seq.load(std::memory_order_acquire);
+        {
+          std::lock_guard lock(mutex);
+          if (consumed < ready.size()) return ready[consumed++];
+        }
+        if (!detail::futex_wait(seq, s, deadline) && seq.load(std::memory_order_acquire) == s) {
+          std::lock_guard lock(mutex);
+          if (consumed < ready.size()) return ready[consumed++];
+          throw TimeoutError(std::to_string(futures.size() - consumed) + " (of " + std::to_string(futures.size()) +
+                             ") futures unfinished");
+        }
+      }
+    }
+    ~Core() {
+      for (std::size_t i = 0; i < futures.size(); ++i) nodes[i].unregister();
+    }
+  };
+
+ public:
+  /// Input iterator over completed futures.
+  class iterator {
+   public:
+    using value_type = F;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    F& operator*() const { return core_->futures[index_]; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.core_ == nullptr; }
+
+   private:
+    friend class AsCompleted;
+    explicit iterator(Core* core) : core_(core) { advance(); }
+    void advance() {
+      if (core_->consumed == core_->futures.size()) {
+        core_ = nullptr;
+        return;
+      }
+      index_ = core_->next();
+    }
+    Core* core_ = nullptr;
+    std::size_t index_ = 0;
+  };
+
+  /// Registers on every future; `deadline` bounds the whole iteration.
+  AsCompleted(std::vector<F> futures, detail::SteadyTime deadline) : core_(std::make_unique<Core>()) {
+    core_->futures = std::move(futures);
+    core_->deadline = deadline;
+    const std::size_t n = core_->futures.size();
+    core_->ready.reserve(n);
+    core_->nodes.reset(new detail::OwnedNode<Core>[n]);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& node = core_->nodes[i];
+      node.owner = core_.get();
+      node.index = i;
+      node.state = detail::state_of(core_->futures[i]);
+      node.registered = node.state->add_callback(&node);
+      if (!node.registered) core_->on_done(i, *node.state);
+    }
+  }
+
+  /// Starts the iteration (blocks for the first completed future).
+  iterator begin() { return iterator(core_.get()); }
+  /// The end of the iteration.
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  std::unique_ptr<Core> core_;
+};
+
+/// Yields the futures as they complete. With a timeout, iteration throws TimeoutError once it passes with
+/// futures outstanding (measured from this call, as Python does). **Python equivalent:**
+/// `concurrent.futures.as_completed(fs, timeout)`.
+template <std::ranges::input_range R>
+  requires FutureLike<std::ranges::range_value_t<R>>
+auto as_completed(R&& futures, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+  using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
+  const auto deadline = timeout ? detail::deadline_after(*timeout) : detail::kNoDeadline;
+  return AsCompleted<F>(std::vector<F>(std::ranges::begin(futures), std::ranges::end(futures)), deadline);
+}
+
+}  // namespace spindle

@@ -1,0 +1,136 @@
+#pragma once
+// The non-template half of ThreadPoolExecutor: its queue, workers, parking and shutdown. Tasks arrive as
+// WorkItems (a task's future state is its own queue node: one allocation per task).
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "spindle/core/detail/shared_state.hpp"
+
+namespace spindle::detail {
+
+/// Vyukov's intrusive MPSC queue: push is one exchange (wait-free for producers); consumers take turns
+/// through a try-lock, since a pool's consumers are few and each pop is a handful of loads.
+class TaskQueue {
+ public:
+  TaskQueue() noexcept : tail_(&stub_), head_(&stub_) {}
+  TaskQueue(const TaskQueue&) = delete;
+  TaskQueue& operator=(const TaskQueue&) = delete;
+
+  void push(QueueNode* n) noexcept {
+    n->next.store(nullptr, std::memory_order_relaxed);
+    // seq_cst: parkers check tail_ after announcing themselves (Dekker pairing with PoolCore::park).
+    QueueNode* prev = tail_.exchange(n, std::memory_order_seq_cst);
+    prev->next.store(n, std::memory_order_release);
+  }
+
+  /// A cheap read-only emptiness hint (no lock). May say "non-empty" for a queue a consumer is emptying.
+  bool looks_nonempty() const noexcept {
+    return tail_.load(std::memory_order_seq_cst) != &stub_ || head_.load(std::memory_order_relaxed) != &stub_;
+  }
+
+  /// Pops one node, or null if the queue is empty, another consumer holds the lock, or a producer is
+  /// half-way through a push (`busy` is set in the last two cases: retry soon).
+  QueueNode* try_pop(bool& busy) noexcept {
+    if (consumer_.exchange(true, std::memory_order_acquire)) {
+      busy = true;
+      return nullptr;
+    }
+    QueueNode* n = pop_locked(busy);
+    consumer_.store(false, std::memory_order_release);
+    return n;
+  }
+
+ private:
+  QueueNode* pop_locked(bool& busy) noexcept {
+    QueueNode* head = head_.load(std::memory_order_relaxed);
+    QueueNode* next = head->next.load(std::memory_order_acquire);
+    if (head == &stub_) {
+      if (next == nullptr) return nullptr;
+      head_.store(next, std::memory_order_relaxed);
+      head = next;
+      next = next->next.load(std::memory_order_acquire);
+    }
+    if (next != nullptr) {
+      head_.store(next, std::memory_order_relaxed);
+      return head;
+    }
+    if (tail_.load(std::memory_order_acquire) != head) {
+      busy = true;  // a producer exchanged tail_ but has not linked its node yet
+      return nullptr;
+    }
+    push(&stub_);
+    next = head->next.load(std::memory_order_acquire);
+    if (next != nullptr) {
+      head_.store(next, std::memory_order_relaxed);
+      return head;
+    }
+    busy = true;
+    return nullptr;
+  }
+
+  alignas(64) std::atomic<QueueNode*> tail_;
+  alignas(64) std::atomic<QueueNode*> head_;
+  std::atomic<bool> consumer_{false};
+  QueueNode stub_;
+};
+
+/// Settings of a pool (see ThreadPoolOptions).
+struct PoolConfig {
+  std::size_t max_workers;
+  std::string thread_name_prefix;
+  std::function<void()> initializer;
+};
+
+class PoolCore : public std::enable_shared_from_this<PoolCore> {
+ public:
+  explicit PoolCore(PoolConfig config);
+  PoolCore(const PoolCore&) = delete;
+  PoolCore& operator=(const PoolCore&) = delete;
+  ~PoolCore();
+
+  /// Throws ShutdownError / BrokenExecutor if the pool cannot take work.
+  void check_accepting() const;
+  /// Queues `item` (the queue owns one reference). Throws ShutdownError / BrokenExecutor without taking it.
+  void submit(WorkItem* item);
+  void shutdown(bool wait, bool cancel_futures);
+  std::size_t max_workers() const noexcept { return config_.max_workers; }
+  std::size_t num_threads() const;
+  /// True on a worker thread of this pool.
+  bool is_own_thread() const noexcept;
+
+ private:
+  static constexpr uint64_t kShutdownBit = uint64_t{1} << 62;
+  static constexpr uint64_t kBrokenBit = uint64_t{1} << 61;
+  static constexpr uint64_t kCountMask = (uint64_t{1} << 61) - 1;
+
+  void maybe_spawn();
+  void worker_main(std::size_t index);
+  bool park() noexcept;  // false when the worker should exit
+  void wake_one() noexcept;
+  void wake_all() noexcept;
+  void fail_queued(const std::exception_ptr& error) noexcept;
+  WorkItem* pop() noexcept;
+
+  PoolConfig config_;
+  TaskQueue queue_;
+  // Submitters in flight plus the shutdown/broken bits: shutdown waits for the count to drain so that a
+  // submit racing shutdown either throws or its task is run (never silently dropped).
+  alignas(64) std::atomic<uint64_t> gate_{0};
+  alignas(64) std::atomic<uint32_t> epoch_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<int> idle_{0};
+  std::atomic<std::size_t> started_{0};
+  mutable std::mutex threads_mutex_;
+  std::vector<std::thread> threads_;
+  std::exception_ptr broken_reason_;
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,213 @@
+#include "spindle/thread/thread_pool_executor.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "spindle/core/detail/futex.hpp"
+#include "spindle/core/unhandled.hpp"
+
+namespace spindle {
+namespace detail {
+namespace {
+
+// ~20-40 µs of polling before a worker sleeps: about what one cross-vCPU wake-up costs here (WORKLOADS.md).
+constexpr int kSpinRounds = 2048;
+
+std::size_t default_workers() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::min<std::size_t>(32, cores + 4);
+}
+
+std::atomic<unsigned> pool_counter{0};
+thread_local const PoolCore* current_pool = nullptr;
+
+}  // namespace
+
+PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
+  if (config_.max_workers == 0) config_.max_workers = default_workers();
+  if (config_.thread_name_prefix.empty())
+    config_.thread_name_prefix = "ThreadPool-" + std::to_string(pool_counter.fetch_add(1));
+}
+
+// Workers hold a reference, so this may run on the last worker of a pool destroyed from its own task; by then
+// the executor's destructor has shut down and taken every joinable thread.
+PoolCore::~PoolCore() = default;
+
+std::size_t PoolCore::num_threads() const { return started_.load(std::memory_order_relaxed); }
+
+bool PoolCore::is_own_thread() const noexcept { return current_pool == this; }
+
+void PoolCore::check_accepting() const {
+  const uint64_t g = gate_.load(std::memory_order_acquire);
+  if (g & kBrokenBit) std::rethrow_exception(broken_reason_);
+  if (g & kShutdownBit) throw ShutdownError();
+}
+
+void PoolCore::submit(WorkItem* item) {
+  const uint64_t g = gate_.fetch_add(1, std::memory_order_acquire);
+  if (g & (kShutdownBit | kBrokenBit)) {
+    gate_.fetch_sub(1, std::memory_order_release);
+    check_accepting();
+  }
+  queue_.push(item);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_one();
+  if (idle_.load(std::memory_order_relaxed) == 0 && started_.load(std::memory_order_relaxed) < config_.max_workers)
+    maybe_spawn();
+  gate_.fetch_sub(1, std::memory_order_release);
+}
+
+void PoolCore::maybe_spawn() {
+  std::lock_guard lock(threads_mutex_);
+  const std::size_t n = threads_.size();
+  if (n >= config_.max_workers) return;
+  // As in Python, a new thread is not idle until it finds the queue empty, so a burst of submissions starts
+  // up to max_workers threads.
+  threads_.emplace_back([self = shared_from_this(), n] { self->worker_main(n); });
+  started_.store(n + 1, std::memory_order_relaxed);
+}
+
+WorkItem* PoolCore::pop() noexcept {
+  for (;;) {
+    bool busy = false;
+    QueueNode* n = queue_.try_pop(busy);
+    if (n != nullptr) return static_cast<WorkItem*>(n);
+    if (!busy) return nullptr;
+    cpu_relax();
+  }
+}
+
+void PoolCore::wake_one() noexcept {
+  epoch_.fetch_add(1, std::memory_order_release);
+  futex_wake(epoch_, 1);
+}
+
+void PoolCore::wake_all() noexcept {
+  epoch_.fetch_add(1, std::memory_order_release);
+  futex_wake_all(epoch_);
+}
+
+bool PoolCore::park() noexcept {
+  const uint32_t e = epoch_.load(std::memory_order_acquire);
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  // Re-check after announcing: a producer either sees us in sleepers_ or we see its push (both seq_cst).
+  const bool exit_now = (gate_.load(std::memory_order_seq_cst) & (kShutdownBit | kBrokenBit)) != 0;
+  if (!queue_.looks_nonempty() && !exit_now) futex_wait(epoch_, e);
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+void PoolCore::fail_queued(const std::exception_ptr& error) noexcept {
+  while (WorkItem* item = pop()) item->abandon(error);
+}
+
+void PoolCore::worker_main(std::size_t index) {
+  current_pool = this;
+  {
+    std::string name = config_.thread_name_prefix + "_" + std::to_string(index);
+    if (name.size() > 15) name = name.substr(name.size() - 15);  // the kernel keeps 15 characters
+    pthread_setname_np(pthread_self(), name.c_str());
+  }
+  if (config_.initializer) {
+    try {
+      config_.initializer();
+    } catch (...) {
+      {
+        std::lock_guard lock(threads_mutex_);
+        if (!broken_reason_)
+          broken_reason_ = std::make_exception_ptr(BrokenExecutor(
+              "A thread initializer failed, the thread pool is not usable anymore: " +
+              describe_exception(std::current_exception())));
+      }
+      gate_.fetch_or(kBrokenBit, std::memory_order_acq_rel);
+      wake_all();
+    }
+  }
+  bool idle = false;
+  for (;;) {
+    if (gate_.load(std::memory_order_acquire) & kBrokenBit) {
+      std::exception_ptr reason;
+      {
+        std::lock_guard lock(threads_mutex_);
+        reason = broken_reason_;
+      }
+      fail_queued(reason);
+      // Wait for in-flight submitters, then drain once more so nothing they pushed is stranded.
+      while (gate_.load(std::memory_order_acquire) & kCountMask) cpu_relax();
+      fail_queued(reason);
+      break;
+    }
+    WorkItem* item = pop();
+    if (item != nullptr) {
+      if (idle) {
+        idle_.fetch_sub(1, std::memory_order_relaxed);
+        idle = false;
+      }
+      item->run();
+      continue;
+    }
+    if (!idle) {
+      idle_.fetch_add(1, std::memory_order_relaxed);
+      idle = true;
+    }
+    const uint64_t g = gate_.load(std::memory_order_acquire);
+    if ((g & kShutdownBit) && (g & kCountMask) == 0 && !queue_.looks_nonempty()) break;
+    bool found = false;
+    for (int i = 0; i < kSpinRounds && !found; ++i) {
+      cpu_relax();
+      found = queue_.looks_nonempty() || (gate_.load(std::memory_order_relaxed) & (kShutdownBit | kBrokenBit));
+    }
+    if (!found) park();
+  }
+  if (!idle) idle_.fetch_add(1, std::memory_order_relaxed);
+  current_pool = nullptr;
+}
+
+void PoolCore::shutdown(bool wait, bool cancel_futures) {
+  gate_.fetch_or(kShutdownBit, std::memory_order_acq_rel);
+  // Submitters that passed the gate before the bit was set finish their push.
+  while (gate_.load(std::memory_order_acquire) & kCountMask) cpu_relax();
+  if (cancel_futures) fail_queued(nullptr);
+  wake_all();
+  if (!wait) return;
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(threads_mutex_);
+    threads.swap(threads_);
+  }
+  bool joined_self = false;
+  for (auto& t : threads) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      joined_self = true;
+      t.detach();  // cannot join ourselves; the thread exits when the current task returns
+    } else {
+      t.join();
+    }
+  }
+  if (joined_self)
+    throw InvalidStateError("shutdown(wait=true) called from one of the pool's own threads: it cannot wait for itself");
+}
+
+}  // namespace detail
+
+ThreadPoolExecutor::ThreadPoolExecutor(std::size_t max_workers, std::string thread_name_prefix,
+                                       std::function<void()> initializer)
+    : ThreadPoolExecutor(ThreadPoolOptions{max_workers, std::move(thread_name_prefix), std::move(initializer)}) {}
+
+ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
+    : help_ok_(options.run_pending_on_wait && !options.initializer) {
+  core_ = std::make_shared<detail::PoolCore>(detail::PoolConfig{
+      options.max_workers, std::move(options.thread_name_prefix), std::move(options.initializer)});
+}
+
+ThreadPoolExecutor::~ThreadPoolExecutor() {
+  try {
+    core_->shutdown(true, false);
+  } catch (const InvalidStateError&) {
+    // Destroyed from one of its own tasks: that thread was detached and exits after the task.
+  }
+}
+
+void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) { core_->shutdown(wait, cancel_futures); }
+
+}  // namespace spindle

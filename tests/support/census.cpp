@@ -1,0 +1,40 @@
+#include "census.hpp"
+
+#include <dirent.h>
+
+#include <chrono>
+#include <thread>
+
+#include "spindle/core/detail/shared_state.hpp"
+
+namespace spindle::test {
+namespace {
+int count_entries(const char* path) {
+  DIR* d = opendir(path);
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(d);
+  return n - 1;  // the directory stream itself holds one fd for /proc/self/fd; for tasks this is corrected below
+}
+}  // namespace
+
+int thread_count() { return count_entries("/proc/self/task") + 1; }
+int fd_count() { return count_entries("/proc/self/fd"); }
+
+Census::Census() : threads_(thread_count()), fds_(fd_count()), states_(detail::live_states()) {}
+
+void Census::check() const {
+  // A joined thread leaves /proc/self/task a little after join() returns (the kernel reaps it
+  // asynchronously); poll for a bounded time. This is not synchronisation of the code under test.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (thread_count() > threads_ && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(thread_count(), threads_) << "threads leaked";
+  EXPECT_EQ(fd_count(), fds_) << "file descriptors leaked";
+  EXPECT_EQ(detail::live_states(), states_) << "future states leaked";
+}
+
+}  // namespace spindle::test
