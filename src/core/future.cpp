@@ -88,10 +88,18 @@ void StateBase::on_published(uint32_t old) noexcept {
   if (old & kWaitersBit) futex_wake_all(word_);
   if (old & kCallbacksBit) {
     lock_callbacks();
-    CallbackNode* n = cb_head_;
-    cb_head_ = cb_tail_ = nullptr;
+    CallbackNode* newest = cb_head_;
+    cb_head_ = nullptr;
     unlock_callbacks();
-    // The list is detached: read `next` before invoking, since invoke may free the node.
+    // Detached: reverse it into registration order, then run. Read `next` before invoking, since invoke may
+    // free the node.
+    CallbackNode* n = nullptr;
+    while (newest != nullptr) {
+      CallbackNode* older = newest->next;
+      newest->next = n;
+      n = newest;
+      newest = older;
+    }
     while (n != nullptr) {
       CallbackNode* next = n->next;
       n->prev = n->next = nullptr;
@@ -113,13 +121,10 @@ bool StateBase::add_callback(CallbackNode* node) noexcept {
     // takes the lock, so it sees our node), or we see its final status.
     if (word_.compare_exchange_weak(w, w | kCallbacksBit, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
   }
-  node->next = nullptr;
-  node->prev = cb_tail_;
-  if (cb_tail_ != nullptr)
-    cb_tail_->next = node;
-  else
-    cb_head_ = node;
-  cb_tail_ = node;
+  node->prev = nullptr;
+  node->next = cb_head_;
+  if (cb_head_ != nullptr) cb_head_->prev = node;
+  cb_head_ = node;
   unlock_callbacks();
   return true;
 }
@@ -135,7 +140,7 @@ bool StateBase::remove_callback(CallbackNode* node) noexcept {
   }
   if (linked) {
     (node->prev ? node->prev->next : cb_head_) = node->next;
-    (node->next ? node->next->prev : cb_tail_) = node->prev;
+    if (node->next) node->next->prev = node->prev;
     node->prev = node->next = nullptr;
   }
   unlock_callbacks();

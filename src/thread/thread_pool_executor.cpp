@@ -44,14 +44,14 @@ void PoolCore::check_accepting() const {
   if (g & kShutdownBit) throw ShutdownError();
 }
 
-void PoolCore::submit(WorkItem* item) {
+void PoolCore::submit(StateBase* item) {
   const uint64_t g = gate_.fetch_add(1, std::memory_order_acquire);
   if (g & (kShutdownBit | kBrokenBit)) {
     gate_.fetch_sub(1, std::memory_order_release);
     check_accepting();
   }
   queue_.push(item);
-  if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_one();
+  notify_work();
   if (idle_.load(std::memory_order_relaxed) == 0 && started_.load(std::memory_order_relaxed) < config_.max_workers)
     maybe_spawn();
   gate_.fetch_sub(1, std::memory_order_release);
@@ -67,14 +67,23 @@ void PoolCore::maybe_spawn() {
   started_.store(n + 1, std::memory_order_relaxed);
 }
 
-WorkItem* PoolCore::pop() noexcept {
+StateBase* PoolCore::pop() noexcept {
   for (;;) {
     bool busy = false;
     QueueNode* n = queue_.try_pop(busy);
-    if (n != nullptr) return static_cast<WorkItem*>(n);
+    if (n != nullptr) return static_cast<StateBase*>(n);
     if (!busy) return nullptr;
     cpu_relax();
   }
+}
+
+// Called after a push. The push (a seq_cst exchange) is ordered before these loads, and a parking worker
+// announces itself (seq_cst) before re-checking the queue, so either it sees the work or we see it.
+void PoolCore::notify_work() noexcept {
+  if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+  if (spinning_.load(std::memory_order_seq_cst) > 0) return;
+  if (wake_pending_.exchange(true, std::memory_order_seq_cst)) return;
+  wake_one();
 }
 
 void PoolCore::wake_one() noexcept {
@@ -90,15 +99,22 @@ void PoolCore::wake_all() noexcept {
 bool PoolCore::park() noexcept {
   const uint32_t e = epoch_.load(std::memory_order_acquire);
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  // A pending-wake flag set before now targeted someone else or nobody; from here on, a submit that sees it
+  // set also bumped epoch_ after we read it, so our futex_wait cannot sleep through it.
+  wake_pending_.store(false, std::memory_order_seq_cst);
   // Re-check after announcing: a producer either sees us in sleepers_ or we see its push (both seq_cst).
   const bool exit_now = (gate_.load(std::memory_order_seq_cst) & (kShutdownBit | kBrokenBit)) != 0;
   if (!queue_.looks_nonempty() && !exit_now) futex_wait(epoch_, e);
-  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  // Awake and about to search: count as spinning before leaving the sleepers, and let the next submit wake
+  // another worker if work keeps coming.
+  spinning_.fetch_add(1, std::memory_order_seq_cst);
+  sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+  wake_pending_.store(false, std::memory_order_seq_cst);
   return true;
 }
 
 void PoolCore::fail_queued(const std::exception_ptr& error) noexcept {
-  while (WorkItem* item = pop()) item->abandon(error);
+  while (StateBase* item = pop()) item->abandon(error);
 }
 
 void PoolCore::worker_main(std::size_t index) {
@@ -124,6 +140,7 @@ void PoolCore::worker_main(std::size_t index) {
     }
   }
   bool idle = false;
+  bool spinning = false;
   for (;;) {
     if (gate_.load(std::memory_order_acquire) & kBrokenBit) {
       std::exception_ptr reason;
@@ -137,8 +154,14 @@ void PoolCore::worker_main(std::size_t index) {
       fail_queued(reason);
       break;
     }
-    WorkItem* item = pop();
+    StateBase* item = pop();
     if (item != nullptr) {
+      if (spinning) {
+        spinning = false;
+        // The last searcher found work: submits skipped their wake-ups while it searched, so if more is queued,
+        // wake a sleeper to share it (as Tokio's workers do on leaving the searching state).
+        if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && queue_.looks_nonempty()) notify_work();
+      }
       if (idle) {
         idle_.fetch_sub(1, std::memory_order_relaxed);
         idle = false;
@@ -152,13 +175,24 @@ void PoolCore::worker_main(std::size_t index) {
     }
     const uint64_t g = gate_.load(std::memory_order_acquire);
     if ((g & kShutdownBit) && (g & kCountMask) == 0 && !queue_.looks_nonempty()) break;
+    if (!spinning) {
+      spinning_.fetch_add(1, std::memory_order_seq_cst);
+      spinning = true;
+    }
     bool found = false;
     for (int i = 0; i < kSpinRounds && !found; ++i) {
       cpu_relax();
+      // On 2 vCPUs the producer may need this core: give it away now and then instead of burning it.
+      if ((i & 255) == 255) std::this_thread::yield();
       found = queue_.looks_nonempty() || (gate_.load(std::memory_order_relaxed) & (kShutdownBit | kBrokenBit));
     }
-    if (!found) park();
+    if (found) continue;
+    spinning_.fetch_sub(1, std::memory_order_seq_cst);
+    spinning = false;
+    park();  // comes back counted as spinning
+    spinning = true;
   }
+  if (spinning) spinning_.fetch_sub(1, std::memory_order_seq_cst);
   if (!idle) idle_.fetch_add(1, std::memory_order_relaxed);
   current_pool = nullptr;
 }

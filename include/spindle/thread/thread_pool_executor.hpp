@@ -54,12 +54,14 @@ namespace detail {
 
 /// A task of a thread pool: the future's state, the queue node and the callable in one allocation.
 template <class R, class Fn>
-class PoolTask final : public SharedState<R>, public WorkItem {
+class PoolTask final : public SharedState<R> {
+  static constexpr uint8_t kHelpOk = 1;
+
  public:
-  PoolTask(Fn&& fn, bool help_ok) : SharedState<R>(2), help_ok_(help_ok) { ::new (&fn_) Fn(std::move(fn)); }
   template <class G>
-  PoolTask(G&& fn, bool help_ok) : SharedState<R>(2), help_ok_(help_ok) {
+  PoolTask(G&& fn, bool help_ok) : SharedState<R>(2) {
     ::new (&fn_) Fn(std::forward<G>(fn));
+    if (help_ok) this->options_ = kHelpOk;
   }
 
   ~PoolTask() override {}  // the callable is destroyed by whoever ran or discarded the task
@@ -91,16 +93,16 @@ class PoolTask final : public SharedState<R>, public WorkItem {
 
  protected:
   bool run_inline() noexcept override {
-    if (!help_ok_ || !this->try_start()) return false;
+    if ((this->options_ & kHelpOk) == 0 || !this->try_start()) return false;
     execute();
     return true;
   }
 
  private:
   // Runs the callable on the thread that won try_start(), destroys it (its captures are released before
-  // anyone sees the result), then publishes.
+  // anyone sees the result), then publishes. Only the runner can move a running task on, so it publishes
+  // without a separate claim step.
   void execute() noexcept {
-    (void)this->try_claim();  // running -> completing; only the runner can make this transition
     try {
       if constexpr (std::is_void_v<R>) {
         fn_();
@@ -120,7 +122,6 @@ class PoolTask final : public SharedState<R>, public WorkItem {
   union {
     Fn fn_;
   };
-  bool help_ok_;
 };
 
 template <class T>

@@ -41,20 +41,7 @@ class StateBase;
 
 /// A link in the intrusive queues executors keep; tasks are queue nodes themselves (no separate node).
 struct QueueNode {
-  std::atomic<QueueNode*> next{nullptr};
-};
-
-/// A unit of work an executor's worker can run. Derived by task states.
-class WorkItem : public QueueNode {
- public:
-  /// Runs the work (or discards it if it was cancelled) and drops the queue's reference.
-  virtual void run() noexcept = 0;
-  /// Discards work that will never run and drops the queue's reference: with a null `error` the task is
-  /// cancelled (shutdown with cancel_futures), otherwise it fails with `error` (a broken pool).
-  virtual void abandon(std::exception_ptr error) noexcept = 0;
-
- protected:
-  ~WorkItem() = default;
+  std::atomic<QueueNode*> queue_next{nullptr};
 };
 
 /// A done-callback registered on a state. Heap nodes delete themselves in invoke(); stack nodes (waiters)
@@ -78,7 +65,9 @@ void count_state_destroyed() noexcept;
 /// Live shared states (futures and their tasks) in the whole process.
 long live_states() noexcept;
 
-class StateBase {
+/// The state shared by a future and its producer. It is also an intrusive queue node and, for executor tasks,
+/// the work item itself (run()/abandon()), so a task needs one allocation and one vtable pointer.
+class StateBase : public QueueNode {
  public:
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
@@ -139,7 +128,8 @@ class StateBase {
   }
 
   void set_exception_claimed(std::exception_ptr e) noexcept {
-    error_ = std::move(e);
+    ::new (error_slot()) std::exception_ptr(std::move(e));
+    flags_ |= kHasError;
     publish(kFinished);
   }
 
@@ -148,14 +138,24 @@ class StateBase {
   /// Blocks until done or until `deadline`; true if done.
   bool wait_until(std::chrono::steady_clock::time_point deadline) noexcept;
 
-  /// The stored exception (null on success). Only meaningful once finished.
-  const std::exception_ptr& error() const noexcept { return error_; }
+  /// The stored exception (null on success or cancellation). Only meaningful once done.
+  std::exception_ptr error() const noexcept {
+    return (flags_ & kHasError) != 0 ? *std::launder(reinterpret_cast<const std::exception_ptr*>(error_slot()))
+                                     : std::exception_ptr();
+  }
 
   /// Throws CancelledError if cancelled, rethrows the stored exception if any. Requires done().
   void rethrow_if_failed() const {
     if (status() == kCancelled) throw CancelledError();
-    if (error_) std::rethrow_exception(error_);
+    if ((flags_ & kHasError) != 0)
+      std::rethrow_exception(*std::launder(reinterpret_cast<const std::exception_ptr*>(error_slot())));
   }
+
+  /// Runs an executor task (or discards it if it was cancelled) and drops the queue's reference.
+  virtual void run() noexcept { std::terminate(); }
+  /// Discards a task that will never run and drops the queue's reference: with a null `error` it is
+  /// cancelled (shutdown with cancel_futures), otherwise it fails with `error` (a broken pool).
+  virtual void abandon(std::exception_ptr) noexcept { std::terminate(); }
 
   /// Registers `node`; returns false (without registering) if the state is already done.
   bool add_callback(CallbackNode* node) noexcept;
@@ -166,6 +166,11 @@ class StateBase {
  protected:
   explicit StateBase(uint32_t refs) noexcept : refs_(refs) { count_state_created(); }
   virtual ~StateBase();
+
+  // The result and the exception share storage in the derived state (a state holds one or the other):
+  // error_slot() is where an exception_ptr lives; the flags say which, if any, was constructed.
+  enum : uint8_t { kHasValue = 1, kHasError = 2 };
+  virtual void* error_slot() const noexcept = 0;
   virtual void destroy() noexcept { delete this; }
   /// Task states override this to run themselves on a waiting thread (work helping). Returns true if run.
   virtual bool run_inline() noexcept { return false; }
@@ -181,13 +186,16 @@ class StateBase {
 
   std::atomic<uint32_t> word_{kPending};
   std::atomic<uint32_t> refs_;
+  CallbackNode* cb_head_ = nullptr;  // newest first; reversed when run, so callbacks run in registration order
   std::atomic<bool> cb_lock_{false};
-  CallbackNode* cb_head_ = nullptr;
-  CallbackNode* cb_tail_ = nullptr;
-  std::exception_ptr error_;
+
+ protected:
+  // Declared last so they pack beside cb_lock_ (a task state fits a 64-byte malloc chunk).
+  uint8_t flags_ = 0;    // written only by the thread that claimed the state, read after publish
+  uint8_t options_ = 0;  // for derived states; set at construction, immutable afterwards
 };
 
-/// A state with room for a T. The value is constructed only on success.
+/// A state with room for a T or an exception (never both). The value is constructed only on success.
 template <class T>
 class SharedState : public StateBase {
  public:
@@ -195,31 +203,43 @@ class SharedState : public StateBase {
 
   template <class... A>
   void emplace_claimed(A&&... args) noexcept(std::is_nothrow_constructible_v<T, A...>) {
-    ::new (static_cast<void*>(&storage_)) T(std::forward<A>(args)...);
-    has_value_ = true;
+    ::new (static_cast<void*>(storage_)) T(std::forward<A>(args)...);
+    flags_ |= kHasValue;
     publish(kFinished);
   }
 
-  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&storage_)); }
+  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(storage_)); }
 
  protected:
   ~SharedState() override {
-    if (has_value_) value().~T();
+    if (flags_ & kHasValue) value().~T();
+    if (flags_ & kHasError) std::launder(reinterpret_cast<std::exception_ptr*>(storage_))->~exception_ptr();
   }
+  void* error_slot() const noexcept override { return const_cast<unsigned char*>(storage_); }
 
  private:
-  alignas(T) unsigned char storage_[sizeof(T)];
-  bool has_value_ = false;
+  alignas(T) alignas(std::exception_ptr) unsigned char storage_[sizeof(T) > sizeof(std::exception_ptr)
+                                                                    ? sizeof(T)
+                                                                    : sizeof(std::exception_ptr)];
 };
 
 template <>
 class SharedState<void> : public StateBase {
  public:
   explicit SharedState(uint32_t refs) noexcept : StateBase(refs) {}
-  void emplace_claimed() noexcept { publish(kFinished); }
+  void emplace_claimed() noexcept {
+    flags_ |= kHasValue;
+    publish(kFinished);
+  }
 
  protected:
-  ~SharedState() override = default;
+  ~SharedState() override {
+    if (flags_ & kHasError) std::launder(reinterpret_cast<std::exception_ptr*>(storage_))->~exception_ptr();
+  }
+  void* error_slot() const noexcept override { return const_cast<unsigned char*>(storage_); }
+
+ private:
+  alignas(std::exception_ptr) unsigned char storage_[sizeof(std::exception_ptr)];
 };
 
 }  // namespace spindle::detail

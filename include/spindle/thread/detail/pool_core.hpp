@@ -1,6 +1,6 @@
 #pragma once
 // The non-template half of ThreadPoolExecutor: its queue, workers, parking and shutdown. Tasks arrive as
-// WorkItems (a task's future state is its own queue node: one allocation per task).
+// StateBases (a task's future state is its own queue node: one allocation per task).
 
 #include <atomic>
 #include <cstdint>
@@ -25,10 +25,10 @@ class TaskQueue {
   TaskQueue& operator=(const TaskQueue&) = delete;
 
   void push(QueueNode* n) noexcept {
-    n->next.store(nullptr, std::memory_order_relaxed);
+    n->queue_next.store(nullptr, std::memory_order_relaxed);
     // seq_cst: parkers check tail_ after announcing themselves (Dekker pairing with PoolCore::park).
     QueueNode* prev = tail_.exchange(n, std::memory_order_seq_cst);
-    prev->next.store(n, std::memory_order_release);
+    prev->queue_next.store(n, std::memory_order_release);
   }
 
   /// A cheap read-only emptiness hint (no lock). May say "non-empty" for a queue a consumer is emptying.
@@ -51,12 +51,12 @@ class TaskQueue {
  private:
   QueueNode* pop_locked(bool& busy) noexcept {
     QueueNode* head = head_.load(std::memory_order_relaxed);
-    QueueNode* next = head->next.load(std::memory_order_acquire);
+    QueueNode* next = head->queue_next.load(std::memory_order_acquire);
     if (head == &stub_) {
       if (next == nullptr) return nullptr;
       head_.store(next, std::memory_order_relaxed);
       head = next;
-      next = next->next.load(std::memory_order_acquire);
+      next = next->queue_next.load(std::memory_order_acquire);
     }
     if (next != nullptr) {
       head_.store(next, std::memory_order_relaxed);
@@ -67,7 +67,7 @@ class TaskQueue {
       return nullptr;
     }
     push(&stub_);
-    next = head->next.load(std::memory_order_acquire);
+    next = head->queue_next.load(std::memory_order_acquire);
     if (next != nullptr) {
       head_.store(next, std::memory_order_relaxed);
       return head;
@@ -99,7 +99,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   /// Throws ShutdownError / BrokenExecutor if the pool cannot take work.
   void check_accepting() const;
   /// Queues `item` (the queue owns one reference). Throws ShutdownError / BrokenExecutor without taking it.
-  void submit(WorkItem* item);
+  void submit(StateBase* item);
   void shutdown(bool wait, bool cancel_futures);
   std::size_t max_workers() const noexcept { return config_.max_workers; }
   std::size_t num_threads() const;
@@ -115,9 +115,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void worker_main(std::size_t index);
   bool park() noexcept;  // false when the worker should exit
   void wake_one() noexcept;
+  void notify_work() noexcept;
   void wake_all() noexcept;
   void fail_queued(const std::exception_ptr& error) noexcept;
-  WorkItem* pop() noexcept;
+  StateBase* pop() noexcept;
 
   PoolConfig config_;
   TaskQueue queue_;
@@ -126,6 +127,11 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   alignas(64) std::atomic<uint64_t> gate_{0};
   alignas(64) std::atomic<uint32_t> epoch_{0};
   std::atomic<int> sleepers_{0};
+  // Workers polling the queue: while one is, a submit needs no wake-up (it will be found).
+  std::atomic<int> spinning_{0};
+  // A wake-up was issued and its target has not yet come back to look: further submits need not issue more.
+  // Cleared by every worker entering and leaving park(), which is what keeps it from going stale.
+  std::atomic<bool> wake_pending_{false};
   std::atomic<int> idle_{0};
   std::atomic<std::size_t> started_{0};
   mutable std::mutex threads_mutex_;
