@@ -1,0 +1,62 @@
+// `spindle advise [--json] [--interval MS] -- CMD ARGS...`: runs a program, samples its threads from /proc
+// and says whether it is CPU-bound, I/O-bound, mixed or lock-capped, and what to use. Exits with the
+// program's exit status (127 when it cannot be started), as `time` does.
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "spindle/advisor/measure.hpp"
+
+namespace spindle::cli {
+namespace {
+
+struct AdviseArgs {
+  std::vector<std::string> command;
+  bool json = false;
+  int interval_ms = 10;
+  int cores = 0;
+};
+
+int run_advise(const AdviseArgs& args) {
+  if (args.command.empty()) {
+    fmt::print(stderr, "spindle advise: no command given (usage: spindle advise [--json] -- CMD ARGS...)\n");
+    return 2;
+  }
+  spindle::advisor::MeasureOptions options;
+  options.interval = std::chrono::milliseconds(args.interval_ms > 0 ? args.interval_ms : 10);
+  options.cores = args.cores;
+  try {
+    const auto report = spindle::advisor::measure_command(args.command, options);
+    if (args.json) {
+      fmt::print("{}\n", spindle::advisor::to_json(report));
+    } else {
+      fmt::print("{}", spindle::advisor::to_text(report));
+    }
+    return report.exit_code;
+  } catch (const spindle::advisor::LaunchError& e) {
+    if (args.json) {
+      fmt::print("{{\"error\":\"launch\",\"message\":\"{}\"}}\n", e.what());
+    }
+    fmt::print(stderr, "spindle advise: {}\n", e.what());
+    return 127;
+  }
+}
+
+const RegisterCommand reg([](CLI::App& app, int& rc) {
+  auto args = std::make_shared<AdviseArgs>();
+  auto* sub = app.add_subcommand("advise", "Run a program and tell whether it is I/O-bound, CPU-bound, mixed or "
+                                           "lock-capped, and which model (processes, threads, async) to use");
+  sub->add_flag("--json", args->json, "One JSON object instead of text");
+  sub->add_option("--interval", args->interval_ms, "Sampling period in milliseconds (default 10)");
+  sub->add_option("--cores", args->cores, "Judge parallelism against this many cores (default: those available)");
+  sub->add_option("command", args->command, "The program and its arguments (after --)")->required();
+  sub->callback([args, &rc] { rc = run_advise(*args); });
+});
+
+}  // namespace
+}  // namespace spindle::cli

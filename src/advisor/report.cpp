@@ -1,0 +1,254 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "spindle/advisor/report.hpp"
+
+namespace spindle::advisor {
+namespace {
+
+// snprintf into a string; every argument is passed as a double, so formats use %f/%g/%.0f only.
+template <class... A>
+std::string format(const char* fmt, A... args) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, fmt, static_cast<double>(args)...);
+  return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+const char* to_string(Classification c) noexcept {
+  switch (c) {
+    case Classification::cpu_bound: return "cpu-bound";
+    case Classification::io_bound: return "io-bound";
+    case Classification::mixed: return "mixed";
+    case Classification::lock_capped: return "lock-capped";
+  }
+  return "?";
+}
+
+const char* to_string(Model m) noexcept {
+  switch (m) {
+    case Model::processes: return "processes";
+    case Model::threads: return "threads";
+    case Model::async: return "async";
+    case Model::none: return "none";
+  }
+  return "?";
+}
+
+void classify(Report& r) {
+  const double wall = std::max(r.wall_s, 1e-6);
+  const int cores = std::max(r.cores, 1);
+  r.parallelism = r.cpu_s / wall;
+  r.demand = (r.cpu_s + r.runqueue_s) / wall;
+
+  // Working threads: those that computed for a noticeable share of the run. Idle helpers (a joined main
+  // thread, a sleeping pool) would otherwise dilute the busy fraction of the threads that matter.
+  double cpu = 0, want = 0, alive = 0, top = 0;
+  std::uint64_t voluntary = 0;
+  int working = 0;
+  const double threshold = std::max(0.05 * wall, 0.005);
+  for (const auto& t : r.threads) {
+    if (t.cpu_s < threshold) continue;
+    ++working;
+    cpu += t.cpu_s;
+    want += t.cpu_s + t.runqueue_s;
+    alive += t.alive_s;
+    voluntary += t.voluntary;
+    top = std::max(top, t.cpu_s);
+  }
+  r.working_threads = working;
+  if (working == 0) {  // nobody computed: the run waited (or was too short to tell)
+    for (const auto& t : r.threads) {
+      cpu += t.cpu_s;
+      want += t.cpu_s + t.runqueue_s;
+      alive = std::max(alive, t.alive_s);
+    }
+    if (alive <= 0) alive = wall;
+  }
+  r.busy_fraction = alive > 0 ? std::min(1.0, want / alive) : 0.0;
+  const double waiting = std::max(0.0, alive - want);
+  r.wait_to_compute = cpu > 1e-9 ? waiting / cpu : INFINITY;
+  const double switch_rate = static_cast<double>(voluntary) / wall;
+
+  // Lock-capped: several threads took turns computing (each busy only part of the time, CPU spread across
+  // them, frequent voluntary hand-offs) while together they wanted only about one core, on a machine that
+  // had more. Contention for cores would show as run-queue time instead, and is not a lock.
+  const bool lock_capped = cores >= 2 && working >= 2 && r.demand > 0.55 && r.demand < 1.6 &&
+                           r.busy_fraction < 0.7 && top < 0.85 * cpu && switch_rate > 40.0;
+  if (lock_capped) {
+    r.classification = Classification::lock_capped;
+    r.reason = format("%.0f threads took turns computing: together they wanted %.2f cores of %.0f, each busy "
+                      "only %.0f%% of its life, switching %.0f times/s: a GIL or a hot lock serialises them",
+                      working, r.demand, cores, 100 * r.busy_fraction, switch_rate);
+  } else if (r.busy_fraction >= 0.7) {
+    r.classification = Classification::cpu_bound;
+    r.reason = format("its %.0f working thread(s) wanted a core %.0f%% of the time; %.2f cores used of %.0f",
+                      std::max(working, 1), 100 * r.busy_fraction, r.parallelism, cores);
+  } else if (r.busy_fraction <= 0.3) {
+    r.classification = Classification::io_bound;
+    const char* what = r.disk_wait_fraction > 0.2 ? "mostly in disk waits (state D)" : "mostly asleep (waiting)";
+    r.reason = format("its threads computed only %.0f%% of the time, ", 100 * r.busy_fraction) + what +
+               format("; %.1f s of waiting per s of CPU", std::isfinite(r.wait_to_compute) ? r.wait_to_compute : 1e9);
+    if (!std::isfinite(r.wait_to_compute) || r.wait_to_compute > 1e6) {
+      r.reason = format("its threads computed only %.0f%% of the time, ", 100 * r.busy_fraction) + what +
+                 ", with next to no CPU at all";
+    }
+  } else {
+    r.classification = Classification::mixed;
+    r.reason = format("its working threads computed %.0f%% of the time and waited the rest (%.1f s of waiting "
+                      "per s of CPU)", 100 * r.busy_fraction, std::min(r.wait_to_compute, 1e4));
+  }
+
+  // What to use. For waiting work, Goetz's sizing: workers = cores * (1 + wait/compute) keeps the cores busy.
+  const double ratio = std::isfinite(r.wait_to_compute) ? std::min(r.wait_to_compute, 1e4) : 1e4;
+  const int io_pool = static_cast<int>(std::min(1e4, std::ceil(cores * (1.0 + ratio))));
+  switch (r.classification) {
+    case Classification::cpu_bound:
+      r.model = Model::processes;
+      r.pool_size = cores;
+      if (r.parallelism >= 0.8 * cores) {
+        r.advice = format("it already keeps all %.0f cores busy: more workers will not help; make the work "
+                          "smaller or get more cores", cores);
+      } else {
+        r.advice = format("use processes (ProcessPoolExecutor, max_workers=%.0f) to use every core; in C++, "
+                          "native threads (no GIL) work as well", cores);
+      }
+      break;
+    case Classification::lock_capped:
+      r.model = Model::processes;
+      r.pool_size = cores;
+      r.advice = format("use processes (ProcessPoolExecutor, max_workers=%.0f): each has its own interpreter "
+                        "and lock, so %.0f cores can compute at once", cores, cores);
+      break;
+    case Classification::io_bound:
+      r.pool_size = io_pool;
+      if (io_pool > 100) {
+        r.model = Model::async;
+        r.advice = format("use async (one event loop; bound the concurrency at ~%.0f with a Semaphore): "
+                          "waits this long dwarf their CPU, and hundreds of threads cost memory",
+                          io_pool);
+      } else {
+        r.model = Model::threads;
+        r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f = cores x (1 + wait/compute))",
+                          io_pool);
+      }
+      break;
+    case Classification::mixed:
+      r.model = Model::threads;
+      r.pool_size = std::max(io_pool, cores);
+      r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f) to overlap the waits; move heavy "
+                        "computation to processes if it dominates", r.pool_size);
+      break;
+  }
+  if (r.wall_s < 0.05 || r.samples < 4) {
+    r.reason += format(" (the run lasted only %.0f ms: too short to judge reliably)", 1000 * r.wall_s);
+  }
+}
+
+std::string to_text(const Report& r) {
+  std::string out;
+  if (!r.command.empty()) {
+    out += "command:     ";
+    for (const auto& a : r.command) out += a + " ";
+    out += "\n";
+    out += "exit code:   " + std::to_string(r.exit_code) + "\n";
+  }
+  out += format("wall: %.3f s   cpu: %.3f s   run-queue wait: %.3f s   samples: ", r.wall_s, r.cpu_s,
+                r.runqueue_s) + std::to_string(r.samples) + "\n";
+  out += "threads:     " + std::to_string(r.threads_seen) + " seen in " + std::to_string(r.processes_seen) +
+         " process(es), " + std::to_string(r.working_threads) + " working\n";
+  out += "switches:    " + std::to_string(r.voluntary) + " voluntary, " + std::to_string(r.involuntary) +
+         " involuntary\n";
+  if (r.io_readable) {
+    out += "I/O:         " + std::to_string(r.read_chars) + " B read, " + std::to_string(r.write_chars) +
+           " B written (" + std::to_string(r.read_bytes) + " / " + std::to_string(r.write_bytes) +
+           " B from/to storage)\n";
+  } else {
+    out += "I/O:         /proc/<pid>/io not readable\n";
+  }
+  out += format("parallelism: %.2f cores used of %.0f (wanted %.2f)\n", r.parallelism, r.cores, r.demand);
+  out += std::string("verdict:     ") + to_string(r.classification) + " -- " + r.reason + "\n";
+  out += std::string("use:         ") + to_string(r.model) + " -- " + r.advice + "\n";
+  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D%   vol  invol\n";
+  std::size_t shown = 0;
+  for (const auto& t : r.threads) {
+    if (++shown > 16) {
+      out += "  ... " + std::to_string(r.threads.size() - 16) + " more threads\n";
+      break;
+    }
+    char line[200];
+    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5llu %6llu\n", t.pid, t.tid,
+                  t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping, 100 * t.disk_wait,
+                  static_cast<unsigned long long>(t.voluntary), static_cast<unsigned long long>(t.involuntary));
+    out += line;
+  }
+  return out;
+}
+
+std::string to_json(const Report& r) {
+  std::string o = "{";
+  o += "\"command\":[";
+  for (std::size_t i = 0; i < r.command.size(); ++i) {
+    if (i) o += ",";
+    o += json_string(r.command[i]);
+  }
+  o += "],\"exit_code\":" + std::to_string(r.exit_code);
+  o += ",\"classification\":" + json_string(to_string(r.classification));
+  o += ",\"model\":" + json_string(to_string(r.model));
+  o += ",\"pool_size\":" + std::to_string(r.pool_size);
+  o += ",\"reason\":" + json_string(r.reason) + ",\"advice\":" + json_string(r.advice);
+  o += ",\"wall_s\":" + num(r.wall_s) + ",\"cpu_s\":" + num(r.cpu_s) + ",\"runqueue_s\":" + num(r.runqueue_s);
+  o += ",\"cores\":" + std::to_string(r.cores) + ",\"parallelism\":" + num(r.parallelism) +
+       ",\"demand\":" + num(r.demand) + ",\"busy_fraction\":" + num(r.busy_fraction) +
+       ",\"wait_to_compute\":" + num(r.wait_to_compute) + ",\"disk_wait_fraction\":" + num(r.disk_wait_fraction);
+  o += ",\"samples\":" + std::to_string(r.samples) + ",\"threads_seen\":" + std::to_string(r.threads_seen) +
+       ",\"working_threads\":" + std::to_string(r.working_threads) +
+       ",\"processes_seen\":" + std::to_string(r.processes_seen);
+  o += ",\"voluntary_switches\":" + std::to_string(r.voluntary) +
+       ",\"involuntary_switches\":" + std::to_string(r.involuntary);
+  o += ",\"io_readable\":" + std::string(r.io_readable ? "true" : "false") +
+       ",\"read_bytes\":" + std::to_string(r.read_bytes) + ",\"write_bytes\":" + std::to_string(r.write_bytes) +
+       ",\"read_chars\":" + std::to_string(r.read_chars) + ",\"write_chars\":" + std::to_string(r.write_chars);
+  o += ",\"threads\":[";
+  for (std::size_t i = 0; i < r.threads.size(); ++i) {
+    const auto& t = r.threads[i];
+    o += (i ? "," : "");
+    o += "{\"pid\":" + std::to_string(t.pid) + ",\"tid\":" + std::to_string(t.tid) + ",\"name\":" +
+         json_string(t.name) + ",\"cpu_s\":" + num(t.cpu_s) + ",\"runqueue_s\":" + num(t.runqueue_s) +
+         ",\"alive_s\":" + num(t.alive_s) + ",\"voluntary\":" + std::to_string(t.voluntary) +
+         ",\"involuntary\":" + std::to_string(t.involuntary) + ",\"running\":" + num(t.running) +
+         ",\"sleeping\":" + num(t.sleeping) + ",\"disk_wait\":" + num(t.disk_wait) + "}";
+  }
+  o += "]}";
+  return o;
+}
+
+}  // namespace spindle::advisor

@@ -1,0 +1,195 @@
+#include "sampler.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+namespace spindle::advisor::detail {
+namespace {
+
+// Reads a small /proc file whole; empty on failure. A plain read() keeps this cheap at 100 Hz.
+std::string slurp(const char* path) {
+  FILE* f = std::fopen(path, "re");
+  if (!f) return {};
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+std::uint64_t field_after(const std::string& text, const char* key) {
+  const auto at = text.find(key);
+  if (at == std::string::npos) return 0;
+  return std::strtoull(text.c_str() + at + std::strlen(key), nullptr, 10);
+}
+
+std::vector<pid_t> list_dir_pids(const char* path) {
+  std::vector<pid_t> out;
+  DIR* dir = opendir(path);
+  if (!dir) return out;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9') out.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+  }
+  closedir(dir);
+  return out;
+}
+
+}  // namespace
+
+bool read_thread(pid_t pid, pid_t tid, ThreadCounters& out) {
+  char path[96];
+  std::snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
+  const std::string stat = slurp(path);
+  // The name sits in parentheses and may contain spaces or ')': parse from the last ')'.
+  const auto open = stat.find('(');
+  const auto close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size()) return false;
+  out.name = stat.substr(open + 1, close - open - 1);
+  std::istringstream rest(stat.substr(close + 2));
+  std::string tok;
+  std::vector<std::string> f;  // f[0] is field 3 (state)
+  while (f.size() < 13 && rest >> tok) f.push_back(tok);
+  if (f.size() < 13) return false;
+  out.state = f[0][0];
+  const std::uint64_t ticks = std::strtoull(f[11].c_str(), nullptr, 10) + std::strtoull(f[12].c_str(), nullptr, 10);
+  static const long hz = sysconf(_SC_CLK_TCK);
+
+  std::snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", pid, tid);
+  const std::string sched = slurp(path);
+  unsigned long long run = 0, wait = 0, slices = 0;
+  if (!sched.empty() && std::sscanf(sched.c_str(), "%llu %llu %llu", &run, &wait, &slices) >= 2) {
+    out.cpu_ns = run;  // nanosecond-precise, where stat's utime/stime are clock ticks
+    out.runqueue_ns = wait;
+  } else {
+    out.cpu_ns = ticks * (1'000'000'000ULL / static_cast<std::uint64_t>(hz > 0 ? hz : 100));
+    out.runqueue_ns = 0;
+  }
+  std::snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
+  const std::string status = slurp(path);
+  out.voluntary = field_after(status, "\nvoluntary_ctxt_switches:");
+  out.involuntary = field_after(status, "\nnonvoluntary_ctxt_switches:");
+  return true;
+}
+
+bool read_io(pid_t pid, IoCounters& out) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/io", pid);
+  std::string text = "\n";
+  text += slurp(path);
+  if (text.size() < 8) return false;
+  out.rchar = field_after(text, "\nrchar:");
+  out.wchar = field_after(text, "\nwchar:");
+  out.read_bytes = field_after(text, "\nread_bytes:");
+  out.write_bytes = field_after(text, "\nwrite_bytes:");
+  return true;
+}
+
+TreeSampler::TreeSampler(pid_t root, bool baseline_existing, pid_t exclude_tid)
+    : root_(root), baseline_existing_(baseline_existing), exclude_(exclude_tid),
+      start_(std::chrono::steady_clock::now()) {}
+
+void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
+  if (seen.count(pid) || seen.size() > 4096) return;
+  seen[pid] = true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<pid_t> children;
+  for (pid_t tid : list_dir_pids(path)) {
+    if (tid == exclude_) continue;
+    ThreadCounters c;
+    if (!read_thread(pid, tid, c)) continue;
+    auto [it, inserted] = threads_.try_emplace(tid);
+    Track& t = it->second;
+    if (inserted) {
+      t.pid = pid;
+      if (first_ && baseline_existing_) t.base = c;
+      t.base.name.clear();
+      t.first_seen = first_ ? start_ : now;
+    }
+    if (c.state == 'Z' || c.state == 'X') continue;  // a dead thread's counters are final; keep the last
+    t.last = c;
+    t.last_seen = now;
+    ++t.samples;
+    if (c.state == 'R') ++t.r;
+    else if (c.state == 'D') ++t.d;
+    else if (c.state == 'S') ++t.s;
+    char cpath[96];
+    std::snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/children", pid, tid);
+    std::istringstream kids(slurp(cpath));
+    pid_t kid;
+    while (kids >> kid) children.push_back(kid);
+  }
+  IoCounters io;
+  auto [pit, pinserted] = procs_.try_emplace(pid);
+  if (read_io(pid, io)) {
+    if (pinserted && first_ && baseline_existing_) pit->second.base = io;
+    pit->second.last = io;
+    pit->second.readable = true;
+  }
+  for (pid_t kid : children) collect(kid, seen);
+}
+
+int TreeSampler::sample() {
+  std::map<pid_t, bool> seen;
+  collect(root_, seen);
+  first_ = false;
+  ++ticks_;
+  return static_cast<int>(threads_.size());
+}
+
+void TreeSampler::fill(Report& report) const {
+  report.samples = ticks_;
+  report.threads.clear();
+  std::uint64_t states = 0, d_states = 0;
+  for (const auto& [tid, t] : threads_) {
+    if (t.samples == 0) continue;
+    ThreadStats s;
+    s.pid = t.pid;
+    s.tid = tid;
+    s.name = t.last.name;
+    const auto delta = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+    s.cpu_s = static_cast<double>(delta(t.last.cpu_ns, t.base.cpu_ns)) / 1e9;
+    s.runqueue_s = static_cast<double>(delta(t.last.runqueue_ns, t.base.runqueue_ns)) / 1e9;
+    s.voluntary = delta(t.last.voluntary, t.base.voluntary);
+    s.involuntary = delta(t.last.involuntary, t.base.involuntary);
+    const double interval = ticks_ > 1 ? report.wall_s / ticks_ : report.wall_s;
+    s.alive_s = std::min(report.wall_s,
+                         std::chrono::duration<double>(t.last_seen - t.first_seen).count() + interval);
+    s.alive_s = std::max(s.alive_s, s.cpu_s + s.runqueue_s);
+    s.running = static_cast<double>(t.r) / t.samples;
+    s.sleeping = static_cast<double>(t.s) / t.samples;
+    s.disk_wait = static_cast<double>(t.d) / t.samples;
+    states += static_cast<std::uint64_t>(t.samples);
+    d_states += static_cast<std::uint64_t>(t.d);
+    report.cpu_s += s.cpu_s;
+    report.runqueue_s += s.runqueue_s;
+    report.voluntary += s.voluntary;
+    report.involuntary += s.involuntary;
+    report.threads.push_back(std::move(s));
+  }
+  std::sort(report.threads.begin(), report.threads.end(),
+            [](const ThreadStats& a, const ThreadStats& b) { return a.cpu_s > b.cpu_s; });
+  report.threads_seen = static_cast<int>(report.threads.size());
+  report.processes_seen = static_cast<int>(procs_.size());
+  report.disk_wait_fraction = states ? static_cast<double>(d_states) / static_cast<double>(states) : 0.0;
+  for (const auto& [pid, p] : procs_) {
+    if (!p.readable) continue;
+    report.io_readable = true;
+    const auto delta = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+    report.read_bytes += delta(p.last.read_bytes, p.base.read_bytes);
+    report.write_bytes += delta(p.last.write_bytes, p.base.write_bytes);
+    report.read_chars += delta(p.last.rchar, p.base.rchar);
+    report.write_chars += delta(p.last.wchar, p.base.wchar);
+  }
+}
+
+}  // namespace spindle::advisor::detail

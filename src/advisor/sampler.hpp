@@ -1,0 +1,72 @@
+#pragma once
+// Samples a process tree's threads from /proc. Internal to the advisor.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "spindle/advisor/report.hpp"
+
+namespace spindle::advisor::detail {
+
+/// Cumulative counters of one thread at one instant.
+struct ThreadCounters {
+  std::uint64_t cpu_ns = 0;
+  std::uint64_t runqueue_ns = 0;
+  std::uint64_t voluntary = 0;
+  std::uint64_t involuntary = 0;
+  char state = '?';
+  std::string name;
+};
+
+/// Cumulative I/O counters of one process.
+struct IoCounters {
+  std::uint64_t rchar = 0, wchar = 0, read_bytes = 0, write_bytes = 0;
+};
+
+/// Reads one thread's counters; false if it is gone.
+bool read_thread(pid_t pid, pid_t tid, ThreadCounters& out);
+/// Reads one process's I/O counters; false if unreadable or gone.
+bool read_io(pid_t pid, IoCounters& out);
+
+/// Follows a process tree (root and its descendants, through /proc/<pid>/task/<tid>/children) and
+/// accumulates per-thread deltas against a baseline.
+class TreeSampler {
+ public:
+  /// `baseline_existing`: threads and processes seen in the first sample count from their state then (for
+  /// measuring the calling process); otherwise from zero (a freshly started command). `exclude_tid` is
+  /// skipped (the sampler's own thread).
+  TreeSampler(pid_t root, bool baseline_existing, pid_t exclude_tid);
+
+  /// One sampling tick; returns the number of threads seen.
+  int sample();
+  /// Fills the measured fields of `report` (threads, totals, I/O); wall_s must be set.
+  void fill(Report& report) const;
+
+ private:
+  struct Track {
+    pid_t pid = 0;
+    ThreadCounters base, last;
+    std::chrono::steady_clock::time_point first_seen, last_seen;
+    int samples = 0, r = 0, s = 0, d = 0;
+  };
+  struct ProcTrack {
+    IoCounters base, last;
+    bool readable = false;
+  };
+  void collect(pid_t pid, std::map<pid_t, bool>& seen);
+
+  pid_t root_;
+  bool baseline_existing_;
+  pid_t exclude_;
+  bool first_ = true;
+  int ticks_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  std::map<pid_t, Track> threads_;
+  std::map<pid_t, ProcTrack> procs_;
+};
+
+}  // namespace spindle::advisor::detail

@@ -1,0 +1,8 @@
+# The advisor's tests run real programs: a tiny C++ helper with N CPU threads, whose path they get here.
+add_executable(advisor_helper ${CMAKE_CURRENT_LIST_DIR}/advisor_helper.cpp)
+target_link_libraries(advisor_helper PRIVATE Threads::Threads)
+spindle_target_defaults(advisor_helper)
+if(TARGET test_advisor)
+  add_dependencies(test_advisor advisor_helper)
+  target_compile_definitions(test_advisor PRIVATE SPINDLE_ADVISOR_HELPER="$<TARGET_FILE:advisor_helper>")
+endif()

@@ -1,0 +1,123 @@
+// The advisor must call real programs correctly: a CPU loop, sleep, a pipe-waiting pipeline, a Python script
+// computing on 4 threads under its GIL (lock-capped) and a C++ program computing on 2 threads (parallel
+// CPU-bound). Only the verdicts and structural facts are checked, never timings.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "census.hpp"
+#include "spindle/advisor/measure.hpp"
+
+namespace {
+
+using spindle::advisor::Classification;
+using spindle::advisor::Model;
+using spindle::advisor::Report;
+using spindle::advisor::measure;
+using spindle::advisor::measure_command;
+
+class Advisor : public spindle::test::LeakCheckedTest {};
+
+std::string explain(const Report& r) { return spindle::advisor::to_text(r); }
+
+TEST_F(Advisor, CpuLoopIsCpuBound) {
+  const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "cpu", "1", "0.5"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
+  EXPECT_EQ(r.working_threads, 1) << explain(r);
+  EXPECT_GT(r.samples, 10);
+}
+
+TEST_F(Advisor, TwoCppThreadsAreParallelCpuBound) {
+  const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "cpu", "2", "0.6"});
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
+  EXPECT_EQ(r.working_threads, 2) << explain(r);
+  // Both threads wanted a core all the time: demand near 2, whatever the machine's load gave them.
+  EXPECT_GT(r.demand, 1.5) << explain(r);
+  if (r.cores >= 2) {
+    EXPECT_EQ(r.model, Model::processes);
+  }
+}
+
+TEST_F(Advisor, SleepIsIoBound) {
+  const auto r = measure_command({"sleep", "0.4"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.classification, Classification::io_bound) << explain(r);
+  EXPECT_NE(r.model, Model::processes);
+  EXPECT_GT(r.pool_size, r.cores);
+}
+
+TEST_F(Advisor, PipeWaitingPipelineIsIoBound) {
+  // cat blocks reading a pipe whose writer sleeps first: a program waiting on I/O, in a tree of processes.
+  const auto r = measure_command({"/bin/sh", "-c", "(sleep 0.4; echo done) | cat > /dev/null"});
+  EXPECT_EQ(r.classification, Classification::io_bound) << explain(r);
+  EXPECT_GE(r.processes_seen, 2) << explain(r);
+}
+
+TEST_F(Advisor, PythonOnFourThreadsIsLockCapped) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  if (spindle::advisor::available_cores() < 2) GTEST_SKIP() << "one core: a lock cannot cap anything";
+  const char* script =
+      "import threading, time\n"
+      "def work():\n"
+      "    end = time.perf_counter() + 0.8\n"
+      "    x = 0\n"
+      "    while time.perf_counter() < end:\n"
+      "        for i in range(1000): x += i * i\n"
+      "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+      "[t.start() for t in ts]\n"
+      "[t.join() for t in ts]\n";
+  const auto r = measure_command({"/usr/bin/python3", "-c", script});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.classification, Classification::lock_capped) << explain(r);
+  EXPECT_GE(r.working_threads, 2) << explain(r);
+  EXPECT_EQ(r.model, Model::processes);
+}
+
+TEST_F(Advisor, ExitCodeIsPropagated) {
+  EXPECT_EQ(measure_command({"/bin/sh", "-c", "exit 3"}).exit_code, 3);
+  EXPECT_EQ(measure_command({"/bin/sh", "-c", "kill -9 $$"}).exit_code, 128 + 9);
+}
+
+TEST_F(Advisor, MissingCommandIsAClearError) {
+  try {
+    measure_command({"/nonexistent/spindle-no-such-program"});
+    FAIL() << "expected LaunchError";
+  } catch (const spindle::advisor::LaunchError& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-program"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(measure_command({}), spindle::advisor::LaunchError);
+}
+
+TEST_F(Advisor, MeasuredCallableThatSleepsIsIoBound) {
+  const auto r = measure([] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
+  EXPECT_EQ(r.classification, Classification::io_bound) << explain(r);
+}
+
+TEST_F(Advisor, MeasuredCallableThatSpinsIsCpuBound) {
+  const auto r = measure([] {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+    volatile unsigned long long x = 0;
+    while (std::chrono::steady_clock::now() < end) x = x + 1;
+  });
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
+  EXPECT_EQ(r.working_threads, 1) << explain(r);
+}
+
+TEST_F(Advisor, CallableExceptionPropagates) {
+  EXPECT_THROW(measure([] { throw std::runtime_error("boom"); }), std::runtime_error);
+}
+
+TEST_F(Advisor, JsonNamesTheVerdict) {
+  const auto r = measure_command({"/bin/sh", "-c", "exit 0"});
+  const auto json = spindle::advisor::to_json(r);
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_NE(json.find("\"classification\":"), std::string::npos);
+  EXPECT_NE(json.find("\"exit_code\":0"), std::string::npos);
+}
+
+}  // namespace
