@@ -1,0 +1,10 @@
+#pragma once
+/// @file
+/// spindle::aio — Python's asyncio in C++20 coroutines: the umbrella header (for users; spindle's own code
+/// includes precisely).
+
+#include "spindle/aio/clock.hpp"
+#include "spindle/aio/errors.hpp"
+#include "spindle/aio/event_loop.hpp"
+#include "spindle/aio/run.hpp"
+#include "spindle/aio/task.hpp"

@@ -1,0 +1,414 @@
+#pragma once
+// The machinery under spindle::aio: the intrusive ready queue, the timer heap, the waiter/watcher interfaces and
+// the state every task keeps in its coroutine promise. Everything here runs on the loop's thread only, so
+// nothing is atomic (docs/design/event-loop.md explains the design).
+
+#include <algorithm>
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "spindle/aio/clock.hpp"
+#include "spindle/core/errors.hpp"
+
+namespace spindle::aio {
+
+class EventLoop;
+
+namespace detail {
+
+/// Something the loop can run from its ready queue or wake from its timer heap: a task or a callback.
+/// Intrusive: the queue link and the timer ticket live in the object, so scheduling never allocates.
+class Runnable {
+ public:
+  Runnable() = default;
+  Runnable(const Runnable&) = delete;
+  Runnable& operator=(const Runnable&) = delete;
+  virtual ~Runnable() = default;
+  /// Called when the ready queue reaches this object.
+  virtual void run() noexcept = 0;
+  /// Called when this object's live timer entry expires.
+  virtual void on_timer() noexcept = 0;
+  virtual void ref() noexcept = 0;
+  virtual void unref() noexcept = 0;
+  /// Called instead of run() when the loop closes with this object still queued.
+  virtual void discard() noexcept = 0;
+
+  Runnable* next_ = nullptr;    // ready-queue link
+  std::uint64_t timer_seq_ = 0;  // the ticket of its live timer entry; 0 when none (lazy deletion)
+};
+
+/// FIFO of runnables linked through their own `next_` field.
+class ReadyQueue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  void push(Runnable* r) noexcept {
+    r->next_ = nullptr;
+    *tail_ = r;
+    tail_ = &r->next_;
+  }
+  /// Detaches the whole queue (one loop iteration runs what was ready when it started, as asyncio does).
+  Runnable* take_all() noexcept {
+    Runnable* h = head_;
+    head_ = nullptr;
+    tail_ = &head_;
+    return h;
+  }
+  /// Puts back a detached chain in front (a batch interrupted by stop()).
+  void push_front_chain(Runnable* first) noexcept {
+    if (first == nullptr) return;
+    Runnable* last = first;
+    while (last->next_ != nullptr) last = last->next_;
+    last->next_ = head_;
+    if (head_ == nullptr) tail_ = &last->next_;
+    head_ = first;
+  }
+
+ private:
+  Runnable* head_ = nullptr;
+  Runnable** tail_ = &head_;
+};
+
+/// Binary min-heap of (deadline, ticket, target). A cancelled timer is not searched for: its target's ticket
+/// changes, the entry turns stale and is dropped when it reaches the top (or when stale entries are the
+/// majority, by a rebuild). Each entry holds a reference on its target so a stale one never dangles.
+class TimerHeap {
+ public:
+  struct Entry {
+    std::int64_t when;
+    std::uint64_t seq;
+    Runnable* target;
+  };
+
+  bool empty() const noexcept { return heap_.size() == stale_; }
+  std::size_t size() const noexcept { return heap_.size() - stale_; }
+
+  void push(std::int64_t when, Runnable* r) {
+    heap_.reserve(heap_.size() + 1);  // may throw before anything changes
+    r->timer_seq_ = ++seq_;
+    r->ref();
+    heap_.push_back(Entry{when, r->timer_seq_, r});
+    std::push_heap(heap_.begin(), heap_.end(), later);
+  }
+
+  /// Makes `r`'s live entry stale.
+  void cancel(Runnable* r) noexcept {
+    if (r->timer_seq_ == 0) return;
+    r->timer_seq_ = 0;
+    ++stale_;
+    if (stale_ > 64 && stale_ * 2 > heap_.size()) compact();
+  }
+
+  /// Earliest live deadline, or INT64_MAX.
+  std::int64_t next_deadline() noexcept {
+    drop_stale_top();
+    return heap_.empty() ? INT64_MAX : heap_.front().when;
+  }
+
+  /// Fires every live entry due at `now`, in deadline order (ties in scheduling order).
+  void expire(std::int64_t now) noexcept {
+    while (!heap_.empty() && heap_.front().when <= now) {
+      const Entry e = heap_.front();
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      heap_.pop_back();
+      if (e.seq == e.target->timer_seq_) {
+        e.target->timer_seq_ = 0;
+        e.target->on_timer();
+      } else {
+        --stale_;
+      }
+      e.target->unref();
+    }
+  }
+
+  /// Drops every entry (loop close).
+  void clear() noexcept {
+    std::vector<Entry> old;
+    old.swap(heap_);
+    stale_ = 0;
+    for (const Entry& e : old) {
+      if (e.seq == e.target->timer_seq_) e.target->timer_seq_ = 0;
+    }
+    for (const Entry& e : old) e.target->unref();
+  }
+
+ private:
+  static bool later(const Entry& a, const Entry& b) noexcept {
+    return a.when > b.when || (a.when == b.when && a.seq > b.seq);
+  }
+  void drop_stale_top() noexcept {
+    while (!heap_.empty() && heap_.front().seq != heap_.front().target->timer_seq_) {
+      Runnable* t = heap_.front().target;
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      heap_.pop_back();
+      --stale_;
+      t->unref();
+    }
+  }
+  void compact() noexcept {
+    std::vector<Runnable*> dead;
+    auto keep = std::remove_if(heap_.begin(), heap_.end(), [&](const Entry& e) {
+      if (e.seq == e.target->timer_seq_) return false;
+      dead.push_back(e.target);
+      return true;
+    });
+    heap_.erase(keep, heap_.end());
+    std::make_heap(heap_.begin(), heap_.end(), later);
+    stale_ = 0;
+    for (Runnable* r : dead) r->unref();
+  }
+
+  std::vector<Entry> heap_;
+  std::uint64_t seq_ = 0;
+  std::size_t stale_ = 0;
+};
+
+class TaskState;
+
+/// What a suspended task waits on (a timer, an event, a queue slot, another task...). The task keeps a pointer
+/// to it so that `cancel()` can reach the innermost wait, as asyncio's `Task._fut_waiter`.
+class Waiter {
+ public:
+  /// The task was cancelled while suspended here. Either detach (unregister) and return true: the task then
+  /// resumes and the await throws CancelledError; or forward the cancellation (to an awaited task, a gather)
+  /// and return false: the task stays suspended until this waiter wakes it.
+  virtual bool cancel_wait() noexcept = 0;
+  /// A timer armed on the waiting task expired; by default it just wakes the task.
+  virtual void timer_fired(TaskState& task) noexcept;
+  /// The loop is closing and the task will never resume: unregister without waking or cancelling anyone.
+  virtual void abandon_wait() noexcept { (void)cancel_wait(); }
+
+ protected:
+  ~Waiter() = default;
+};
+
+/// Told when a task completes (awaiters, gather, wait, TaskGroup, run_until_complete).
+class DoneWatcher {
+ public:
+  virtual void task_done(TaskState& task) noexcept = 0;
+
+ protected:
+  ~DoneWatcher() = default;
+};
+
+/// Rarely used parts of a task, allocated on first use so that a plain task stays small.
+struct TaskExtras {
+  std::string name;
+  std::string cancel_msg;
+  const char* file = nullptr;
+  int line = 0;
+  std::vector<std::function<void()>> callbacks;  // user done-callbacks, run through call_soon
+  std::vector<DoneWatcher*> watchers;            // beyond the first
+};
+
+/// The loop's hot state, which tasks reach through a plain pointer (the rest of EventLoop is out of line).
+struct LoopCore {
+  ReadyQueue ready;
+  TimerHeap timers;
+  TaskState* current = nullptr;  // the root task whose step runs now
+  Clock* clock = nullptr;
+  EventLoop* owner = nullptr;
+  TaskState* all_head = nullptr;  // live (pending) root tasks, an intrusive list
+  std::size_t live_tasks = 0;
+  long external_pending = 0;  // awaits on other threads' work (futures): a virtual clock must not jump past them
+  std::int64_t now_ns = 0;
+  bool now_valid = false;
+  bool debug = false;
+
+  std::int64_t time_ns() noexcept {
+    if (!now_valid) {
+      now_ns = clock->now_ns();
+      now_valid = true;
+    }
+    return now_ns;
+  }
+};
+
+/// The loop running on this thread (null when none).
+inline thread_local LoopCore* tls_running = nullptr;
+
+/// The loop running on this thread; throws InvalidStateError when there is none.
+LoopCore& running_core();
+/// The task whose step runs now; throws InvalidStateError outside a task.
+TaskState& running_task();
+
+/// Coroutine frame allocation: a per-thread free list by size class (a frame is recycled, not freed), plain
+/// new/delete under AddressSanitizer so that use-after-free stays visible.
+void* frame_alloc(std::size_t size);
+void frame_free(void* p, std::size_t size) noexcept;
+/// Frames allocated minus frames freed by this thread (tests count leaks with it).
+long live_frames() noexcept;
+
+/// True while the loop that owns `loop` exists (a task may outlive its loop).
+bool loop_alive(const LoopCore* loop) noexcept;
+
+/// Reports an error through the loop's exception handler (or the process-wide one without a loop).
+void report_error(LoopCore* loop, std::string_view message, std::exception_ptr error, TaskState* task) noexcept;
+
+/// The state of a coroutine of type Task<T>, in its promise. A root (scheduled by create_task) uses all of it;
+/// a child coroutine awaited directly runs inside its parent's task and uses only the result part.
+class TaskState : public Runnable {
+ public:
+  enum class Status : std::uint8_t { pending, finished, failed, cancelled };
+
+  // --- Runnable ---
+  void run() noexcept override {
+    scheduled_ = false;
+    if (status_ != Status::pending) return;
+    LoopCore* l = loop_;
+    if (!started_) {
+      started_ = true;
+      if (must_cancel_) {  // cancelled before it ever ran: the body never starts, as in asyncio
+        finish_cancelled_unstarted();
+        return;
+      }
+    }
+    l->current = this;
+    resume_point_.resume();  // may destroy *this
+    l->current = nullptr;
+  }
+  void on_timer() noexcept override {
+    if (waiter_ != nullptr) waiter_->timer_fired(*this);
+  }
+  void ref() noexcept override { ++refs_; }
+  void unref() noexcept override {
+    if (--refs_ == 0) destroy();
+  }
+  void discard() noexcept override { scheduled_ = false; }
+
+  // --- scheduling ---
+  void schedule() noexcept {
+    if (!scheduled_) {
+      scheduled_ = true;
+      loop_->ready.push(this);
+    }
+  }
+  /// The waiter this task was suspended on fired: run the task's next step.
+  void wake() noexcept {
+    waiter_ = nullptr;
+    schedule();
+  }
+  /// Records where the task is suspended and on what.
+  void suspend_on(Waiter* w, std::coroutine_handle<> h) noexcept {
+    waiter_ = w;
+    resume_point_ = h;
+  }
+  /// In a leaf's await_resume: throws CancelledError if a cancellation is due.
+  void throw_if_cancelled() {
+    if (must_cancel_) {
+      must_cancel_ = false;
+      throw_cancelled();
+    }
+  }
+  [[noreturn]] void throw_cancelled() const;
+  bool must_cancel() const noexcept { return must_cancel_; }
+  void clear_must_cancel() noexcept { must_cancel_ = false; }
+
+  /// Python's Task.cancel(msg).
+  bool cancel(std::string_view msg = {});
+  /// Python's Task.cancelling() / uncancel().
+  int cancelling() const noexcept { return cancel_requests_; }
+  int uncancel() noexcept {
+    if (cancel_requests_ > 0) --cancel_requests_;
+    if (cancel_requests_ == 0) must_cancel_ = false;
+    return cancel_requests_;
+  }
+  std::string cancel_message() const { return extras_ != nullptr ? extras_->cancel_msg : std::string(); }
+
+  // --- completion ---
+  Status status() const noexcept { return status_; }
+  bool done() const noexcept { return status_ != Status::pending; }
+  bool is_root() const noexcept { return root_ == this; }
+  bool started() const noexcept { return started_; }
+  bool scheduled() const noexcept { return scheduled_; }
+  LoopCore* loop() const noexcept { return loop_; }
+  TaskState* root() const noexcept { return root_; }
+  const std::exception_ptr& error() const noexcept { return error_; }
+  void mark_retrieved() noexcept { retrieved_ = true; }
+  /// Rethrows the task's exception (CancelledError if cancelled) and marks it retrieved.
+  void rethrow_if_failed() {
+    retrieved_ = true;
+    if (status_ == Status::failed || status_ == Status::cancelled) std::rethrow_exception(error_);
+  }
+
+  void add_watcher(DoneWatcher* w);
+  void remove_watcher(DoneWatcher* w) noexcept;
+  void add_done_callback(std::function<void()> fn);
+
+  // --- identity ---
+  std::string name() const;
+  void set_name(std::string n) { extras().name = std::move(n); }
+  const char* created_file() const noexcept { return extras_ != nullptr ? extras_->file : nullptr; }
+  int created_line() const noexcept { return extras_ != nullptr ? extras_->line : 0; }
+  TaskState* next_all() const noexcept { return all_next_; }
+
+  /// Makes this (unstarted) coroutine a root task of `loop` and schedules its first step.
+  void make_root(LoopCore* loop, std::string name, const char* file, int line);
+  /// Starts this unstarted coroutine inline inside `parent`'s task; returns the handle to transfer to.
+  std::coroutine_handle<> start_child(TaskState* parent, std::coroutine_handle<> continuation) noexcept {
+    started_ = true;
+    root_ = parent;
+    loop_ = parent->loop_;
+    continuation_ = continuation;
+    return self_;
+  }
+  /// Loop close: the task will never run again. Reported, marked cancelled, watchers dropped.
+  void abandon() noexcept;
+
+  /// Reached at the final suspend point: a child returns to its parent, a root completes.
+  std::coroutine_handle<> on_final() noexcept {
+    if (root_ != this) return continuation_ ? continuation_ : std::noop_coroutine();
+    complete();
+    return std::noop_coroutine();
+  }
+
+ protected:
+  explicit TaskState(std::nullptr_t) noexcept {}
+  ~TaskState() override;
+  void init_self(std::coroutine_handle<> h) noexcept {
+    self_ = h;
+    resume_point_ = h;
+  }
+
+  void set_exception_from_current() noexcept;
+  void set_finished() noexcept { status_ = Status::finished; }
+
+ private:
+  TaskExtras& extras();
+  void complete() noexcept;
+  void finish_cancelled_unstarted() noexcept;
+  void destroy() noexcept;
+  void unlink_all() noexcept;
+
+  std::coroutine_handle<> self_;
+  std::coroutine_handle<> resume_point_;  // innermost suspended coroutine of a root
+  std::coroutine_handle<> continuation_;  // a child's awaiting parent coroutine
+  TaskState* root_ = nullptr;
+  LoopCore* loop_ = nullptr;
+  Waiter* waiter_ = nullptr;
+  DoneWatcher* watcher_ = nullptr;  // the first watcher; more go to extras
+  TaskExtras* extras_ = nullptr;
+  TaskState* all_prev_ = nullptr;
+  TaskState* all_next_ = nullptr;
+  std::exception_ptr error_;
+  std::uint32_t refs_ = 1;
+  std::uint32_t id_ = 0;
+  std::uint16_t cancel_requests_ = 0;
+  Status status_ = Status::pending;
+  bool scheduled_ = false;
+  bool started_ = false;
+  bool must_cancel_ = false;
+  bool retrieved_ = false;
+};
+
+inline void Waiter::timer_fired(TaskState& task) noexcept { task.wake(); }
+
+}  // namespace detail
+}  // namespace spindle::aio

@@ -1,0 +1,325 @@
+#pragma once
+/// @file
+/// `Task<T>`: the coroutine type of spindle::aio, `create_task`, `sleep`, `current_task`, `all_tasks`.
+/// Python equivalent: `async def` functions, `asyncio.Task`, `asyncio.create_task`, `asyncio.sleep`.
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "spindle/aio/detail/core.hpp"
+#include "spindle/core/errors.hpp"
+
+namespace spindle::aio {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+template <class T>
+class Promise;
+
+struct FinalAwaiter {
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    return h.promise().on_final();
+  }
+  void await_resume() const noexcept {}
+};
+
+/// What every Task promise shares: frame allocation from the per-thread pool, start suspended, finish through
+/// the task state.
+template <class T>
+class PromiseBase : public TaskState {
+ public:
+  PromiseBase() noexcept : TaskState(nullptr) {}
+  Task<T> get_return_object() noexcept;
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { set_exception_from_current(); }
+
+  static void* operator new(std::size_t size) { return frame_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
+};
+
+template <class T>
+class Promise final : public PromiseBase<T> {
+ public:
+  ~Promise() override {
+    if (has_value_) value().~T();
+  }
+  template <class U = T>
+    requires std::is_constructible_v<T, U&&>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    ::new (static_cast<void*>(storage_)) T(std::forward<U>(v));
+    has_value_ = true;
+    this->set_finished();
+  }
+  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(storage_)); }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+  bool has_value_ = false;
+};
+
+template <>
+class Promise<void> final : public PromiseBase<void> {
+ public:
+  void return_void() noexcept { set_finished(); }
+};
+
+/// The result of a finished task: moved out (awaiting an rvalue task) or copied.
+template <class T, bool Move>
+T take_result(Promise<T>* p) {
+  p->rethrow_if_failed();
+  if constexpr (std::is_void_v<T>) {
+    return;
+  } else if constexpr (Move) {
+    return std::move(p->value());
+  } else {
+    return p->value();
+  }
+}
+
+/// `co_await task`: an unstarted coroutine runs inline as part of the awaiting task (symmetric transfer, no
+/// trip through the loop), as `await coro()` does in Python; a scheduled task is waited for, and cancelling
+/// the awaiting task cancels it (asyncio's `_fut_waiter.cancel()`).
+template <class T, bool Move>
+class TaskAwaiter final : public Waiter, public DoneWatcher {
+ public:
+  explicit TaskAwaiter(Promise<T>* child) noexcept : child_(child) {}
+  TaskAwaiter(const TaskAwaiter&) = delete;
+  TaskAwaiter& operator=(const TaskAwaiter&) = delete;
+  ~TaskAwaiter() {
+    if (parent_ != nullptr && !child_->done()) child_->remove_watcher(this);
+  }
+
+  bool await_ready() const noexcept { return child_->done(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    TaskState& me = running_task();
+    if (!child_->started() && !child_->is_root()) return child_->start_child(&me, h);
+    if (child_ == &me) throw InvalidStateError("a task cannot await itself");
+    child_->add_watcher(this);
+    parent_ = &me;
+    me.suspend_on(this, h);
+    if (me.must_cancel()) {  // cancelled before it suspended: forward to the awaited task, as asyncio does
+      me.clear_must_cancel();
+      child_->cancel(me.cancel_message());
+    }
+    return std::noop_coroutine();
+  }
+  T await_resume() { return take_result<T, Move>(child_); }
+
+  bool cancel_wait() noexcept override {
+    child_->cancel(parent_->cancel_message());
+    return false;
+  }
+  void task_done(TaskState&) noexcept override { parent_->wake(); }
+  void abandon_wait() noexcept override {
+    if (!child_->done()) child_->remove_watcher(this);
+    parent_ = nullptr;
+  }
+
+ private:
+  Promise<T>* child_;
+  TaskState* parent_ = nullptr;
+};
+
+/// `sleep(d)`: a timer entry that points at the task itself (no allocation); `sleep(0)` re-queues the task.
+class SleepAwaiter final : public Waiter {
+ public:
+  explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}
+  SleepAwaiter(const SleepAwaiter&) = delete;
+  SleepAwaiter& operator=(const SleepAwaiter&) = delete;
+  ~SleepAwaiter() {
+    if (armed_) task_->loop()->timers.cancel(task_);
+  }
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) {
+    TaskState& t = running_task();
+    task_ = &t;
+    if (t.must_cancel()) return false;
+    if (delay_ <= 0) {
+      t.suspend_on(this, h);
+      t.schedule();
+      return true;
+    }
+    LoopCore* l = t.loop();
+    l->now_valid = false;  // a fresh reading: a sleep never ends early because the iteration started earlier
+    l->timers.push(l->time_ns() + delay_, &t);
+    armed_ = true;
+    t.suspend_on(this, h);
+    return true;
+  }
+  void await_resume() {
+    armed_ = false;
+    task_->throw_if_cancelled();
+  }
+  bool cancel_wait() noexcept override {
+    if (armed_) task_->loop()->timers.cancel(task_);
+    armed_ = false;
+    return true;
+  }
+  void timer_fired(TaskState& t) noexcept override {
+    armed_ = false;
+    t.wake();
+  }
+
+ private:
+  std::int64_t delay_;
+  TaskState* task_ = nullptr;
+  bool armed_ = false;
+};
+
+}  // namespace detail
+
+/// A type-erased reference to a task (what `current_task()` and `all_tasks()` return).
+///
+/// **Thread safety:** use on the loop's thread only (tasks are not shared between threads, as in asyncio).
+/// **Errors:** `exception()` throws InvalidStateError while the task runs and CancelledError if it was
+/// cancelled. **Cancellation:** `cancel()` raises CancelledError inside the task at its next suspension point;
+/// the task may catch it and decline. **Python equivalent:** `asyncio.Task` (untyped).
+class AnyTask {
+ public:
+  /// An empty reference.
+  AnyTask() noexcept = default;
+  AnyTask(const AnyTask& o) noexcept : s_(o.s_) {
+    if (s_ != nullptr) s_->ref();
+  }
+  AnyTask(AnyTask&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  AnyTask& operator=(AnyTask o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~AnyTask() {
+    if (s_ != nullptr) s_->unref();
+  }
+  /// Refers to the task `s` (adds a reference).
+  explicit AnyTask(detail::TaskState* s) noexcept : s_(s) {
+    if (s_ != nullptr) s_->ref();
+  }
+
+  /// True if this refers to a task.
+  bool valid() const noexcept { return s_ != nullptr; }
+  /// Python: `done()`.
+  bool done() const noexcept { return s_->done(); }
+  /// Python: `cancelled()`.
+  bool cancelled() const noexcept { return s_->status() == detail::TaskState::Status::cancelled; }
+  /// Requests cancellation; false if the task is already done. Python: `cancel(msg=None)`.
+  bool cancel(std::string_view msg = {}) { return s_->cancel(msg); }
+  /// Python 3.11: `cancelling()` — pending cancellation requests.
+  int cancelling() const noexcept { return s_->cancelling(); }
+  /// Python 3.11: `uncancel()`.
+  int uncancel() noexcept { return s_->uncancel(); }
+  /// The task's exception (null if it succeeded). Python: `exception()`.
+  std::exception_ptr exception() const {
+    if (!s_->done()) throw InvalidStateError("exception(): task is not done");
+    s_->mark_retrieved();
+    if (cancelled()) std::rethrow_exception(s_->error());
+    return s_->error();
+  }
+  /// Python: `get_name()` ("Task-N" unless named).
+  std::string get_name() const { return s_->name(); }
+  /// Python: `set_name()`.
+  void set_name(std::string name) { s_->set_name(std::move(name)); }
+  /// Calls `fn()` through the loop (call_soon) once the task is done. Python: `add_done_callback(fn)`.
+  template <class F>
+  void add_done_callback(F fn) {
+    s_->add_done_callback(std::function<void()>(std::move(fn)));
+  }
+  /// The underlying state (for spindle's own combinators).
+  detail::TaskState* state() const noexcept { return s_; }
+
+  friend bool operator==(const AnyTask& a, const AnyTask& b) noexcept { return a.s_ == b.s_; }
+
+ protected:
+  struct Adopt {};
+  AnyTask(detail::TaskState* s, Adopt) noexcept : s_(s) {}
+  detail::TaskState* s_ = nullptr;
+};
+
+/// A coroutine that returns T, and the task that runs it once scheduled. Calling a `Task<T>` function creates
+/// the coroutine without running it (as calling an `async def` does); `co_await` runs it inline in the awaiting
+/// task, `create_task` schedules it as its own task. Copies refer to the same task.
+///
+/// **Thread safety:** loop thread only. **Errors:** `result()` rethrows the coroutine's exception, throws
+/// CancelledError if it was cancelled and InvalidStateError if it is not done. An exception nobody retrieved
+/// is reported when the task is destroyed ("Task exception was never retrieved").
+/// **Cancellation:** see AnyTask. **Python equivalent:** `async def f() -> T` / `asyncio.Task[T]`.
+template <class T>
+class Task : public AnyTask {
+ public:
+  /// The coroutine promise (frame allocation, result storage, task state).
+  using promise_type = detail::Promise<T>;
+  /// The result type.
+  using value_type = T;
+
+  /// An empty task reference.
+  Task() noexcept = default;
+
+  /// The result (a copy; `std::move(task).result()` moves it out). Python: `result()`.
+  T result() const& {
+    check_done();
+    return detail::take_result<T, false>(promise());
+  }
+  /// Moves the result out.
+  T result() && {
+    check_done();
+    return detail::take_result<T, true>(promise());
+  }
+
+  /// Awaiting an lvalue task copies its result.
+  auto operator co_await() const& noexcept { return detail::TaskAwaiter<T, false>(promise()); }
+  /// Awaiting an rvalue task moves its result out.
+  auto operator co_await() && noexcept { return detail::TaskAwaiter<T, true>(promise()); }
+
+ private:
+  friend class detail::PromiseBase<T>;
+  explicit Task(detail::TaskState* s) noexcept : AnyTask(s, Adopt{}) {}
+  detail::Promise<T>* promise() const noexcept { return static_cast<detail::Promise<T>*>(s_); }
+  void check_done() const {
+    if (!s_->done()) throw InvalidStateError("result(): task is not done");
+  }
+};
+
+template <class T>
+Task<T> detail::PromiseBase<T>::get_return_object() noexcept {
+  init_self(std::coroutine_handle<Promise<T>>::from_promise(static_cast<Promise<T>&>(*this)));
+  return Task<T>(this);
+}
+
+/// Schedules the coroutine `task` on the running loop as its own task and returns it. `name` defaults to
+/// "Task-N". The creation site is recorded for debug-mode reports. **Errors:** InvalidStateError without a
+/// running loop or if the task was already started. Python: `asyncio.create_task(coro, name=...)`.
+template <class T>
+Task<T> create_task(Task<T> task, std::string name = {}, const char* file = __builtin_FILE(),
+                    int line = __builtin_LINE()) {
+  task.state()->make_root(&detail::running_core(), std::move(name), file, line);
+  return task;
+}
+
+/// Suspends the current task for `delay`; `sleep(0)` yields to the loop once. **Cancellation:** throws
+/// CancelledError when the task is cancelled while it sleeps. Python: `await asyncio.sleep(delay)`.
+template <class Rep, class Period>
+detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
+  return detail::SleepAwaiter(std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
+}
+
+/// Yields to the loop once. Python: `await asyncio.sleep(0)`.
+inline detail::SleepAwaiter yield_now() noexcept { return detail::SleepAwaiter(0); }
+
+/// The task running now (empty outside a task). Python: `asyncio.current_task()`.
+AnyTask current_task() noexcept;
+/// The running loop's tasks that are not done. Python: `asyncio.all_tasks()`.
+std::vector<AnyTask> all_tasks();
+
+}  // namespace spindle::aio

@@ -1,0 +1,591 @@
+// EventLoop: the iteration, thread-safe posting, I/O and signal registration, close, debug watchdog.
+
+#include "spindle/aio/event_loop.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <typeinfo>
+#include <unordered_map>
+#include <vector>
+
+#include "poller.hpp"
+#include "spindle/core/unhandled.hpp"
+#include "spindle/thread/thread_pool_executor.hpp"
+
+namespace spindle::aio {
+namespace detail {
+namespace {
+
+std::mutex g_alive_mu;
+std::vector<const LoopCore*>& alive_loops() {
+  static std::vector<const LoopCore*> v;
+  return v;
+}
+
+/// call_soon_threadsafe's queue: a vector under a mutex and one eventfd write per batch (the `pending` flag
+/// tells producers whether the loop has been woken since it last drained).
+class Remote final : public RemoteQueue {
+ public:
+  explicit Remote(Poller* poller) : poller_(poller) {}
+  bool post(CallbackBase* cb) noexcept override {
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_) {
+        items_.push_back(cb);
+        if (!pending_.exchange(true, std::memory_order_acq_rel)) poller_->wake();
+        return true;
+      }
+    }
+    cb->unref();  // closed: dropped (outside the lock: its destructor may post again)
+    return false;
+  }
+  bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
+  void drain(ReadyQueue& ready) noexcept {
+    pending_.store(false, std::memory_order_seq_cst);
+    std::vector<CallbackBase*> batch;
+    {
+      std::lock_guard lock(mu_);
+      batch.swap(items_);
+    }
+    for (CallbackBase* cb : batch) {
+      ready.push(cb);  // carries the reference the poster gave
+    }
+  }
+  void close() noexcept {
+    std::vector<CallbackBase*> batch;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      batch.swap(items_);
+    }
+    for (CallbackBase* cb : batch) cb->unref();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<CallbackBase*> items_;
+  std::atomic<bool> pending_{false};
+  bool closed_ = false;
+  Poller* poller_;
+};
+
+// Signals: the C handler writes the signal number into a pipe the loop reads (asyncio's set_wakeup_fd).
+std::atomic<int> g_signal_fd{-1};
+extern "C" void spindle_aio_signal_handler(int sig) {
+  const int saved = errno;
+  const int fd = g_signal_fd.load(std::memory_order_relaxed);
+  if (fd >= 0) {
+    const auto b = static_cast<unsigned char>(sig);
+    [[maybe_unused]] const ssize_t r = ::write(fd, &b, 1);
+  }
+  errno = saved;
+}
+
+std::int64_t real_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+bool loop_alive(const LoopCore* loop) noexcept {
+  std::lock_guard lock(g_alive_mu);
+  const auto& v = alive_loops();
+  return std::find(v.begin(), v.end(), loop) != v.end();
+}
+
+void CallbackBase::invoke_guarded() noexcept {
+  try {
+    invoke();
+  } catch (...) {
+    report_error(loop_, "Exception in callback", std::current_exception(), nullptr);
+  }
+}
+
+}  // namespace detail
+
+struct EventLoop::Impl {
+  std::unique_ptr<detail::Poller> poller;
+  std::shared_ptr<detail::Remote> remote;
+  std::vector<detail::PollEvent> events;
+
+  struct Io {
+    detail::CallbackBase* reader = nullptr;
+    detail::CallbackBase* writer = nullptr;
+  };
+  std::unordered_map<int, Io> io;
+
+  // signals
+  int sig_read = -1;
+  int sig_write = -1;
+  struct Sig {
+    detail::CallbackBase* cb = nullptr;
+    struct sigaction old {};
+  };
+  std::unordered_map<int, Sig> sigs;
+
+  ExceptionHandler handler;
+  std::function<void(std::string_view)> logger;
+
+  std::unique_ptr<ThreadPoolExecutor> own_executor;
+  ThreadPoolExecutor* executor = nullptr;
+
+  // debug watchdog
+  std::mutex wd_mu;
+  std::condition_variable wd_cv;
+  std::thread wd_thread;
+  bool wd_stop = false;
+  bool step_active = false;
+  bool step_reported = false;
+  std::int64_t step_start = 0;
+  std::string step_what;
+
+  void log(std::string_view line) {
+    if (logger) {
+      try {
+        logger(line);
+        return;
+      } catch (...) {
+      }
+    }
+    std::fprintf(stderr, "spindle.aio: %.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stderr);
+  }
+};
+
+namespace {
+
+std::string describe_runnable(detail::Runnable* r) {
+  if (auto* t = dynamic_cast<detail::TaskState*>(r)) {
+    std::string s = "<Task name='" + t->name() + "'";
+    if (t->created_file() != nullptr) s += " created at " + std::string(t->created_file()) + ":" + std::to_string(t->created_line());
+    return s + ">";
+  }
+  return std::string("<Handle ") + typeid(*r).name() + ">";
+}
+
+bool env_debug() {
+  const char* v = std::getenv("SPINDLE_AIO_DEBUG");
+  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
+}
+
+}  // namespace
+
+EventLoop::EventLoop(LoopOptions options)
+    : clock_(options.clock ? std::move(options.clock) : std::make_shared<MonotonicClock>()),
+      impl_(std::make_unique<Impl>()),
+      slow_(options.slow_callback_duration) {
+  core_.clock = clock_.get();
+  core_.owner = this;
+  core_.debug = options.debug.has_value() ? *options.debug : env_debug();
+  impl_->poller = detail::make_epoll_poller();
+  impl_->remote = std::make_shared<detail::Remote>(impl_->poller.get());
+  remote_ = impl_->remote;
+  std::lock_guard lock(detail::g_alive_mu);
+  detail::alive_loops().push_back(&core_);
+}
+
+EventLoop::~EventLoop() {
+  close();
+  std::lock_guard lock(detail::g_alive_mu);
+  auto& v = detail::alive_loops();
+  v.erase(std::remove(v.begin(), v.end(), &core_), v.end());
+}
+
+EventLoop& EventLoop::get_running_loop() {
+  if (detail::tls_running == nullptr) throw InvalidStateError("no running event loop");
+  return *detail::tls_running->owner;
+}
+
+EventLoop* EventLoop::running_loop() noexcept {
+  return detail::tls_running != nullptr ? detail::tls_running->owner : nullptr;
+}
+
+void EventLoop::check_open() const {
+  if (closed_) throw InvalidStateError("event loop is closed");
+}
+
+void EventLoop::run_forever() {
+  check_open();
+  if (running_) throw InvalidStateError("this event loop is already running");
+  if (detail::tls_running != nullptr) throw InvalidStateError("another event loop is running in this thread");
+  detail::tls_running = &core_;
+  running_ = true;
+  Impl& im = *impl_;
+  const bool debug = core_.debug;
+  if (debug) {
+    im.wd_stop = false;
+    im.wd_thread = std::thread([this, &im] {
+      const auto tick = std::max<std::chrono::nanoseconds>(slow_ / 4, std::chrono::milliseconds(1));
+      std::unique_lock lock(im.wd_mu);
+      while (!im.wd_stop) {
+        im.wd_cv.wait_for(lock, tick);
+        if (im.wd_stop) break;
+        if (im.step_active && !im.step_reported) {
+          const std::int64_t blocked = detail::real_now_ns() - im.step_start;
+          if (blocked > slow_.count()) {
+            im.step_reported = true;
+            const std::string line = "Executing " + im.step_what + " is blocking the event loop: " +
+                                     std::to_string(static_cast<double>(blocked) / 1e9) +
+                                     " s so far (slow_callback_duration " +
+                                     std::to_string(static_cast<double>(slow_.count()) / 1e9) + " s)";
+            lock.unlock();
+            im.log(line);
+            lock.lock();
+          }
+        }
+      }
+    });
+  }
+  struct Reset {
+    EventLoop* self;
+    bool debug;
+    ~Reset() {
+      self->running_ = false;
+      self->stopping_ = false;
+      detail::tls_running = nullptr;
+      self->core_.current = nullptr;
+      if (debug) {
+        Impl& i = *self->impl_;
+        {
+          std::lock_guard lock(i.wd_mu);
+          i.wd_stop = true;
+        }
+        i.wd_cv.notify_all();
+        i.wd_thread.join();
+      }
+    }
+  } reset{this, debug};
+  for (;;) {
+    run_once();
+    if (stopping_) break;
+  }
+}
+
+void EventLoop::run_once() {
+  Impl& im = *impl_;
+  detail::Remote& remote = *im.remote;
+  core_.now_valid = false;
+  ++iteration_;
+  bool do_poll = false;
+  std::int64_t timeout = 0;
+  if (!core_.ready.empty() || stopping_ || remote.pending()) {
+    // Busy: look at the fds only now and then (a syscall per iteration would dominate a task switch).
+    do_poll = !im.io.empty() && (iteration_ & 63) == 0;
+  } else {
+    do_poll = true;
+    const std::int64_t dl = core_.timers.next_deadline();
+    if (dl == INT64_MAX) {
+      timeout = -1;
+    } else {
+      timeout = std::max<std::int64_t>(0, dl - core_.time_ns());
+      if (timeout > 0 && clock_->is_virtual()) {
+        if (core_.external_pending > 0) {
+          timeout = -1;  // other threads' work will wake us; the virtual clock must not jump past it
+        } else {
+          im.poller->poll(0, im.events);
+          if (im.events.empty() && !remote.pending()) clock_->advance_to(dl);
+          core_.now_valid = false;
+          timeout = 0;
+        }
+      }
+    }
+  }
+  if (do_poll) im.poller->poll(timeout, im.events);
+  if (!im.events.empty()) {
+    for (const detail::PollEvent& e : im.events) {
+      if (e.fd == im.sig_read) {
+        unsigned char buf[64];
+        ssize_t n;
+        while ((n = ::read(im.sig_read, buf, sizeof buf)) > 0) {
+          for (ssize_t i = 0; i < n; ++i) {
+            const auto it = im.sigs.find(buf[i]);
+            if (it != im.sigs.end() && it->second.cb != nullptr) it->second.cb->enqueue();
+          }
+        }
+        continue;
+      }
+      const auto it = im.io.find(e.fd);
+      if (it == im.io.end()) continue;
+      if (e.readable && it->second.reader != nullptr) it->second.reader->enqueue();
+      if (e.writable && it->second.writer != nullptr) it->second.writer->enqueue();
+    }
+    im.events.clear();
+  }
+  if (remote.pending()) remote.drain(core_.ready);
+  if (!core_.timers.empty()) {
+    core_.now_valid = false;
+    core_.timers.expire(core_.time_ns());
+  }
+  detail::Runnable* r = core_.ready.take_all();
+  if (!core_.debug) {
+    while (r != nullptr) {
+      detail::Runnable* next = r->next_;
+      r->run();
+      r = next;
+    }
+    return;
+  }
+  while (r != nullptr) {
+    detail::Runnable* next = r->next_;
+    std::string what = describe_runnable(r);
+    const std::int64_t t0 = detail::real_now_ns();
+    {
+      std::lock_guard lock(im.wd_mu);
+      im.step_active = true;
+      im.step_reported = false;
+      im.step_start = t0;
+      im.step_what = what;
+    }
+    r->run();
+    const std::int64_t took = detail::real_now_ns() - t0;
+    {
+      std::lock_guard lock(im.wd_mu);
+      im.step_active = false;
+    }
+    if (took > slow_.count()) {
+      im.log("Executing " + what + " took " + std::to_string(static_cast<double>(took) / 1e9) + " seconds");
+    }
+    r = next;
+  }
+}
+
+void EventLoop::run_until_done(detail::TaskState* task) {
+  if (task->done()) return;
+  struct StopWatcher final : detail::DoneWatcher {
+    EventLoop* loop;
+    explicit StopWatcher(EventLoop* l) : loop(l) {}
+    void task_done(detail::TaskState&) noexcept override { loop->stop(); }
+  } watcher(this);
+  task->add_watcher(&watcher);
+  try {
+    run_forever();
+  } catch (...) {
+    if (!task->done()) task->remove_watcher(&watcher);
+    throw;
+  }
+  if (!task->done()) {
+    task->remove_watcher(&watcher);
+    throw InvalidStateError("Event loop stopped before Future completed.");
+  }
+}
+
+void EventLoop::close() {
+  if (running_) throw InvalidStateError("cannot close a running event loop");
+  if (closed_) return;
+  closed_ = true;
+  Impl& im = *impl_;
+  // 1. Pending tasks will never run: report them and detach their waits while the loop's structures live.
+  std::vector<detail::TaskState*> pending;
+  for (detail::TaskState* t = core_.all_head; t != nullptr; t = t->next_all()) pending.push_back(t);
+  for (detail::TaskState* t : pending) t->abandon();
+  // 2. Nothing new from other threads; drop what was posted.
+  im.remote->close();
+  // 3. Queued callbacks and timers.
+  for (detail::Runnable* r = core_.ready.take_all(); r != nullptr;) {
+    detail::Runnable* next = r->next_;
+    r->discard();
+    r = next;
+  }
+  core_.timers.clear();
+  // 4. I/O and signals.
+  for (auto& [fd, io] : im.io) {
+    if (io.reader != nullptr) io.reader->cancel(), io.reader->unref();
+    if (io.writer != nullptr) io.writer->cancel(), io.writer->unref();
+    im.poller->update(fd, false, false);
+  }
+  im.io.clear();
+  std::vector<int> sigs;
+  for (auto& [sig, s] : im.sigs) sigs.push_back(sig);
+  for (int sig : sigs) remove_signal_handler(sig);
+  // 5. Release the abandoned tasks (their frames go when the last handle does).
+  for (detail::TaskState* t : pending) t->unref();
+  // 6. The default executor, then our fds.
+  shutdown_default_executor();
+  if (im.sig_read >= 0) {
+    ::close(im.sig_read);
+    ::close(im.sig_write);
+    im.sig_read = im.sig_write = -1;
+  }
+  im.poller.reset();
+}
+
+void EventLoop::add_reader(int fd, std::function<void()> fn) {
+  check_open();
+  Impl& im = *impl_;
+  auto* cb = new detail::CallbackImpl<std::function<void()>>(&core_, 1, std::move(fn));
+  auto& io = im.io[fd];
+  try {
+    im.poller->update(fd, true, io.writer != nullptr);
+  } catch (...) {
+    cb->unref();
+    if (io.reader == nullptr && io.writer == nullptr) im.io.erase(fd);
+    throw;
+  }
+  if (io.reader != nullptr) io.reader->cancel(), io.reader->unref();
+  io.reader = cb;
+}
+
+bool EventLoop::remove_reader(int fd) {
+  Impl& im = *impl_;
+  const auto it = im.io.find(fd);
+  if (it == im.io.end() || it->second.reader == nullptr) return false;
+  it->second.reader->cancel();
+  it->second.reader->unref();
+  it->second.reader = nullptr;
+  im.poller->update(fd, false, it->second.writer != nullptr);
+  if (it->second.writer == nullptr) im.io.erase(it);
+  return true;
+}
+
+void EventLoop::add_writer(int fd, std::function<void()> fn) {
+  check_open();
+  Impl& im = *impl_;
+  auto* cb = new detail::CallbackImpl<std::function<void()>>(&core_, 1, std::move(fn));
+  auto& io = im.io[fd];
+  try {
+    im.poller->update(fd, io.reader != nullptr, true);
+  } catch (...) {
+    cb->unref();
+    if (io.reader == nullptr && io.writer == nullptr) im.io.erase(fd);
+    throw;
+  }
+  if (io.writer != nullptr) io.writer->cancel(), io.writer->unref();
+  io.writer = cb;
+}
+
+bool EventLoop::remove_writer(int fd) {
+  Impl& im = *impl_;
+  const auto it = im.io.find(fd);
+  if (it == im.io.end() || it->second.writer == nullptr) return false;
+  it->second.writer->cancel();
+  it->second.writer->unref();
+  it->second.writer = nullptr;
+  im.poller->update(fd, it->second.reader != nullptr, false);
+  if (it->second.reader == nullptr) im.io.erase(it);
+  return true;
+}
+
+void EventLoop::add_signal_handler(int sig, std::function<void()> fn) {
+  check_open();
+  Impl& im = *impl_;
+  if (sig <= 0 || sig >= 64 || sig == SIGKILL || sig == SIGSTOP) throw std::invalid_argument("add_signal_handler: bad signal");
+  if (im.sig_read < 0) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    int expected = -1;
+    if (!detail::g_signal_fd.compare_exchange_strong(expected, fds[1])) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      throw InvalidStateError("add_signal_handler: another event loop handles signals");
+    }
+    im.sig_read = fds[0];
+    im.sig_write = fds[1];
+    im.poller->update(im.sig_read, true, false);
+  }
+  auto* cb = new detail::CallbackImpl<std::function<void()>>(&core_, 1, std::move(fn));
+  auto it = im.sigs.find(sig);
+  if (it != im.sigs.end()) {
+    it->second.cb->cancel();
+    it->second.cb->unref();
+    it->second.cb = cb;
+    return;
+  }
+  Impl::Sig s;
+  s.cb = cb;
+  struct sigaction sa {};
+  sa.sa_handler = detail::spindle_aio_signal_handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (::sigaction(sig, &sa, &s.old) < 0) {
+    cb->unref();
+    throw std::system_error(errno, std::generic_category(), "sigaction");
+  }
+  im.sigs.emplace(sig, s);
+}
+
+bool EventLoop::remove_signal_handler(int sig) {
+  Impl& im = *impl_;
+  const auto it = im.sigs.find(sig);
+  if (it == im.sigs.end()) return false;
+  ::sigaction(sig, &it->second.old, nullptr);
+  it->second.cb->cancel();
+  it->second.cb->unref();
+  im.sigs.erase(it);
+  if (im.sigs.empty() && im.sig_read >= 0) {
+    int expected = im.sig_write;
+    detail::g_signal_fd.compare_exchange_strong(expected, -1);
+    if (im.poller) im.poller->update(im.sig_read, false, false);
+    ::close(im.sig_read);
+    ::close(im.sig_write);
+    im.sig_read = im.sig_write = -1;
+  }
+  return true;
+}
+
+void EventLoop::set_exception_handler(ExceptionHandler handler) { impl_->handler = std::move(handler); }
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {
+  if (impl_->handler) {
+    try {
+      impl_->handler(*this, context);
+      return;
+    } catch (...) {
+      report_unhandled_exception("event loop exception handler", std::current_exception());
+    }
+  }
+  default_exception_handler(context);
+}
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) noexcept {
+  try {
+    std::string where = "spindle.aio: " + context.message;
+    if (!context.task.empty()) where += " (task '" + context.task + "'";
+    if (!context.created_at.empty()) where += " created at " + context.created_at;
+    if (!context.task.empty()) where += ")";
+    if (context.exception) {
+      report_unhandled_exception(where, context.exception);
+    } else {
+      std::fprintf(stderr, "%s\n", where.c_str());
+      std::fflush(stderr);
+    }
+  } catch (...) {
+    report_unhandled_exception("spindle.aio", context.exception);
+  }
+}
+
+void EventLoop::set_debug_logger(std::function<void(std::string_view)> logger) { impl_->logger = std::move(logger); }
+
+ThreadPoolExecutor& EventLoop::default_executor() {
+  Impl& im = *impl_;
+  if (im.executor == nullptr) {
+    check_open();
+    im.own_executor = std::make_unique<ThreadPoolExecutor>(ThreadPoolOptions{.thread_name_prefix = "aio-default"});
+    im.executor = im.own_executor.get();
+  }
+  return *im.executor;
+}
+
+void EventLoop::set_default_executor(ThreadPoolExecutor* executor) { impl_->executor = executor; }
+
+void EventLoop::shutdown_default_executor() {
+  Impl& im = *impl_;
+  if (im.own_executor) {
+    im.own_executor->shutdown(true);
+    im.own_executor.reset();
+  }
+  im.executor = nullptr;
+}
+
+}  // namespace spindle::aio

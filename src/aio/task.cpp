@@ -1,0 +1,313 @@
+// Task state: cancellation, completion, watchers, the live-task list and the coroutine frame pool.
+
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "spindle/aio/event_loop.hpp"
+#include "spindle/core/unhandled.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SPINDLE_AIO_PLAIN_FRAMES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPINDLE_AIO_PLAIN_FRAMES 1
+#endif
+#endif
+
+namespace spindle::aio {
+namespace detail {
+
+// ---- frame pool ------------------------------------------------------------------------------------------
+namespace {
+
+constexpr std::size_t kGrain = 16;
+constexpr std::size_t kClasses = 48;  // frames up to 768 bytes are pooled
+
+struct FramePool {
+  void* heads[kClasses] = {};
+  long allocated = 0;
+  long freed = 0;
+  FramePool() = default;
+  FramePool(const FramePool&) = delete;
+  FramePool& operator=(const FramePool&) = delete;
+  ~FramePool() {
+    for (void*& h : heads) {
+      while (h != nullptr) {
+        void* next = *static_cast<void**>(h);
+        ::operator delete(h);
+        h = next;
+      }
+    }
+  }
+};
+
+thread_local FramePool tls_pool;
+
+}  // namespace
+
+void* frame_alloc(std::size_t size) {
+  FramePool& pool = tls_pool;
+  ++pool.allocated;
+#ifndef SPINDLE_AIO_PLAIN_FRAMES
+  const std::size_t cls = (size + kGrain - 1) / kGrain;
+  if (cls < kClasses) {
+    if (void* p = pool.heads[cls]) {
+      pool.heads[cls] = *static_cast<void**>(p);
+      return p;
+    }
+    return ::operator new(cls * kGrain);
+  }
+#endif
+  return ::operator new(size);
+}
+
+void frame_free(void* p, std::size_t size) noexcept {
+  FramePool& pool = tls_pool;
+  ++pool.freed;
+#ifndef SPINDLE_AIO_PLAIN_FRAMES
+  const std::size_t cls = (size + kGrain - 1) / kGrain;
+  if (cls < kClasses) {
+    *static_cast<void**>(p) = pool.heads[cls];
+    pool.heads[cls] = p;
+    return;
+  }
+#endif
+  (void)size;
+  ::operator delete(p);
+}
+
+long live_frames() noexcept { return tls_pool.allocated - tls_pool.freed; }
+
+// ---- running loop / task ---------------------------------------------------------------------------------
+
+LoopCore& running_core() {
+  if (tls_running == nullptr) throw InvalidStateError("no running event loop");
+  return *tls_running;
+}
+
+TaskState& running_task() {
+  LoopCore& l = running_core();
+  if (l.current == nullptr) throw InvalidStateError("not inside a task");
+  return *l.current;
+}
+
+void report_error(LoopCore* loop, std::string_view message, std::exception_ptr error, TaskState* task) noexcept {
+  try {
+    ExceptionContext ctx;
+    ctx.message = std::string(message);
+    ctx.exception = std::move(error);
+    if (task != nullptr) {
+      ctx.task = task->name();
+      if (task->created_file() != nullptr)
+        ctx.created_at = std::string(task->created_file()) + ":" + std::to_string(task->created_line());
+    }
+    if (loop != nullptr && loop_alive(loop) && loop->owner != nullptr) {
+      loop->owner->call_exception_handler(ctx);
+    } else {
+      EventLoop::default_exception_handler(ctx);
+    }
+  } catch (...) {
+    report_unhandled_exception(message, error);
+  }
+}
+
+// ---- TaskState -------------------------------------------------------------------------------------------
+
+namespace {
+std::uint32_t next_task_id() noexcept {
+  static thread_local std::uint32_t n = 0;
+  return ++n;
+}
+}  // namespace
+
+TaskState::~TaskState() { delete extras_; }
+
+TaskExtras& TaskState::extras() {
+  if (extras_ == nullptr) extras_ = new TaskExtras();
+  return *extras_;
+}
+
+std::string TaskState::name() const {
+  if (extras_ != nullptr && !extras_->name.empty()) return extras_->name;
+  return "Task-" + std::to_string(id_);
+}
+
+void TaskState::throw_cancelled() const {
+  if (extras_ != nullptr && !extras_->cancel_msg.empty()) throw CancelledError(extras_->cancel_msg);
+  throw CancelledError();
+}
+
+void TaskState::make_root(LoopCore* loop, std::string name, const char* file, int line) {
+  if (started_ || root_ != nullptr) throw InvalidStateError("create_task: the coroutine was already started or scheduled");
+  if (!name.empty()) extras().name = std::move(name);
+  if (loop->debug) {
+    TaskExtras& x = extras();
+    x.file = file;
+    x.line = line;
+  }
+  id_ = next_task_id();
+  root_ = this;
+  loop_ = loop;
+  ++refs_;  // the loop's reference, dropped when the task completes
+  all_next_ = loop->all_head;
+  if (all_next_ != nullptr) all_next_->all_prev_ = this;
+  loop->all_head = this;
+  ++loop->live_tasks;
+  schedule();
+}
+
+void TaskState::unlink_all() noexcept {
+  if (all_prev_ != nullptr) {
+    all_prev_->all_next_ = all_next_;
+  } else if (loop_->all_head == this) {
+    loop_->all_head = all_next_;
+  }
+  if (all_next_ != nullptr) all_next_->all_prev_ = all_prev_;
+  all_prev_ = all_next_ = nullptr;
+  --loop_->live_tasks;
+}
+
+bool TaskState::cancel(std::string_view msg) {
+  if (status_ != Status::pending) return false;
+  ++cancel_requests_;
+  if (!msg.empty()) extras().cancel_msg = std::string(msg);
+  if (waiter_ != nullptr) {
+    Waiter* w = waiter_;
+    if (!w->cancel_wait()) return true;  // forwarded: the waiter wakes the task when the awaited thing ends
+    waiter_ = nullptr;
+    must_cancel_ = true;
+    schedule();
+    return true;
+  }
+  must_cancel_ = true;
+  return true;
+}
+
+void TaskState::set_exception_from_current() noexcept {
+  error_ = std::current_exception();
+  try {
+    throw;
+  } catch (const CancelledError&) {
+    status_ = Status::cancelled;
+  } catch (...) {
+    status_ = Status::failed;
+  }
+}
+
+void TaskState::add_watcher(DoneWatcher* w) {
+  if (watcher_ == nullptr) {
+    watcher_ = w;
+  } else {
+    extras().watchers.push_back(w);
+  }
+}
+
+void TaskState::remove_watcher(DoneWatcher* w) noexcept {
+  if (watcher_ == w) {
+    watcher_ = nullptr;
+    return;
+  }
+  if (extras_ != nullptr) {
+    auto& v = extras_->watchers;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (*it == w) {
+        v.erase(it);
+        return;
+      }
+    }
+  }
+}
+
+void TaskState::add_done_callback(std::function<void()> fn) {
+  if (done()) {
+    if (loop_ != nullptr && loop_alive(loop_) && loop_->owner != nullptr && !loop_->owner->is_closed()) {
+      loop_->owner->call_soon(std::move(fn));
+    } else {
+      fn();
+    }
+    return;
+  }
+  extras().callbacks.push_back(std::move(fn));
+}
+
+void TaskState::complete() noexcept {
+  LoopCore* l = loop_;
+  unlink_all();
+  if (DoneWatcher* w = std::exchange(watcher_, nullptr)) w->task_done(*this);
+  if (extras_ != nullptr) {
+    auto more = std::move(extras_->watchers);
+    for (DoneWatcher* w : more) w->task_done(*this);
+    auto callbacks = std::move(extras_->callbacks);
+    for (auto& cb : callbacks) {
+      try {
+        ref();
+        l->owner->call_soon([self = this, fn = std::move(cb)]() mutable {
+          struct Drop {
+            TaskState* s;
+            ~Drop() { s->unref(); }
+          } drop{self};
+          fn();
+        });
+      } catch (...) {
+        unref();
+        report_error(l, "could not schedule a done-callback", std::current_exception(), this);
+      }
+    }
+  }
+  unref();  // the loop's reference
+}
+
+void TaskState::finish_cancelled_unstarted() noexcept {
+  try {
+    throw_cancelled();
+  } catch (...) {
+    error_ = std::current_exception();
+  }
+  status_ = Status::cancelled;
+  complete();
+}
+
+void TaskState::abandon() noexcept {
+  // Only roots are abandoned. The frame is destroyed when its last reference goes; the awaiters inside it
+  // unregister themselves in their destructors.
+  report_error(loop_, "Task was destroyed but it is pending!", nullptr, this);
+  try {
+    throw CancelledError("event loop closed");
+  } catch (...) {
+    error_ = std::current_exception();
+  }
+  status_ = Status::cancelled;
+  retrieved_ = true;
+  if (Waiter* w = std::exchange(waiter_, nullptr)) w->abandon_wait();
+  watcher_ = nullptr;
+  if (extras_ != nullptr) {
+    extras_->watchers.clear();
+    extras_->callbacks.clear();
+  }
+  unlink_all();
+}
+
+void TaskState::destroy() noexcept {
+  if (root_ == this && status_ == Status::failed && !retrieved_) {
+    report_error(loop_, "Task exception was never retrieved", error_, this);
+  }
+  self_.destroy();
+}
+
+}  // namespace detail
+
+AnyTask current_task() noexcept {
+  if (detail::tls_running == nullptr || detail::tls_running->current == nullptr) return AnyTask();
+  return AnyTask(detail::tls_running->current);
+}
+
+std::vector<AnyTask> all_tasks() {
+  detail::LoopCore& l = detail::running_core();
+  std::vector<AnyTask> out;
+  out.reserve(l.live_tasks);
+  for (detail::TaskState* t = l.all_head; t != nullptr; t = t->next_all()) out.emplace_back(t);
+  return out;
+}
+
+}  // namespace spindle::aio

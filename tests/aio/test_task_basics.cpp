@@ -1,0 +1,147 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "census.hpp"
+#include "spindle/aio.hpp"
+
+using namespace std::chrono_literals;
+namespace aio = spindle::aio;
+
+namespace {
+
+class AioBasics : public spindle::test::LeakCheckedTest {
+ protected:
+  aio::RunOptions vopts() { return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false}; }
+};
+
+aio::Task<int> answer() { co_return 42; }
+
+aio::Task<int> add(int a, int b) {
+  const int x = co_await answer();
+  co_return a + b + x;
+}
+
+TEST_F(AioBasics, RunReturnsTheMainResult) { EXPECT_EQ(aio::run(add(1, 2), vopts()), 45); }
+
+TEST_F(AioBasics, ExceptionPropagatesThroughAwaitAndRun) {
+  auto boom = []() -> aio::Task<int> {
+    throw std::runtime_error("boom");
+    co_return 0;
+  };
+  auto outer = [&]() -> aio::Task<int> { co_return co_await boom(); };
+  EXPECT_THROW(aio::run(outer(), vopts()), std::runtime_error);
+}
+
+TEST_F(AioBasics, SleepUsesTheVirtualClock) {
+  auto clock = std::make_shared<aio::VirtualClock>();
+  auto main = [&]() -> aio::Task<std::int64_t> {
+    auto& loop = aio::EventLoop::get_running_loop();
+    const auto t0 = loop.time();
+    co_await aio::sleep(3600s);
+    co_return std::chrono::duration_cast<std::chrono::seconds>(loop.time() - t0).count();
+  };
+  EXPECT_EQ(aio::run(main(), {.clock = clock, .handle_sigint = false}), 3600);
+}
+
+TEST_F(AioBasics, CreateTaskRunsConcurrentlyInDeadlineOrder) {
+  std::vector<int> order;
+  auto sleeper = [&](int id, std::chrono::milliseconds d) -> aio::Task<int> {
+    co_await aio::sleep(d);
+    order.push_back(id);
+    co_return id;
+  };
+  auto main = [&]() -> aio::Task<int> {
+    auto a = aio::create_task(sleeper(1, 30ms));
+    auto b = aio::create_task(sleeper(2, 10ms));
+    auto c = aio::create_task(sleeper(3, 20ms));
+    co_return co_await a + co_await b + co_await c;
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), 6);
+  EXPECT_EQ(order, (std::vector<int>{2, 3, 1}));
+}
+
+TEST_F(AioBasics, CancelRaisesInsideTheTaskAndCleanupRuns) {
+  bool cleaned = false;
+  auto spin = [&]() -> aio::Task<void> {
+    struct Cleanup {
+      bool* flag;
+      ~Cleanup() { *flag = true; }
+    } c{&cleaned};
+    for (;;) co_await aio::sleep(100ms);
+  };
+  auto main = [&]() -> aio::Task<bool> {
+    auto t = aio::create_task(spin(), "spinner");
+    co_await aio::sleep(1s);
+    EXPECT_TRUE(t.cancel("stop"));
+    try {
+      co_await t;
+    } catch (const spindle::CancelledError& e) {
+      EXPECT_STREQ(e.what(), "stop");
+    }
+    co_return t.cancelled();
+  };
+  EXPECT_TRUE(aio::run(main(), vopts()));
+  EXPECT_TRUE(cleaned);
+}
+
+TEST_F(AioBasics, TaskMayDeclineCancellation) {
+  auto stubborn = []() -> aio::Task<int> {
+    try {
+      co_await aio::sleep(1h);
+    } catch (const spindle::CancelledError&) {
+      co_return 7;
+    }
+    co_return 0;
+  };
+  auto main = [&]() -> aio::Task<int> {
+    auto t = aio::create_task(stubborn());
+    co_await aio::yield_now();
+    t.cancel();
+    const int v = co_await t;
+    EXPECT_FALSE(t.cancelled());
+    co_return v;
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), 7);
+}
+
+TEST_F(AioBasics, CancelBeforeStartNeverRunsTheBody) {
+  bool ran = false;
+  auto body = [&]() -> aio::Task<void> {
+    ran = true;
+    co_return;
+  };
+  auto main = [&]() -> aio::Task<bool> {
+    auto t = aio::create_task(body());
+    t.cancel();
+    try {
+      co_await t;
+    } catch (const spindle::CancelledError&) {
+    }
+    co_return t.cancelled();
+  };
+  EXPECT_TRUE(aio::run(main(), vopts()));
+  EXPECT_FALSE(ran);
+}
+
+TEST_F(AioBasics, CurrentTaskAndNames) {
+  auto main = []() -> aio::Task<std::string> {
+    auto t = aio::create_task([]() -> aio::Task<std::string> { co_return aio::current_task().get_name(); }(), "worker");
+    co_return co_await t;
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), "worker");
+}
+
+TEST_F(AioBasics, FramesAreNotLeaked) {
+  const long before = aio::detail::live_frames();
+  auto main = []() -> aio::Task<int> {
+    int s = 0;
+    for (int i = 0; i < 100; ++i) s += co_await aio::create_task(answer());
+    co_return s;
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), 4200);
+  EXPECT_EQ(aio::detail::live_frames(), before);
+}
+
+}  // namespace
