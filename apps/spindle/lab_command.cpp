@@ -1,0 +1,123 @@
+// `spindle lab [list | NAME...] [--quick] [--json] [--report FILE]`: runs the seeds' demos (labs/*.cpp) and
+// prints, per demo, a table of variants with the measured figure, the seed's and this machine's ideal.
+
+#include <fmt/core.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "spindle/lab/demo.hpp"
+
+namespace spindle::cli {
+namespace {
+
+struct LabArgs {
+  std::vector<std::string> names;
+  bool quick = false;
+  bool json = false;
+  std::string report;
+};
+
+std::string machine() {
+  utsname u{};
+  uname(&u);
+  return fmt::format("Measured on {} {} ({}), {} cores", u.sysname, u.release, u.machine,
+                     std::thread::hardware_concurrency());
+}
+
+void progress(std::size_t done, std::size_t total, const std::string& name) {
+  const int width = 30;
+  const int filled = total ? static_cast<int>(width * done / total) : width;
+  fmt::print(stderr, "\r[{}{}] {}/{} {:<28}", std::string(static_cast<std::size_t>(filled), '#'),
+             std::string(static_cast<std::size_t>(width - filled), '.'), done, total, name);
+  std::fflush(stderr);
+}
+
+int run_lab(const LabArgs& args) {
+  auto& all = spindle::lab::registry();
+  if (args.names.size() == 1 && args.names[0] == "list") {
+    for (const auto& d : all) fmt::print("{:24} seed {}  {}\n", d.name, d.seed, d.title);
+    return 0;
+  }
+  std::vector<const spindle::lab::Demo*> chosen;
+  for (const auto& name : args.names) {
+    // A name selects the demo of that name, or every demo whose name starts with it ("002" runs seed 002's).
+    bool any = false;
+    for (const auto& d : all) {
+      if (d.name == name || d.name.rfind(name + "-", 0) == 0 || d.name.rfind(name, 0) == 0) {
+        chosen.push_back(&d);
+        any = true;
+      }
+    }
+    if (!any) {
+      fmt::print(stderr, "spindle lab: unknown demo '{}' (see `spindle lab list`)\n", name);
+      return 2;
+    }
+  }
+  if (args.names.empty()) {
+    for (const auto& d : all) chosen.push_back(&d);
+  }
+  const bool bar = isatty(2) != 0;
+  spindle::lab::Options options;
+  options.quick = args.quick;
+  options.terminal = !args.json && isatty(1) != 0;
+  options.out = args.json ? stderr : stdout;
+  std::vector<std::pair<const spindle::lab::Demo*, spindle::lab::Result>> results;
+  int rc = 0;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    const auto* demo = chosen[i];
+    if (bar) progress(i, chosen.size(), demo->name);
+    const auto start = std::chrono::steady_clock::now();
+    spindle::lab::Result result;
+    try {
+      result = demo->run(options);
+    } catch (const std::exception& e) {
+      if (bar) fmt::print(stderr, "\r\033[K");
+      fmt::print(stderr, "spindle lab: {} failed: {}\n", demo->name, e.what());
+      rc = 1;
+      continue;
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (bar) fmt::print(stderr, "\r\033[K");
+    if (args.json) {
+      fmt::print("{}\n", spindle::lab::render_json(*demo, result, elapsed));
+    } else {
+      fmt::print("{}", spindle::lab::render_text(*demo, result));
+    }
+    std::fflush(stdout);
+    results.emplace_back(demo, std::move(result));
+  }
+  if (bar) progress(chosen.size(), chosen.size(), "done"), fmt::print(stderr, "\n");
+  if (!args.report.empty()) {
+    std::ofstream out(args.report);
+    out << spindle::lab::render_html(results, machine() + (args.quick ? " (--quick: scaled down)" : ""));
+    if (!out) {
+      fmt::print(stderr, "spindle lab: cannot write {}\n", args.report);
+      return 1;
+    }
+    fmt::print(stderr, "spindle lab: report written to {}\n", args.report);
+  }
+  return rc;
+}
+
+const RegisterCommand reg([](CLI::App& app, int& rc) {
+  auto args = std::make_shared<LabArgs>();
+  auto* sub = app.add_subcommand("lab", "Run the seeds' demos as real experiments (`spindle lab list` lists them)");
+  sub->add_option("names", args->names, "`list`, or demos to run (a prefix such as 002 selects several)");
+  sub->add_flag("--quick", args->quick, "Scaled-down sizes: seconds in all (figures not comparable to the seed's)");
+  sub->add_flag("--json", args->json, "One JSON object per demo");
+  sub->add_option("--report", args->report, "Also write a self-contained HTML report with a chart per demo");
+  sub->callback([args, &rc] { rc = run_lab(*args); });
+});
+
+}  // namespace
+}  // namespace spindle::cli

@@ -1,0 +1,89 @@
+#pragma once
+// Helpers shared by the lab's demos: the seed's cpu_task, clocks, memory figures, "not available" rows.
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "spindle/lab/demo.hpp"
+
+namespace spindle::labs {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// Seconds since `start`.
+inline double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// Times `fn()` in seconds.
+template <class F>
+double timed(F&& fn) {
+  const auto start = Clock::now();
+  fn();
+  return since(start);
+}
+
+/// The seed's cpu_task: `total += i * i for i < n`. The empty asm keeps the compiler from replacing the
+/// loop by its closed form or vectorising it away: the work is really done, one multiply-add per step.
+inline std::uint64_t cpu_task(std::uint64_t n = 2'000'000) {
+  std::uint64_t total = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    total += i * i;
+    asm volatile("" : "+r"(total));
+  }
+  return total;
+}
+
+/// The closed form of cpu_task(n), to check results (mod 2^64, as the loop wraps).
+inline std::uint64_t cpu_task_expected(std::uint64_t n = 2'000'000) {
+  // sum_{i<n} i^2 = (n-1) n (2n-1) / 6: divide the factors first (one of n-1, n is even; one of the three is
+  // a multiple of 3), then multiply with unsigned wrap-around as the loop does.
+  if (n == 0) return 0;
+  std::uint64_t a = n - 1, b = n, c = 2 * n - 1;
+  (a % 2 == 0 ? a : b) /= 2;
+  (a % 3 == 0 ? a : b % 3 == 0 ? b : c) /= 3;
+  return a * b * c;
+}
+
+/// Cores this process may use.
+inline int cores() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+/// Resident set size now, in KiB (/proc/self/statm).
+inline long rss_kib() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "re")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/// Virtual size now, in KiB.
+inline long vm_kib() {
+  long pages = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "re")) {
+    if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+    std::fclose(f);
+  }
+  return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/// A row for a variant whose model has not landed in spindle yet: clearly marked, no figure.
+inline lab::Row not_available(std::string variant, std::string model, double seed = lab::kNone,
+                              double ideal = lab::kNone, std::string unit = "s") {
+  lab::Row row{std::move(variant), lab::kNone, seed, ideal, std::move(unit), ""};
+  row.note = "not available yet: " + model + " has not landed";
+  return row;
+}
+
+}  // namespace spindle::labs

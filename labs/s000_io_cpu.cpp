@@ -1,0 +1,80 @@
+// Seed 000: one io_task (sleep 0.2 s) and one cpu_task (total += i*i for i < 2,000,000); then four of each
+// sequentially, with threads, under the emulated GIL, with processes and with async.
+
+#include <vector>
+
+#include "common.hpp"
+#include "spindle/lab/gil.hpp"
+#include "spindle/thread/thread_pool_executor.hpp"
+
+namespace spindle::labs {
+namespace {
+
+lab::Result run(const lab::Options& o) {
+  const auto io_wait = o.quick ? 50ms : 200ms;
+  const std::uint64_t n = o.quick ? 30'000'000 : 200'000'000;  // C++ is ~100x faster than CPython: 100x the work
+  const auto io_task = [&] { std::this_thread::sleep_for(io_wait); };
+  std::uint64_t check = 0;
+  const auto cpu = [&] { check = cpu_task(n); };
+  const double d = std::chrono::duration<double>(io_wait).count();
+  lab::Result r;
+  const double one_io = timed(io_task);
+  const double one_cpu = timed(cpu);
+  if (check != cpu_task_expected(n)) throw std::runtime_error("cpu_task computed a wrong sum");
+  const int k = cores();
+  r.rows.push_back({"one io_task", one_io, 0.2, d, "s", ""});
+  r.rows.push_back({"one cpu_task", one_cpu, lab::kNone, lab::kNone, "s", o.quick ? "n = 3e7 (the seed: 2e6 in CPython)" : "n = 2e8 (the seed: 2e6 in CPython)"});
+  r.rows.push_back({"4 io_tasks sequentially", timed([&] { for (int i = 0; i < 4; ++i) io_task(); }), 0.8, 4 * d,
+                    "s", ""});
+  double io_threads = 0, cpu_threads = 0, cpu_seq = 0, cpu_gil = 0;
+  {
+    ThreadPoolExecutor pool(4);
+    io_threads = timed([&] {
+      std::vector<Future<void>> fs;
+      for (int i = 0; i < 4; ++i) fs.push_back(pool.submit(io_task));
+      for (auto& f : fs) f.result();
+    });
+    cpu_seq = timed([&] { for (int i = 0; i < 4; ++i) cpu_task(n); });
+    cpu_threads = timed([&] {
+      std::vector<Future<std::uint64_t>> fs;
+      for (int i = 0; i < 4; ++i) fs.push_back(pool.submit([n] { return cpu_task(n); }));
+      for (auto& f : fs) f.result();
+    });
+    lab::Gil gil;
+    cpu_gil = timed([&] {
+      std::vector<Future<void>> fs;
+      for (int i = 0; i < 4; ++i) {
+        fs.push_back(pool.submit([&gil, n] {
+          lab::Gil::Held held(gil);
+          std::uint64_t total = 0;
+          for (std::uint64_t j = 0; j < n; ++j) {
+            total += j * j;
+            asm volatile("" : "+r"(total));
+            if ((j & 1023) == 0) gil.tick();  // a "bytecode boundary" every 1024 steps
+          }
+        }));
+      }
+      for (auto& f : fs) f.result();
+    });
+  }
+  r.rows.push_back({"4 io_tasks, 4 threads", io_threads, lab::kNone, d, "s", ""});
+  r.rows.push_back(not_available("4 io_tasks, 4 processes", "spindle::process", lab::kNone, d));
+  r.rows.push_back(not_available("4 io_tasks, async", "spindle::aio", lab::kNone, d));
+  r.rows.push_back({"4 cpu_tasks sequentially", cpu_seq, lab::kNone, 4 * one_cpu, "s", ""});
+  r.rows.push_back({"4 cpu_tasks, threads under a GIL", cpu_gil, lab::kNone, 4 * one_cpu, "s", "emulated GIL"});
+  r.rows.push_back({"4 cpu_tasks, native threads", cpu_threads, lab::kNone, 4 * one_cpu / std::min(4, k), "s",
+                    "free threading"});
+  r.rows.push_back(not_available("4 cpu_tasks, 4 processes", "spindle::process", lab::kNone,
+                                 4 * one_cpu / std::min(4, k)));
+  r.facts = {{"io_seq_s", r.rows[2].measured}, {"io_threads_s", io_threads}, {"cpu_seq_s", cpu_seq},
+             {"cpu_gil_s", cpu_gil}, {"cpu_threads_s", cpu_threads}, {"cores", k}};
+  r.lesson = "waiting overlaps for free (4 waits take as long as one), computing needs more cores: a GIL keeps "
+             "4 CPU tasks at the sequential time, native threads divide it by the cores";
+  return r;
+}
+
+const lab::Register reg({"000-io-cpu", "000", "io_task vs cpu_task: sequential, threads, GIL, processes, async",
+                         run});
+
+}  // namespace
+}  // namespace spindle::labs
