@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <fstream>
@@ -25,6 +26,13 @@ using spindle::RLock;
 using spindle::Thread;
 
 namespace {
+
+// Under TSan the first pthread_create also starts the sanitizer's own background thread; start it before any
+// test records its thread-count baseline, so the census sees only threads the tests made.
+[[maybe_unused]] const bool sanitizer_thread_started = [] {
+  std::thread([] {}).join();
+  return true;
+}();
 
 class ConditionTest : public spindle::test::LeakCheckedTest {};
 class ConditionThreadsTest : public spindle::test::LeakCheckedTestWithParam<int> {};
@@ -154,10 +162,10 @@ TEST_F(ConditionTest, NotifyWakesExactlyNLongestWaitingFirst) {
   for (auto& t : {0, 1}) threads[static_cast<std::size_t>(t)].join();
   {
     std::lock_guard guard(c);
-    // The two longest waiters woke, in order; the other three still wait (nothing else can wake them).
+    // The two longest waiters woke (they may re-take the lock in either order); the other three still wait.
     ASSERT_EQ(order.size(), 2U) << "notify(2) woke more than two waiters";
-    EXPECT_EQ(order[0], 0);
-    EXPECT_EQ(order[1], 1);
+    EXPECT_EQ(std::min(order[0], order[1]), 0);
+    EXPECT_EQ(std::max(order[0], order[1]), 1);
     for (std::size_t k = 2; k < threads.size(); ++k) EXPECT_TRUE(threads[k].is_alive());
     c.notify_all();
   }
