@@ -50,7 +50,7 @@ INSTANTIATE_TEST_SUITE_P(Threads, StressSync, ::testing::Values(2, 4, 16));
 // Pairs of threads hand a token back and forth through two Events (wait, clear, set the other's).
 TEST_P(StressSync, EventPingPong) {
   const int pairs = GetParam() / 2;
-  const int rounds = 2000 * scale();
+  const int rounds = 8000 * scale();
   std::atomic<long> hops{0};
   std::vector<std::unique_ptr<Event>> events;
   std::vector<Thread> threads;
@@ -91,7 +91,7 @@ TEST_P(StressSync, EventPingPong) {
 // notify_all is needed for correctness; half the threads also use short timeouts to race notify with expiry.
 TEST_P(StressSync, ConditionRoundRobin) {
   const int n = GetParam();
-  const int rounds = 300 * scale();
+  const int rounds = 1000 * scale();
   Condition c;
   int turn = 0;
   long passes = 0;
@@ -118,34 +118,39 @@ TEST_P(StressSync, ConditionRoundRobin) {
   EXPECT_EQ(turn, 0);
 }
 
-// notify(1) per item, never notify_all, and consumers without timeouts: a lost notification hangs the test.
+// A bounded buffer of capacity 2 on two Conditions sharing one Lock, with notify(1) only (never notify_all)
+// and no timeouts: one lost notification hangs the test (and the CTest timeout fails it).
 TEST_P(StressSync, ConditionNotifyOneHandOff) {
   const int consumers = GetParam();
-  const int per_consumer = 500 * scale();
-  Condition c;
+  const int per_consumer = 2000 * scale();
+  spindle::Lock lock;
+  Condition not_empty(lock);
+  Condition not_full(lock);
   int tokens = 0;
   long taken = 0;
   std::vector<Thread> threads;
   for (int k = 0; k < consumers; ++k) {
     threads.emplace_back([&] {
       for (int i = 0; i < per_consumer; ++i) {
-        std::lock_guard guard(c);
-        while (tokens == 0) c.wait();
+        std::lock_guard guard(lock);
+        while (tokens == 0) not_empty.wait();
         --tokens;
         ++taken;
+        not_full.notify(1);
       }
     });
   }
-  Thread producer([&] {
-    for (int i = 0; i < consumers * per_consumer; ++i) {
-      std::lock_guard guard(c);
-      ++tokens;
-      c.notify(1);
-    }
-  });
+  for (int p = 0; p < 2; ++p) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < consumers * per_consumer / 2; ++i) {
+        std::lock_guard guard(lock);
+        while (tokens >= 2) not_full.wait();
+        ++tokens;
+        not_empty.notify(1);
+      }
+    });
+  }
   for (auto& t : threads) t.start();
-  producer.start();
-  producer.join();
   for (auto& t : threads) t.join();
   EXPECT_EQ(taken, static_cast<long>(consumers) * per_consumer);
   EXPECT_EQ(tokens, 0);
@@ -154,7 +159,7 @@ TEST_P(StressSync, ConditionNotifyOneHandOff) {
 // Pairs ping-pong through two semaphores; extra threads acquire/release a shared one with timeouts.
 TEST_P(StressSync, SemaphorePingPongAndTimedAcquires) {
   const int pairs = GetParam() / 2;
-  const int rounds = 2000 * scale();
+  const int rounds = 8000 * scale();
   std::atomic<long> hops{0};
   std::vector<std::unique_ptr<Semaphore>> sems;
   Semaphore shared(1);
@@ -210,7 +215,7 @@ TEST_P(StressSync, SemaphorePingPongAndTimedAcquires) {
 // Exact accounting: actions == clean rounds, broken waits == (parties - 1) * aborted rounds.
 TEST_P(StressSync, BarrierCyclesWithRandomAborts) {
   const int parties = GetParam();
-  const int rounds = 200 * scale();
+  const int rounds = 600 * scale();
   std::vector<int> aborter(static_cast<std::size_t>(rounds), -1);
   std::mt19937 rng(12345);
   int aborted_rounds = 0;
