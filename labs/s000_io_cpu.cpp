@@ -5,10 +5,20 @@
 
 #include "common.hpp"
 #include "spindle/lab/gil.hpp"
+#include "spindle/aio/run.hpp"
+#include "spindle/aio/task.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
 
 namespace spindle::labs {
 namespace {
+
+aio::Task<void> io_async(std::chrono::milliseconds d) { co_await aio::sleep(d); }
+
+aio::Task<void> four_async(std::chrono::milliseconds d) {
+  std::vector<aio::Task<void>> tasks;
+  for (int i = 0; i < 4; ++i) tasks.push_back(aio::create_task(io_async(d)));
+  for (auto& t : tasks) co_await t;
+}
 
 lab::Result run(const lab::Options& o) {
   const auto io_wait = o.quick ? 50ms : 200ms;
@@ -59,14 +69,15 @@ lab::Result run(const lab::Options& o) {
   }
   r.rows.push_back({"4 io_tasks, 4 threads", io_threads, lab::kNone, d, "s", ""});
   r.rows.push_back(not_available("4 io_tasks, 4 processes", "spindle::process", lab::kNone, d));
-  r.rows.push_back(not_available("4 io_tasks, async", "spindle::aio", lab::kNone, d));
+  const double io_async_s = timed([&] { aio::run(four_async(io_wait), aio::RunOptions{.debug = false}); });
+  r.rows.push_back({"4 io_tasks, async", io_async_s, lab::kNone, d, "s", ""});
   r.rows.push_back({"4 cpu_tasks sequentially", cpu_seq, lab::kNone, 4 * one_cpu, "s", ""});
   r.rows.push_back({"4 cpu_tasks, threads under a GIL", cpu_gil, lab::kNone, 4 * one_cpu, "s", "emulated GIL"});
   r.rows.push_back({"4 cpu_tasks, native threads", cpu_threads, lab::kNone, 4 * one_cpu / std::min(4, k), "s",
                     "free threading"});
   r.rows.push_back(not_available("4 cpu_tasks, 4 processes", "spindle::process", lab::kNone,
                                  4 * one_cpu / std::min(4, k)));
-  r.facts = {{"io_seq_s", r.rows[2].measured}, {"io_threads_s", io_threads}, {"cpu_seq_s", cpu_seq},
+  r.facts = {{"io_seq_s", r.rows[2].measured}, {"io_threads_s", io_threads}, {"io_async_s", io_async_s}, {"cpu_seq_s", cpu_seq},
              {"cpu_gil_s", cpu_gil}, {"cpu_threads_s", cpu_threads}, {"cores", k}};
   r.lesson = "waiting overlaps for free (4 waits take as long as one), computing needs more cores: a GIL keeps "
              "4 CPU tasks at the sequential time, native threads divide it by the cores";
