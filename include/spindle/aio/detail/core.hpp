@@ -328,6 +328,7 @@ class TaskState : public Runnable {
   bool is_root() const noexcept { return root_ == this; }
   bool started() const noexcept { return started_; }
   bool scheduled() const noexcept { return scheduled_; }
+  bool suspended() const noexcept { return waiter_ != nullptr; }
   LoopCore* loop() const noexcept { return loop_; }
   TaskState* root() const noexcept { return root_; }
   const std::exception_ptr& error() const noexcept { return error_; }

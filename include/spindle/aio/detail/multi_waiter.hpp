@@ -1,0 +1,157 @@
+#pragma once
+// One waiter for many tasks: gather, wait and as_completed suspend the awaiting task on it. It watches every
+// task (a pointer in each task's first watcher slot: no allocation per task in the common case) and
+// optionally arms a deadline on the awaiting task's own timer ticket.
+
+#include <climits>
+#include <coroutine>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "spindle/aio/detail/core.hpp"
+
+namespace spindle::aio::detail {
+
+class MultiWaiter final : public Waiter, public DoneWatcher {
+ public:
+  enum class Mode : std::uint8_t {
+    all,              // every task done
+    first_completed,  // any task done
+    first_exception,  // any task failed (not cancelled), or all done
+    gather,           // any task failed or was cancelled, or all done
+  };
+  enum class OnCancel : std::uint8_t {
+    forward,  // cancelling the awaiting task cancels the tasks (gather)
+    detach,   // the awaiting task stops waiting, the tasks go on (wait)
+  };
+
+  MultiWaiter(std::vector<TaskState*> tasks, Mode mode, OnCancel on_cancel, std::int64_t deadline_ns = INT64_MAX)
+      : tasks_(std::move(tasks)), deadline_(deadline_ns), mode_(mode), on_cancel_(on_cancel) {}
+  MultiWaiter(const MultiWaiter&) = delete;
+  MultiWaiter& operator=(const MultiWaiter&) = delete;
+  ~MultiWaiter() { release(); }
+
+  bool await_ready() noexcept {
+    remaining_ = 0;
+    for (TaskState* t : tasks_) {
+      if (!t->done()) {
+        ++remaining_;
+      } else if (first_failure_ == nullptr && fails(*t)) {
+        first_failure_ = t;
+      }
+    }
+    if (satisfied_now()) return true;
+    return deadline_ != INT64_MAX && deadline_ <= running_core().time_ns();  // already past: a timeout now
+  }
+
+  bool await_suspend(std::coroutine_handle<> h) {
+    TaskState& me = running_task();
+    parent_ = &me;
+    if (me.must_cancel()) {
+      if (on_cancel_ == OnCancel::detach) return false;  // await_resume throws CancelledError
+      me.clear_must_cancel();
+      forward_cancel();
+    }
+    for (TaskState* t : tasks_) {
+      if (!t->done()) t->add_watcher(this);
+    }
+    watching_ = true;
+    if (deadline_ != INT64_MAX) {
+      me.loop()->timers.push(deadline_, &me);
+      armed_ = true;
+    }
+    me.suspend_on(this, h);
+    return true;
+  }
+
+  void await_resume() {
+    release();
+    if (parent_ != nullptr && on_cancel_ == OnCancel::detach) parent_->throw_if_cancelled();
+    if (!satisfied_now() && deadline_ != INT64_MAX) timed_out_ = true;
+  }
+
+  bool cancel_wait() noexcept override {
+    if (on_cancel_ == OnCancel::forward) {
+      forward_cancel();
+      return false;
+    }
+    release();
+    return true;
+  }
+  void timer_fired(TaskState& t) noexcept override {
+    armed_ = false;
+    timed_out_ = true;
+    t.wake();
+  }
+  void task_done(TaskState& t) noexcept override {
+    --remaining_;
+    if (first_failure_ == nullptr && fails(t)) first_failure_ = &t;
+    if (!woken_ && satisfied_now()) {
+      woken_ = true;
+      parent_->wake();
+    }
+  }
+  void abandon_wait() noexcept override { release(); }
+
+  /// The deadline passed before the condition held.
+  bool timed_out() const noexcept { return timed_out_; }
+  /// The awaiting task was cancelled and the cancellation forwarded to the tasks.
+  bool cancel_forwarded() const noexcept { return forwarded_; }
+  /// The first task (in completion order) that failed, or was cancelled in gather mode.
+  TaskState* first_failure() const noexcept { return first_failure_; }
+
+ private:
+  bool fails(const TaskState& t) const noexcept {
+    if (t.status() == TaskState::Status::failed) return mode_ == Mode::first_exception || mode_ == Mode::gather;
+    if (t.status() == TaskState::Status::cancelled) return mode_ == Mode::gather;
+    return false;
+  }
+  bool satisfied_now() const noexcept {
+    if (remaining_ == 0) return true;
+    switch (mode_) {
+      case Mode::all:
+        return false;
+      case Mode::first_completed:
+        return remaining_ < tasks_.size();
+      case Mode::first_exception:
+      case Mode::gather:
+        return first_failure_ != nullptr;
+    }
+    return false;
+  }
+  void forward_cancel() noexcept {
+    forwarded_ = true;
+    const std::string msg = parent_->cancel_message();
+    for (TaskState* t : tasks_) {
+      if (!t->done()) t->cancel(msg);
+    }
+  }
+  void release() noexcept {
+    if (watching_) {
+      watching_ = false;
+      for (TaskState* t : tasks_) {
+        if (!t->done()) t->remove_watcher(this);
+      }
+    }
+    if (armed_) {
+      armed_ = false;
+      parent_->loop()->timers.cancel(parent_);
+    }
+  }
+
+  std::vector<TaskState*> tasks_;
+  std::int64_t deadline_;
+  TaskState* parent_ = nullptr;
+  TaskState* first_failure_ = nullptr;
+  std::size_t remaining_ = 0;
+  Mode mode_;
+  OnCancel on_cancel_;
+  bool watching_ = false;
+  bool armed_ = false;
+  bool woken_ = false;
+  bool timed_out_ = false;
+  bool forwarded_ = false;
+};
+
+}  // namespace spindle::aio::detail

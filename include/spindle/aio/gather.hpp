@@ -1,0 +1,185 @@
+#pragma once
+/// @file
+/// `gather`: run awaitables concurrently and collect their results. Python equivalent: `asyncio.gather`.
+
+#include <exception>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "spindle/aio/detail/multi_waiter.hpp"
+#include "spindle/aio/task.hpp"
+
+namespace spindle::aio {
+
+/// The outcome of one awaitable under `gather(return_exceptions, ...)`: a value or the exception it raised
+/// (CancelledError included). Python returns the exception object in the result list; C++ needs a sum type.
+template <class T>
+class Outcome {
+ public:
+  /// A successful outcome.
+  explicit Outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  /// A failed outcome.
+  explicit Outcome(std::exception_ptr error) : v_(std::in_place_index<1>, std::move(error)) {}
+  /// True if the awaitable produced a value.
+  bool ok() const noexcept { return v_.index() == 0; }
+  /// The value; rethrows the exception if it failed.
+  T& value() {
+    if (!ok()) std::rethrow_exception(std::get<1>(v_));
+    return std::get<0>(v_);
+  }
+  /// The exception (null if ok).
+  std::exception_ptr error() const noexcept { return ok() ? nullptr : std::get<1>(v_); }
+
+ private:
+  std::variant<T, std::exception_ptr> v_;
+};
+
+/// Outcome of an awaitable returning void.
+template <>
+class Outcome<void> {
+ public:
+  /// A successful outcome.
+  Outcome() = default;
+  /// A failed outcome.
+  explicit Outcome(std::exception_ptr error) : e_(std::move(error)) {}
+  /// True if it succeeded.
+  bool ok() const noexcept { return e_ == nullptr; }
+  /// Rethrows the exception if it failed.
+  void value() const {
+    if (e_) std::rethrow_exception(e_);
+  }
+  /// The exception (null if ok).
+  std::exception_ptr error() const noexcept { return e_; }
+
+ private:
+  std::exception_ptr e_;
+};
+
+/// Tag for `gather(return_exceptions, ...)`. Python: `gather(..., return_exceptions=True)`.
+struct ReturnExceptions {};
+/// Pass as the first argument of gather to collect exceptions instead of raising the first one.
+inline constexpr ReturnExceptions return_exceptions{};
+
+/// The value type gather collects for a Task<T>: T, or std::monostate for void.
+template <class T>
+using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+namespace detail {
+
+template <class T>
+Task<T> ensure_task(Task<T> t) {
+  if (!t.state()->is_root()) return create_task(std::move(t));
+  return t;
+}
+
+template <class T>
+gather_value_t<T> take_value(Task<T>& t) {
+  if constexpr (std::is_void_v<T>) {
+    std::move(t).result();
+    return {};
+  } else {
+    return std::move(t).result();
+  }
+}
+
+template <class T>
+Outcome<T> take_outcome(Task<T>& t) {
+  t.state()->mark_retrieved();
+  if (t.state()->status() == TaskState::Status::finished) {
+    if constexpr (std::is_void_v<T>) {
+      return Outcome<void>();
+    } else {
+      return Outcome<T>(std::move(t).result());
+    }
+  }
+  return Outcome<T>(t.state()->error());
+}
+
+/// After the wait: the awaiting task's cancellation (forwarded to the children) wins; otherwise the first
+/// failure, in completion order, is raised (fail-fast mode).
+inline void gather_check(MultiWaiter& w, bool fail_fast) {
+  if (w.cancel_forwarded() && (!fail_fast || w.first_failure() == nullptr ||
+                               w.first_failure()->status() == TaskState::Status::cancelled)) {
+    running_task().throw_cancelled();
+  }
+  if (fail_fast && w.first_failure() != nullptr) w.first_failure()->rethrow_if_failed();
+}
+
+template <class T>
+std::vector<TaskState*> states_of(const std::vector<Task<T>>& tasks) {
+  std::vector<TaskState*> s;
+  s.reserve(tasks.size());
+  for (const auto& t : tasks) s.push_back(t.state());
+  return s;
+}
+
+}  // namespace detail
+
+/// Runs every task concurrently (coroutines are scheduled as tasks) and returns their results in order.
+/// **Errors:** the first exception (in completion order) is raised at once; the other tasks keep running, as in
+/// Python (their later exceptions are reported when they are destroyed unretrieved).
+/// **Cancellation:** cancelling the awaiting task cancels every task. **Python equivalent:** `await
+/// asyncio.gather(*aws)`. For `Task<void>` the result is a vector of std::monostate.
+template <class T>
+Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
+  for (auto& t : tasks) t = detail::ensure_task(std::move(t));
+  {
+    detail::MultiWaiter w(detail::states_of(tasks), detail::MultiWaiter::Mode::gather,
+                          detail::MultiWaiter::OnCancel::forward);
+    co_await w;
+    detail::gather_check(w, true);
+  }
+  std::vector<gather_value_t<T>> out;
+  out.reserve(tasks.size());
+  for (auto& t : tasks) out.push_back(detail::take_value(t));
+  co_return out;
+}
+
+/// As gather(tasks), but waits for all and returns each one's Outcome. Python: `gather(*aws,
+/// return_exceptions=True)`.
+template <class T>
+Task<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Task<T>> tasks) {
+  for (auto& t : tasks) t = detail::ensure_task(std::move(t));
+  {
+    detail::MultiWaiter w(detail::states_of(tasks), detail::MultiWaiter::Mode::all,
+                          detail::MultiWaiter::OnCancel::forward);
+    co_await w;
+    detail::gather_check(w, false);
+  }
+  std::vector<Outcome<T>> out;
+  out.reserve(tasks.size());
+  for (auto& t : tasks) out.push_back(detail::take_outcome(t));
+  co_return out;
+}
+
+/// Variadic gather: `auto [a, b] = co_await gather(f(), g());` Python: `a, b = await gather(f(), g())`.
+template <class... T>
+Task<std::tuple<gather_value_t<T>...>> gather(Task<T>... tasks) {
+  std::tuple<Task<T>...> ts(detail::ensure_task(std::move(tasks))...);
+  {
+    detail::MultiWaiter w(std::apply([](auto&... t) { return std::vector<detail::TaskState*>{t.state()...}; }, ts),
+                          detail::MultiWaiter::Mode::gather, detail::MultiWaiter::OnCancel::forward);
+    co_await w;
+    detail::gather_check(w, true);
+  }
+  co_return std::apply([](auto&... t) { return std::tuple<gather_value_t<T>...>(detail::take_value(t)...); }, ts);
+}
+
+/// Variadic gather with return_exceptions: a tuple of Outcome.
+template <class... T>
+Task<std::tuple<Outcome<T>...>> gather(ReturnExceptions, Task<T>... tasks) {
+  std::tuple<Task<T>...> ts(detail::ensure_task(std::move(tasks))...);
+  {
+    detail::MultiWaiter w(std::apply([](auto&... t) { return std::vector<detail::TaskState*>{t.state()...}; }, ts),
+                          detail::MultiWaiter::Mode::all, detail::MultiWaiter::OnCancel::forward);
+    co_await w;
+    detail::gather_check(w, false);
+  }
+  co_return std::apply([](auto&... t) { return std::tuple<Outcome<T>...>(detail::take_outcome(t)...); }, ts);
+}
+
+}  // namespace spindle::aio
