@@ -1,0 +1,184 @@
+// Every lab demo runs with --quick and its result has the expected SHAPE (async beats serial on I/O, GIL
+// threads do not beat serial on CPU, the bounded queue's backlog stays at its bound, ...). Never exact
+// timings: comparisons carry generous margins, because this machine is shared.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "census.hpp"
+#include "spindle/lab/demo.hpp"
+
+namespace {
+
+using spindle::lab::Result;
+
+class Demos : public spindle::test::LeakCheckedTest {
+ protected:
+  Result run(const std::string& name) {
+    const auto* demo = spindle::lab::find_demo(name);
+    if (demo == nullptr) {
+      ADD_FAILURE() << "no demo named " << name;
+      return {};
+    }
+    spindle::lab::Options options;
+    options.quick = true;
+    options.terminal = false;
+    options.out = sink_;
+    Result r = demo->run(options);
+    // Whatever the figures, the three renderings must hold them.
+    EXPECT_FALSE(r.rows.empty());
+    EXPECT_FALSE(r.lesson.empty());
+    const std::string text = spindle::lab::render_text(*demo, r);
+    EXPECT_NE(text.find(name), std::string::npos);
+    const std::string json = spindle::lab::render_json(*demo, r, 0.0);
+    EXPECT_EQ(json.front(), '{');
+    EXPECT_NE(json.find("\"facts\""), std::string::npos);
+    const std::string html = spindle::lab::render_html({{demo, r}}, "test");
+    EXPECT_NE(html.find("<svg"), std::string::npos) << "every demo gets a chart";
+    EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg")) << "no network references";
+    return r;
+  }
+  double fact(const Result& r, const std::string& key) {
+    const auto it = r.facts.find(key);
+    EXPECT_NE(it, r.facts.end()) << "missing fact " << key;
+    return it == r.facts.end() ? NAN : it->second;
+  }
+  void TearDown() override {
+    std::fclose(sink_);
+    LeakCheckedTest::TearDown();
+  }
+
+ private:
+  std::FILE* sink_ = std::fopen("/dev/null", "we");
+};
+
+TEST_F(Demos, RegistryHoldsEveryDemo) {
+  for (const char* name : {"000-io-cpu", "001-spinners", "002-io-wait", "002-cpu-bound", "002-blocking-loop",
+                           "002-backpressure", "002-thread-overhead", "002-batch-vs-streaming", "002-convoy",
+                           "003-shared-progress", "003-dashboard", "003-fetch", "003-futures", "003-process-speedup",
+                           "004-context-switches", "004-creation-cost", "004-memory"}) {
+    EXPECT_NE(spindle::lab::find_demo(name), nullptr) << name;
+  }
+}
+
+TEST_F(Demos, Seed000IoOverlapsCpuDoesNotUnderAGil) {
+  const auto r = run("000-io-cpu");
+  EXPECT_LT(fact(r, "io_threads_s"), fact(r, "io_seq_s") / 2);
+  EXPECT_LT(fact(r, "io_async_s"), fact(r, "io_seq_s") / 2);
+  EXPECT_GT(fact(r, "cpu_gil_s"), 0.7 * fact(r, "cpu_seq_s"));
+}
+
+TEST_F(Demos, Seed001SpinnersAnswerAndTheBlockedLoopIsNamed) {
+  const auto r = run("001-spinners");
+  EXPECT_EQ(fact(r, "thread_answer"), 42);
+  EXPECT_EQ(fact(r, "coro_answer"), 42);
+  EXPECT_EQ(fact(r, "blocked_answer"), 42);
+  EXPECT_GE(fact(r, "thread_frames"), 2);
+  EXPECT_GE(fact(r, "coro_frames"), 2);
+  EXPECT_LE(fact(r, "blocked_frames"), 1) << "a blocking sleep must freeze the spinner";
+  EXPECT_GE(fact(r, "debug_reports"), 1);
+  EXPECT_EQ(fact(r, "debug_names_slow"), 1) << "debug mode names the task that blocks";
+}
+
+TEST_F(Demos, IoWaitThreadsAndAsyncBeatSerial) {
+  const auto r = run("002-io-wait");
+  EXPECT_LT(fact(r, "threads_s"), fact(r, "serial_s") / 4);
+  EXPECT_LT(fact(r, "async_s"), fact(r, "serial_s") / 4);
+}
+
+TEST_F(Demos, CpuBoundGilThreadsDoNotBeatSerial) {
+  const auto r = run("002-cpu-bound");
+  EXPECT_GT(fact(r, "gil_threads_s"), 0.7 * fact(r, "serial_s"));
+  EXPECT_GT(fact(r, "gil_switches"), 0);
+}
+
+TEST_F(Demos, BlockingTheLoopSerialisesIt) {
+  const auto r = run("002-blocking-loop");
+  EXPECT_GE(fact(r, "blocking_s"), 0.9 * fact(r, "tasks") * fact(r, "wait_s"));
+  EXPECT_LT(fact(r, "await_s"), fact(r, "blocking_s") / 5);
+}
+
+TEST_F(Demos, BackpressureKeepsTheBacklogAtItsBound) {
+  const auto r = run("002-backpressure");
+  EXPECT_LE(fact(r, "bounded_peak"), fact(r, "bound"));
+  EXPECT_GT(fact(r, "unbounded_peak"), fact(r, "bound"));
+  EXPECT_LT(fact(r, "bounded_p99_ms"), fact(r, "unbounded_p99_ms"));
+}
+
+TEST_F(Demos, ThreadOverheadSpeedsUpThenHasAChart) {
+  const auto r = run("002-thread-overhead");
+  EXPECT_GT(fact(r, "speedup_8"), 2.0) << "8 threads overlap mostly-waiting tasks";
+  EXPECT_GE(r.chart.points.size(), 5u);
+}
+
+TEST_F(Demos, StreamingAnswersFirstAndHoldsLess) {
+  const auto r = run("002-batch-vs-streaming");
+  EXPECT_LT(fact(r, "stream_first_s"), fact(r, "batch_first_s"));
+  EXPECT_LT(fact(r, "stream_peak"), fact(r, "batch_peak"));
+  EXPECT_LE(fact(r, "stream_peak"), 16);
+}
+
+TEST_F(Demos, ConvoyEffectUnderTheGil) {
+  const auto r = run("002-convoy");
+  EXPECT_GT(fact(r, "gil_ms"), 2 * fact(r, "alone_ms"));
+  EXPECT_GT(fact(r, "gil_ms"), fact(r, "native_ms"));
+}
+
+TEST_F(Demos, SharedProgressUnderALockIsExact) {
+  const auto r = run("003-shared-progress");
+  EXPECT_EQ(fact(r, "progress"), 10);
+  EXPECT_EQ(fact(r, "progress_in_order"), 1);
+  EXPECT_EQ(fact(r, "locked"), fact(r, "expected"));
+  EXPECT_LE(fact(r, "racy"), fact(r, "expected"));
+}
+
+TEST_F(Demos, DashboardTakesTheSlowestNotTheSum) {
+  const auto r = run("003-dashboard");
+  EXPECT_EQ(fact(r, "results"), 3);
+  EXPECT_LT(fact(r, "async_s"), 0.9 * fact(r, "sum_s"));
+  EXPECT_LT(fact(r, "threads_s"), 0.9 * fact(r, "sum_s"));
+}
+
+TEST_F(Demos, FetchFromALocalServerOverlapsRequests) {
+  const auto r = run("003-fetch");
+  EXPECT_EQ(fact(r, "ok_20"), fact(r, "urls"));
+  EXPECT_EQ(fact(r, "ok_all"), fact(r, "urls"));
+  EXPECT_GE(fact(r, "ok_serial"), 1);
+  EXPECT_LT(fact(r, "threads20_s"), fact(r, "serial_per_url_s") * fact(r, "urls") / 4);
+  EXPECT_LT(fact(r, "threads_all_s"), fact(r, "threads20_s"));
+}
+
+TEST_F(Demos, FuturesAnswerAndCompleteInOrderOfFinish) {
+  const auto r = run("003-futures");
+  EXPECT_EQ(fact(r, "answered"), 2);
+  EXPECT_EQ(fact(r, "first_completed_ms"), 20);
+}
+
+TEST_F(Demos, ProcessSpeedupGilThreadsDoNotHelp) {
+  const auto r = run("003-process-speedup");
+  EXPECT_LT(fact(r, "gil_speedup"), 1.3);
+}
+
+TEST_F(Demos, IoThreadsSwitchVoluntarily) {
+  const auto r = run("004-context-switches");
+  EXPECT_GT(fact(r, "io_voluntary"), 10);
+  EXPECT_GT(fact(r, "io_voluntary"), fact(r, "cpu_voluntary"));
+}
+
+TEST_F(Demos, CreationCostOrder) {
+  const auto r = run("004-creation-cost");
+  EXPECT_LT(fact(r, "task_us"), fact(r, "process_us"));
+  EXPECT_LT(fact(r, "thread_us"), fact(r, "process_us"));
+}
+
+TEST_F(Demos, ThreadsShareMemoryProcessesDoNot) {
+  const auto r = run("004-memory");
+  EXPECT_EQ(fact(r, "after_thread"), 1000);
+  EXPECT_EQ(fact(r, "child_saw"), 2000);
+  EXPECT_EQ(fact(r, "after_process"), 1000);
+}
+
+}  // namespace
