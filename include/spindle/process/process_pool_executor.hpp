@@ -1,0 +1,256 @@
+#pragma once
+/// @file
+/// `ProcessPoolExecutor`: run named functions in worker processes and get core `Future`s back. A worker
+/// that dies fails only the task it was running (`WorkerCrashed`), is replaced, and the pool goes on; a task
+/// over `task_timeout` has its worker killed and fails with `TimeoutError`; a task's exception comes back as
+/// `RemoteError`. Python equivalent: `concurrent.futures.ProcessPoolExecutor` (which instead breaks the whole
+/// pool when one worker dies).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "spindle/core/future.hpp"
+#include "spindle/process/codec.hpp"
+#include "spindle/process/registry.hpp"
+#include "spindle/process/start_method.hpp"
+
+namespace spindle::process {
+
+/// Limits applied in each worker before any user code runs (setrlimit). Zero means "inherit".
+struct WorkerLimits {
+  /// RLIMIT_AS: address space in bytes; an allocation over it throws std::bad_alloc in the task (which comes
+  /// back as RemoteError). Not usable under ASan, which reserves terabytes of shadow memory.
+  std::size_t address_space = 0;
+  /// RLIMIT_CPU: CPU seconds per worker process; over it the kernel sends SIGXCPU, the worker dies and its
+  /// task fails with WorkerCrashed (signal SIGXCPU).
+  std::chrono::seconds cpu{0};
+};
+
+/// Construction options of a ProcessPoolExecutor (use with designated initializers).
+struct ProcessPoolOptions {
+  /// Worker processes; 0 means the number of CPUs (Python's default).
+  std::size_t max_workers = 0;
+  /// How workers start; see StartMethod.
+  StartMethod start_method = StartMethod::forkserver;
+  /// Runs in each worker before its first task: `call<&setup>(args...)`. If it throws, the pool is broken:
+  /// pending and later tasks fail with BrokenExecutor (as Python's BrokenProcessPool).
+  std::optional<Call> initializer = std::nullopt;
+  /// A worker exits after this many tasks and is replaced (0: never). Python: `max_tasks_per_child`.
+  std::size_t max_tasks_per_child = 0;
+  /// A task running longer than this has its worker killed (SIGTERM, then SIGKILL after `kill_grace`) and
+  /// fails with TimeoutError; zero: no limit.
+  std::chrono::milliseconds task_timeout{0};
+  /// Time between SIGTERM and SIGKILL when a worker is killed for a timeout.
+  std::chrono::milliseconds kill_grace{100};
+  /// Largest frame (task arguments or result) accepted from or sent to a worker; a larger one is a
+  /// ProtocolError before anything is allocated for it.
+  std::size_t max_frame_bytes = std::size_t{64} << 20;
+  /// Resource limits of each worker.
+  WorkerLimits limits = {};
+  /// Most tasks sent ahead to one worker. Deep pipelining is what makes tiny tasks cheap; a worker's queued
+  /// tasks that never started are moved to another worker if it dies. The pool lowers the depth
+  /// automatically for long tasks (so that load stays balanced).
+  std::size_t max_inflight_per_worker = 64;
+};
+
+/// Options of ProcessPoolExecutor::map.
+struct ProcessMapOptions {
+  /// Items per task: larger chunks amortise the round trip. Python: `chunksize`.
+  std::size_t chunksize = 1;
+  /// At most this many chunks are in flight ahead of the consumer; zero submits all at once. Python 3.14:
+  /// `buffersize`.
+  std::size_t buffersize = 0;
+};
+
+/// Counters of a pool's life (for tests and monitoring).
+struct ProcessPoolStats {
+  std::uint64_t submitted = 0;     ///< tasks accepted by submit
+  std::uint64_t completed = 0;     ///< tasks that returned a value or raised (RemoteError)
+  std::uint64_t crashed = 0;       ///< tasks failed with WorkerCrashed
+  std::uint64_t timed_out = 0;     ///< tasks failed with TimeoutError
+  std::uint64_t requeued = 0;      ///< queued-but-unstarted tasks moved off a dead worker
+  std::uint64_t workers_started = 0;  ///< worker processes started, replacements included
+  std::uint64_t workers_died = 0;     ///< workers that died while they had work (crash, kill, timeout)
+};
+
+namespace detail {
+
+/// A task in the parent's ledger: what to send and how to complete its future.
+class TaskBase {
+ public:
+  explicit TaskBase(Call c) noexcept : call(std::move(c)) {}
+  TaskBase(const TaskBase&) = delete;
+  TaskBase& operator=(const TaskBase&) = delete;
+  virtual ~TaskBase() = default;
+  /// Pending -> running; false if the future was cancelled (the task is then dropped).
+  virtual bool start() noexcept = 0;
+  /// Decodes the result payload into the future; a decoding error fails the future with ProtocolError.
+  virtual void succeed(const char* data, std::size_t size, std::vector<int>* fds) noexcept = 0;
+  /// Fails the future.
+  virtual void fail(std::exception_ptr e) noexcept = 0;
+  /// Cancels a task that never started.
+  virtual void cancel() noexcept = 0;
+
+  Call call;
+  std::uint64_t seq = 0;
+  bool started = false;
+};
+
+template <class R>
+class Task final : public TaskBase {
+ public:
+  explicit Task(Call c) : TaskBase(std::move(c)) {}
+  Future<R> future() { return promise_.get_future(); }
+  bool start() noexcept override {
+    try {
+      return promise_.set_running_or_notify_cancel();
+    } catch (...) {
+      return false;
+    }
+  }
+  void succeed(const char* data, std::size_t size, std::vector<int>* fds) noexcept override {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        if (size != 0) throw ProtocolError("codec: a void task returned bytes");
+        promise_.set_result();
+      } else {
+        promise_.set_result(decode<R>(data, size, fds));
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
+  void fail(std::exception_ptr e) noexcept override {
+    try {
+      promise_.set_exception(std::move(e));
+    } catch (...) {
+    }
+  }
+  void cancel() noexcept override { promise_.get_future().cancel(); }
+
+ private:
+  Promise<R> promise_;
+};
+
+class PoolCore;
+
+/// The task map() submits per chunk: F over each element.
+template <auto F, class In, class R>
+std::vector<R> map_chunk(std::vector<In> items) {
+  std::vector<R> out;
+  out.reserve(items.size());
+  for (auto& x : items) out.push_back(F(std::move(x)));
+  return out;
+}
+
+}  // namespace detail
+
+/// A pool of worker processes. See the file comment.
+///
+/// **Thread safety:** every member may be called from any thread. Futures complete on the pool's manager
+/// thread (done-callbacks run there).
+/// **Errors:** `submit` throws ShutdownError after shutdown and BrokenExecutor once the pool is broken (an
+/// initializer failed); a future fails with RemoteError (the task threw), WorkerCrashed (its worker died
+/// while running it), TimeoutError (`task_timeout`), ProtocolError (a worker broke the protocol) or
+/// BrokenExecutor.
+/// **Cancellation:** `future.cancel()` succeeds while the task is queued in the parent; once sent to a worker
+/// it runs to completion (or is killed by `shutdown(kill_running=true)` / a timeout).
+/// **Python equivalent:** `concurrent.futures.ProcessPoolExecutor`.
+class ProcessPoolExecutor {
+ public:
+  /// Starts the pool's workers (forkserver by default) and its manager thread.
+  explicit ProcessPoolExecutor(ProcessPoolOptions options = {});
+  /// A pool of `max_workers` with the other options at their defaults.
+  explicit ProcessPoolExecutor(std::size_t max_workers) : ProcessPoolExecutor(ProcessPoolOptions{.max_workers = max_workers}) {}
+  ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
+  ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
+  /// `shutdown(wait=true)`.
+  ~ProcessPoolExecutor();
+
+  /// Runs `F(args...)` in a worker. F must be a named function (`&fn`); its arguments and result go through
+  /// the codec. Python: `submit(fn, *args)`.
+  template <auto F, class... A>
+    requires detail::NamedFunction<F>
+  auto submit(A&&... args) {
+    using R = typename detail::Signature<decltype(F)>::result;
+    auto task = std::make_unique<detail::Task<R>>(call<F>(std::forward<A>(args)...));
+    Future<R> f = task->future();
+    submit_task(std::move(task));
+    return f;
+  }
+  /// A Call made with `call<&fn>(args...)`, with the result type given explicitly.
+  template <class R>
+  Future<R> submit_call(Call c) {
+    auto task = std::make_unique<detail::Task<R>>(std::move(c));
+    Future<R> f = task->future();
+    submit_task(std::move(task));
+    return f;
+  }
+  /// Handing a lambda or function object to a process pool is a compile-time error: see the message.
+  template <class Fn, class... A>
+  void submit(Fn&&, A&&...) {
+    detail::reject_callable<Fn>();
+  }
+
+  /// Applies `F` to every item of `items`, `chunksize` items per task, and returns the results in order.
+  /// Blocks until all are done (or rethrows the first failure in order). Python: `list(map(fn, items,
+  /// chunksize=...))`.
+  template <auto F, class Range>
+    requires detail::NamedFunction<F>
+  auto map(const Range& items, ProcessMapOptions options = {}) {
+    using In = std::tuple_element_t<0, typename detail::Signature<decltype(F)>::args>;
+    using R = typename detail::Signature<decltype(F)>::result;
+    static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
+    const std::size_t chunk = options.chunksize ? options.chunksize : 1;
+    std::vector<R> out;
+    std::deque<Future<std::vector<R>>> inflight;
+    auto collect = [&] {
+      auto part = std::move(inflight.front()).result();
+      inflight.pop_front();
+      for (auto& r : part) out.push_back(std::move(r));
+    };
+    std::vector<In> batch;
+    batch.reserve(chunk);
+    auto flush = [&] {
+      if (batch.empty()) return;
+      if (options.buffersize && inflight.size() >= options.buffersize) collect();
+      inflight.push_back(submit<&detail::map_chunk<F, In, R>>(batch));
+      batch.clear();
+    };
+    for (const auto& item : items) {
+      batch.push_back(static_cast<In>(item));
+      if (batch.size() == chunk) flush();
+    }
+    flush();
+    while (!inflight.empty()) collect();
+    return out;
+  }
+
+  /// Stops accepting work. `wait`: block until queued tasks ran and workers exited. `cancel_futures`: cancel
+  /// tasks still queued in the parent. `kill_running`: SIGKILL the workers now; their running tasks fail with
+  /// CancelledError and queued tasks are cancelled (returns within ~1 s even if every worker is stuck).
+  /// Idempotent. Python: `shutdown(wait, cancel_futures)` (+ 3.14's `kill_workers()`).
+  void shutdown(bool wait = true, bool cancel_futures = false, bool kill_running = false);
+
+  /// Counters so far.
+  ProcessPoolStats stats() const;
+  /// Pids of the live workers (tests: kill one).
+  std::vector<pid_t> worker_pids() const;
+  /// The number of worker processes.
+  std::size_t max_workers() const noexcept;
+
+ private:
+  void submit_task(std::unique_ptr<detail::TaskBase> task);
+  std::unique_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace spindle::process

@@ -1,0 +1,71 @@
+#pragma once
+// Internals shared by the processes model's sources: starting worker processes under each start method,
+// reaping them, the worker loop, and descriptor-carrying socket I/O.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "spindle/process/codec.hpp"
+#include "spindle/process/frame.hpp"
+#include "spindle/process/start_method.hpp"
+
+namespace spindle::process::detail {
+
+/// The first frame a worker receives.
+struct WorkerConfig {
+  std::uint64_t max_tasks = 0;
+  std::uint64_t rlimit_as = 0;
+  std::uint64_t rlimit_cpu_s = 0;
+  std::uint64_t max_frame = kDefaultMaxFrameBytes;
+  bool one_shot = false;  // a Process: run one task, exit with 0 (or 1 if it threw)
+  std::uint64_t init_id = 0;
+  std::string init_args;
+  std::string name;  // process name (Process) for messages
+
+  template <class A>
+  void serialize(A& ar) {
+    ar(max_tasks, rlimit_as, rlimit_cpu_s, max_frame, one_shot, init_id, init_args, name);
+  }
+};
+
+/// A started worker: its pid and the parent's end of its channel (a SOCK_STREAM socketpair, CLOEXEC).
+struct Child {
+  pid_t pid = -1;
+  int fd = -1;
+  bool via_server = false;  // forked by the forkserver (reaped through it)
+};
+
+/// Starts a worker process that runs worker_main on its end of a new socketpair. Throws std::system_error.
+Child start_child(StartMethod method);
+
+/// Waits for the worker to exit (it normally already has: its channel hit EOF); if it is still alive after
+/// `grace`, SIGKILLs it. Returns the wait status.
+int reap_child(const Child& c, std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
+
+/// The worker loop on channel `fd`; never returns.
+[[noreturn]] void worker_main(int fd);
+
+/// Writes all of `data` (blocking), passing `fds` with the first byte. Returns false on EOF/EPIPE.
+bool send_all(int fd, const char* data, std::size_t size, const std::vector<int>& fds);
+/// One recvmsg into `buf`; received descriptors are appended to `fds`. Returns bytes, 0 on EOF, -1 with
+/// errno on error (EAGAIN included).
+long recv_some(int fd, char* buf, std::size_t size, std::deque<int>& fds);
+
+/// Turns a wait status into a message ("killed by signal 9 (SIGKILL)", "exited with code 3").
+std::string describe_status(int status);
+
+/// Name of the exception in flight (demangled) and its message.
+void describe_current_exception(std::string& type, std::string& message);
+
+/// Encodes (type, message) of the current exception as an error payload.
+std::string error_payload();
+
+/// Rebuilds the RemoteError a worker sent.
+std::exception_ptr remote_error(const char* data, std::size_t size);
+
+}  // namespace spindle::process::detail

@@ -1,0 +1,141 @@
+// Shared memory segments: memfd for anonymous blocks (nothing to leak, passed by descriptor), POSIX shm with
+// O_EXCL, mode 0600 and 128-bit random names for named ones.
+
+#include "spindle/process/shared_memory.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <system_error>
+
+namespace spindle::process {
+namespace detail {
+
+namespace {
+[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+
+void* map(int fd, std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) fail("mmap");
+  return p;
+}
+
+}  // namespace
+
+std::string random_name() {
+  unsigned char bits[16];
+  std::size_t got = 0;
+  while (got < sizeof bits) {
+    const ssize_t n = ::getrandom(bits + got, sizeof bits - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("getrandom");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  std::string name = "/spindle-";
+  char hex[3];
+  for (unsigned char b : bits) {
+    std::snprintf(hex, sizeof hex, "%02x", b);
+    name += hex;
+  }
+  return name;
+}
+
+std::shared_ptr<Segment> Segment::create(std::size_t bytes, const char* debug_name) {
+  if (bytes == 0) bytes = 1;
+  const int fd = ::memfd_create(debug_name, MFD_CLOEXEC);
+  if (fd < 0) fail("memfd_create");
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw std::system_error(e, std::generic_category(), "ftruncate");
+  }
+  try {
+    return std::make_shared<Segment>(fd, map(fd, bytes), bytes, std::string(), false);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::shared_ptr<Segment> Segment::adopt(int fd, std::size_t bytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < bytes || bytes == 0) {
+    ::close(fd);
+    throw ProtocolError("shared memory handle: the object is smaller than announced");
+  }
+  try {
+    return std::make_shared<Segment>(fd, map(fd, bytes), bytes, std::string(), false);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool create, std::size_t bytes) {
+  const int fd = create ? ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                        : ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) fail(create ? "shm_open(O_CREAT|O_EXCL)" : "shm_open");
+  try {
+    if (create) {
+      if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) fail("ftruncate");
+    } else {
+      struct stat st {};
+      if (::fstat(fd, &st) != 0) fail("fstat");
+      if (st.st_uid != ::geteuid()) {
+        errno = EPERM;  // never use an object another user planted under a name we were given
+        fail("shm_open: segment owned by another user");
+      }
+      bytes = static_cast<std::size_t>(st.st_size);
+    }
+    if (bytes == 0) {
+      errno = EINVAL;
+      fail("shared memory of size 0");
+    }
+    return std::make_shared<Segment>(fd, map(fd, bytes), bytes, name, create);
+  } catch (...) {
+    ::close(fd);
+    if (create) ::shm_unlink(name.c_str());
+    throw;
+  }
+}
+
+void Segment::unlink() {
+  if (!name_.empty() && ::shm_unlink(name_.c_str()) != 0 && errno != ENOENT) fail("shm_unlink");
+  owner_ = false;
+}
+
+Segment::~Segment() {
+  if (addr_) ::munmap(addr_, bytes_);
+  if (fd_ >= 0) ::close(fd_);
+  if (owner_ && !name_.empty()) ::shm_unlink(name_.c_str());
+}
+
+}  // namespace detail
+
+SharedMemory SharedMemory::create_named(std::size_t size) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return SharedMemory(detail::Segment::open_named(detail::random_name(), true, size));
+    } catch (const std::system_error& e) {
+      if (e.code().value() != EEXIST || attempt > 3) throw;
+    }
+  }
+}
+
+SharedMemory SharedMemory::attach(const std::string& name) {
+  return SharedMemory(detail::Segment::open_named(name, false, 0));
+}
+
+const std::string& SharedMemory::name() const noexcept {
+  static const std::string empty;
+  return seg_ ? seg_->name() : empty;
+}
+
+}  // namespace spindle::process

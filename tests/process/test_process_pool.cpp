@@ -1,0 +1,317 @@
+// ProcessPoolExecutor: results, remote exceptions, crashes that cost one future, timeouts, shutdown, map,
+// initializers, max_tasks_per_child, limits, start methods. Parameterised over worker counts where it makes
+// sense; every test is a leak test (threads, fds, future states) plus a child-process census.
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+#include "census.hpp"
+#include "process_census.hpp"
+#include "spindle/process/process_pool_executor.hpp"
+
+namespace sp = spindle::process;
+using namespace std::chrono_literals;
+
+namespace {
+
+int add_one(int x) { return x + 1; }
+long long square(long long x) { return x * x; }
+std::string greet(std::string name, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += "hi " + name + ";";
+  return out;
+}
+std::map<std::string, std::vector<int>> complex_echo(std::map<std::string, std::vector<int>> m,
+                                                     std::optional<std::pair<int, std::string>> o,
+                                                     std::variant<int, std::string> v) {
+  if (o) m[o->second].push_back(o->first);
+  if (auto* s = std::get_if<std::string>(&v)) m[*s] = {};
+  return m;
+}
+int throws_runtime(int x) {
+  if (x >= 0) throw std::runtime_error("bad input " + std::to_string(x));
+  return x;
+}
+struct Custom {
+  int a = 0;
+  std::string b;
+  template <class A>
+  void serialize(A& ar) {
+    ar(a, b);
+  }
+};
+Custom custom_twice(Custom c) { return Custom{c.a * 2, c.b + c.b}; }
+int die_by_signal(int sig) {
+  ::raise(sig);
+  return 0;
+}
+int exit_with(int code) { std::_Exit(code); }
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+int spin_forever(int) {
+  volatile unsigned long x = 0;
+  for (;;) x = x + 1;
+}
+int my_pid(int) { return static_cast<int>(::getpid()); }
+int g_init_value = 0;
+void init_set(int v) { g_init_value = v; }
+int read_init(int) { return g_init_value; }
+void init_throws() { throw std::logic_error("no config"); }
+void nothing(int) {}
+std::size_t alloc_mib(std::size_t mib) {
+  std::vector<char> v(mib << 20, 1);
+  return v.size();
+}
+long long cpu_limit_rlimit(int) {
+  rlimit r{};
+  ::getrlimit(RLIMIT_CPU, &r);
+  return static_cast<long long>(r.rlim_cur);
+}
+
+const bool forkserver_started = (sp::init(), true);  // before any census baseline
+
+class ProcessPool : public spindle::test::LeakCheckedTestWithParam<int> {
+ protected:
+  void TearDown() override {
+    children_.check();
+    spindle::test::LeakCheckedTestWithParam<int>::TearDown();
+  }
+  spindle::test::ChildCensus children_;
+};
+
+TEST_P(ProcessPool, SubmitReturnsResults) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  std::vector<spindle::Future<int>> fs;
+  for (int i = 0; i < 200; ++i) fs.push_back(pool.submit<&add_one>(i));
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), i + 1);
+  EXPECT_EQ(pool.stats().completed, 200u);
+}
+
+TEST_P(ProcessPool, MapWithChunksKeepsOrder) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  std::vector<long long> in(1000);
+  std::iota(in.begin(), in.end(), 0);
+  for (std::size_t chunk : {1u, 7u, 100u}) {
+    auto out = pool.map<&square>(in, {.chunksize = chunk, .buffersize = 4});
+    ASSERT_EQ(out.size(), in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) EXPECT_EQ(out[i], in[i] * in[i]);
+  }
+}
+
+TEST_P(ProcessPool, CrashFailsOnlyTheRunningTaskAndPoolGoesOn) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  std::vector<spindle::Future<int>> before, after;
+  for (int i = 0; i < 50; ++i) before.push_back(pool.submit<&add_one>(i));
+  auto crash = pool.submit<&die_by_signal>(SIGKILL);
+  for (int i = 0; i < 50; ++i) after.push_back(pool.submit<&add_one>(i));
+  try {
+    crash.result();
+    FAIL() << "expected WorkerCrashed";
+  } catch (const spindle::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), SIGKILL);
+    EXPECT_EQ(e.task(), "die_by_signal") << e.what();
+    EXPECT_NE(std::string(e.what()).find("SIGKILL"), std::string::npos) << e.what();
+  }
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(before[static_cast<std::size_t>(i)].result(), i + 1);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(after[static_cast<std::size_t>(i)].result(), i + 1);
+  EXPECT_EQ(pool.submit<&add_one>(41).result(), 42);
+  EXPECT_EQ(pool.stats().crashed, 1u);
+}
+
+TEST_P(ProcessPool, TaskExceptionIsRemoteError) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  auto f = pool.submit<&throws_runtime>(7);
+  try {
+    f.result();
+    FAIL();
+  } catch (const spindle::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::runtime_error");
+    EXPECT_EQ(e.message(), "bad input 7");
+  }
+  EXPECT_EQ(pool.submit<&throws_runtime>(-3).result(), -3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, ProcessPool, ::testing::Values(1, 2, 4, 16));
+
+class ProcessPoolSingle : public spindle::test::LeakCheckedTest {
+ protected:
+  void TearDown() override {
+    children_.check();
+    spindle::test::LeakCheckedTest::TearDown();
+  }
+  spindle::test::ChildCensus children_;
+};
+
+TEST_F(ProcessPoolSingle, CodecCarriesStandardAndUserTypes) {
+  sp::ProcessPoolExecutor pool(2);
+  EXPECT_EQ(pool.submit<&greet>("ann", 2).result(), "hi ann;hi ann;");
+  std::map<std::string, std::vector<int>> m{{"a", {1, 2}}};
+  auto r = pool.submit<&complex_echo>(m, std::make_pair(5, std::string("b")), std::string("c")).result();
+  EXPECT_EQ(r.at("a"), (std::vector<int>{1, 2}));
+  EXPECT_EQ(r.at("b"), (std::vector<int>{5}));
+  EXPECT_TRUE(r.at("c").empty());
+  auto c = pool.submit<&custom_twice>(Custom{21, "x"}).result();
+  EXPECT_EQ(c.a, 42);
+  EXPECT_EQ(c.b, "xx");
+  pool.submit<&nothing>(1).result();
+}
+
+TEST_F(ProcessPoolSingle, ExitCodeCrashReportsTheCode) {
+  sp::ProcessPoolExecutor pool(1);
+  try {
+    pool.submit<&exit_with>(3).result();
+    FAIL();
+  } catch (const spindle::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), 0);
+    EXPECT_EQ(e.exit_code(), 3);
+  }
+  EXPECT_EQ(pool.submit<&add_one>(1).result(), 2);
+}
+
+TEST_F(ProcessPoolSingle, ExternalKillOfAWorkerCostsOneFuture) {
+  sp::ProcessPoolExecutor pool(2);
+  auto stuck = pool.submit<&sleep_ms>(60'000);
+  // Wait until it runs somewhere, then kill that worker from outside.
+  while (!stuck.running()) std::this_thread::yield();
+  std::vector<spindle::Future<int>> others;
+  for (int i = 0; i < 20; ++i) others.push_back(pool.submit<&add_one>(i));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(others[static_cast<std::size_t>(i)].result(), i + 1);
+  for (pid_t p : pool.worker_pids()) ::kill(p, SIGKILL);
+  EXPECT_THROW(stuck.result(), spindle::WorkerCrashed);
+  EXPECT_EQ(pool.submit<&add_one>(1).result(), 2);
+}
+
+TEST_F(ProcessPoolSingle, TaskTimeoutKillsTheWorker) {
+  sp::ProcessPoolExecutor pool({.max_workers = 1, .task_timeout = 200ms});
+  auto stuck = pool.submit<&spin_forever>(0);
+  auto next = pool.submit<&add_one>(1);
+  EXPECT_THROW(stuck.result(), spindle::TimeoutError);
+  EXPECT_EQ(next.result(), 2);
+  EXPECT_EQ(pool.stats().timed_out, 1u);
+}
+
+TEST_F(ProcessPoolSingle, ShutdownKillRunningReturnsWithStuckWorkers) {
+  sp::ProcessPoolExecutor pool(2);
+  std::vector<spindle::Future<int>> fs;
+  for (int i = 0; i < 6; ++i) fs.push_back(pool.submit<&spin_forever>(i));
+  while (!fs[0].running() || !fs[1].running()) std::this_thread::yield();
+  pool.shutdown(true, false, true);
+  for (auto& f : fs) {
+    EXPECT_TRUE(f.done());
+    EXPECT_THROW(f.result(), spindle::CancelledError);
+  }
+  EXPECT_THROW(pool.submit<&add_one>(1), spindle::ShutdownError);
+}
+
+TEST_F(ProcessPoolSingle, ShutdownCancelFuturesCancelsQueued) {
+  sp::ProcessPoolExecutor pool(1);
+  auto first = pool.submit<&sleep_ms>(100);
+  while (!first.running()) std::this_thread::yield();
+  std::vector<spindle::Future<int>> queued;
+  for (int i = 0; i < 50; ++i) queued.push_back(pool.submit<&add_one>(i));
+  pool.shutdown(true, true, false);
+  EXPECT_EQ(first.result(), 100);
+  int cancelled = 0;
+  for (auto& f : queued) {
+    ASSERT_TRUE(f.done());
+    if (f.cancelled()) ++cancelled;
+  }
+  EXPECT_GT(cancelled, 0);
+}
+
+TEST_F(ProcessPoolSingle, ShutdownWaitRunsEverythingQueued) {
+  sp::ProcessPoolExecutor pool(2);
+  std::vector<spindle::Future<int>> fs;
+  for (int i = 0; i < 100; ++i) fs.push_back(pool.submit<&add_one>(i));
+  pool.shutdown();
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), i + 1);
+}
+
+TEST_F(ProcessPoolSingle, InitializerRunsInEachWorker) {
+  sp::ProcessPoolExecutor pool({.max_workers = 2, .initializer = sp::call<&init_set>(42)});
+  EXPECT_EQ(pool.submit<&read_init>(0).result(), 42);
+}
+
+TEST_F(ProcessPoolSingle, FailingInitializerBreaksThePool) {
+  sp::ProcessPoolExecutor pool({.max_workers = 1, .initializer = sp::call<&init_throws>()});
+  auto f = pool.submit<&add_one>(1);
+  EXPECT_THROW(f.result(), spindle::BrokenExecutor);
+}
+
+TEST_F(ProcessPoolSingle, MaxTasksPerChildReplacesWorkers) {
+  sp::ProcessPoolExecutor pool({.max_workers = 1, .max_tasks_per_child = 2});
+  std::vector<spindle::Future<int>> fs;
+  for (int i = 0; i < 6; ++i) fs.push_back(pool.submit<&my_pid>(0));
+  std::vector<int> pids;
+  for (auto& f : fs) pids.push_back(f.result());
+  EXPECT_EQ(pids[0], pids[1]);
+  EXPECT_NE(pids[1], pids[2]);
+  EXPECT_EQ(pids[2], pids[3]);
+  EXPECT_NE(pids[3], pids[4]);
+  EXPECT_GE(pool.stats().workers_started, 3u);
+}
+
+TEST_F(ProcessPoolSingle, CpuLimitIsApplied) {
+  sp::ProcessPoolExecutor pool({.max_workers = 1, .limits = {.cpu = std::chrono::seconds(30)}});
+  EXPECT_EQ(pool.submit<&cpu_limit_rlimit>(0).result(), 30);
+}
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+TEST_F(ProcessPoolSingle, AddressSpaceLimitTurnsBigAllocationsIntoRemoteBadAlloc) {
+  sp::ProcessPoolExecutor pool({.max_workers = 1, .limits = {.address_space = std::size_t{512} << 20}});
+  try {
+    pool.submit<&alloc_mib>(1024).result();
+    FAIL();
+  } catch (const spindle::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::bad_alloc");
+  }
+  EXPECT_EQ(pool.submit<&alloc_mib>(1).result(), std::size_t{1} << 20);
+}
+#endif
+
+TEST_F(ProcessPoolSingle, SpawnStartMethodWorks) {
+  sp::ProcessPoolExecutor pool({.max_workers = 2, .start_method = sp::StartMethod::spawn});
+  EXPECT_EQ(pool.submit<&add_one>(41).result(), 42);
+  auto crash = pool.submit<&die_by_signal>(SIGSEGV);
+  EXPECT_THROW(crash.result(), spindle::WorkerCrashed);
+  EXPECT_EQ(pool.submit<&add_one>(1).result(), 2);
+}
+
+#if !defined(__SANITIZE_THREAD__)
+TEST_F(ProcessPoolSingle, ForkStartMethodWorks) {
+  sp::ProcessPoolExecutor pool({.max_workers = 1, .start_method = sp::StartMethod::fork});
+  EXPECT_EQ(pool.submit<&add_one>(41).result(), 42);
+}
+#endif
+
+TEST_F(ProcessPoolSingle, CancelWhileQueuedNeverRuns) {
+  sp::ProcessPoolExecutor pool(1);
+  auto blocker = pool.submit<&sleep_ms>(200);
+  std::vector<spindle::Future<int>> fs;
+  for (int i = 0; i < 100; ++i) fs.push_back(pool.submit<&add_one>(i));
+  int cancelled = 0;
+  for (auto it = fs.rbegin(); it != fs.rend(); ++it) cancelled += it->cancel() ? 1 : 0;
+  EXPECT_GT(cancelled, 0);
+  for (auto& f : fs) {
+    if (f.cancelled()) EXPECT_THROW(f.result(), spindle::CancelledError);
+    else EXPECT_GE(f.result(), 1);
+  }
+  EXPECT_EQ(blocker.result(), 200);
+}
+
+}  // namespace
