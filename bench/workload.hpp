@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -77,7 +78,11 @@ bool selected(const Options& options, const std::string& variant);
 /// Prevents the compiler from optimising `value` away.
 template <class T>
 inline void do_not_optimize(T& value) {
-  asm volatile("" : "+r,m"(value) : : "memory");
+  if constexpr (std::is_integral_v<T> || std::is_pointer_v<T>) {
+    asm volatile("" : "+r"(value));  // keeps a scalar in a register: a barrier without a store per iteration
+  } else {
+    asm volatile("" : "+m"(value) : : "memory");
+  }
 }
 
 }  // namespace spindle::bench

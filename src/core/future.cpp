@@ -11,21 +11,25 @@ namespace spindle::detail {
 // slot is folded into `retired` when it exits.
 namespace {
 struct Census;
-std::mutex census_mutex;
+// Never destroyed: detached threads may still count states while the process exits.
+std::mutex& census_mutex() {
+  static auto* m = new std::mutex;
+  return *m;
+}
 std::vector<Census*>& census_threads() {
-  static std::vector<Census*> v;
-  return v;
+  static auto* v = new std::vector<Census*>;
+  return *v;
 }
 std::atomic<long> census_retired{0};
 
 struct Census {
   std::atomic<long> live{0};
   Census() {
-    std::lock_guard lock(census_mutex);
+    std::lock_guard lock(census_mutex());
     census_threads().push_back(this);
   }
   ~Census() {
-    std::lock_guard lock(census_mutex);
+    std::lock_guard lock(census_mutex());
     auto& v = census_threads();
     std::erase(v, this);
     census_retired.fetch_add(live.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -41,7 +45,7 @@ void count_state_destroyed() noexcept {
   census.live.store(census.live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 long live_states() noexcept {
-  std::lock_guard lock(census_mutex);
+  std::lock_guard lock(census_mutex());
   long total = census_retired.load(std::memory_order_relaxed);
   for (const Census* c : census_threads()) total += c->live.load(std::memory_order_relaxed);
   return total;

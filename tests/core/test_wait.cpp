@@ -90,13 +90,14 @@ TEST_F(WaitTest, AsCompletedYieldsInCompletionOrder) {
   std::vector<Future<int>> fs;
   for (auto& p : ps) fs.push_back(p.get_future());
   ps[2].set_result(2);  // done before the call: yielded first
+  auto completed = spindle::as_completed(fs);  // registers on every future now
   std::thread t([&] {
     ps[3].set_result(3);
     ps[0].set_result(0);
     ps[1].set_result(1);
   });
   std::vector<int> order;
-  for (auto& f : spindle::as_completed(fs)) order.push_back(f.result());
+  for (auto& f : completed) order.push_back(f.result());
   t.join();
   ASSERT_EQ(order.size(), 4u);
   EXPECT_EQ(order[0], 2);

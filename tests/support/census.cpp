@@ -24,7 +24,20 @@ int count_entries(const char* path) {
 int thread_count() { return count_entries("/proc/self/task") + 1; }
 int fd_count() { return count_entries("/proc/self/fd"); }
 
-Census::Census() : threads_(thread_count()), fds_(fd_count()), states_(detail::live_states()) {}
+namespace {
+// Sanitizer runtimes start helper threads of their own (TSan's background thread) with the process's first
+// pthread_create: start and join one thread before any baseline is taken, so they are part of it.
+int warmed_thread_count() {
+  static const bool warmed = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  (void)warmed;
+  return thread_count();
+}
+}  // namespace
+
+Census::Census() : threads_(warmed_thread_count()), fds_(fd_count()), states_(detail::live_states()) {}
 
 void Census::check() const {
   // A joined thread leaves /proc/self/task a little after join() returns (the kernel reaps it

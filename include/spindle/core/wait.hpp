@@ -93,30 +93,33 @@ class WaitCore {
 template <class F>
 DoneAndNotDone<F> wait_impl(std::vector<F> futures, SteadyTime deadline, ReturnWhen mode) {
   DoneAndNotDone<F> out;
-  bool any_done = false, any_failed = false, all_done = true;
-  for (const F& f : futures) {
-    if (f.done()) {
+  // One snapshot decides both whether to return at once and which futures the waiter counts: a future that
+  // completes after the snapshot is counted and either registers or (registration refused) reports at once.
+  std::vector<char> counted(futures.size(), 0);
+  std::size_t pending = 0;
+  bool any_done = false, any_failed = false;
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    if (futures[i].done()) {
       any_done = true;
-      if (!f.cancelled() && state_of(f)->error()) any_failed = true;
+      if (!futures[i].cancelled() && state_of(futures[i])->error()) any_failed = true;
     } else {
-      all_done = false;
+      counted[i] = 1;
+      ++pending;
     }
   }
-  const bool ready_now = all_done || (mode == ReturnWhen::FIRST_COMPLETED && any_done) ||
+  const bool ready_now = pending == 0 || (mode == ReturnWhen::FIRST_COMPLETED && any_done) ||
                          (mode == ReturnWhen::FIRST_EXCEPTION && any_failed);
   if (!ready_now) {
-    std::size_t pending = 0;
-    for (const F& f : futures) pending += f.done() ? 0 : 1;
     WaitCore core(mode, pending);
     std::unique_ptr<OwnedNode<WaitCore>[]> nodes(new OwnedNode<WaitCore>[futures.size()]);
     for (std::size_t i = 0; i < futures.size(); ++i) {
+      if (!counted[i]) continue;
       auto& n = nodes[i];
       n.owner = &core;
       n.index = i;
       n.state = state_of(futures[i]);
-      if (futures[i].done()) continue;
       n.registered = n.state->add_callback(&n);
-      if (!n.registered) core.on_done(i, *n.state);  // finished between the scan and registration
+      if (!n.registered) core.on_done(i, *n.state);  // finished between the snapshot and registration
     }
     core.block(deadline);
     for (std::size_t i = 0; i < futures.size(); ++i) nodes[i].unregister();
