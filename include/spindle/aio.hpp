@@ -7,6 +7,8 @@
 #include "spindle/aio/errors.hpp"
 #include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/gather.hpp"
+#include "spindle/aio/locks.hpp"
+#include "spindle/aio/queue.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/aio/task_group.hpp"
