@@ -60,7 +60,7 @@ class Queue {
   /// Puts `item` at the back; if the queue is full and `block`, waits for room (forever, or up to `timeout`,
   /// then QueueFull); if full and not `block`, throws QueueFull at once (the timeout is ignored, as in Python).
   /// Throws QueueShutDown after shutdown(), including for a put blocked when it happens. On an exception the
-  /// item is left where it was: not moved into the queue.
+  /// item is not in the queue (it is destroyed with the by-value parameter).
   void put(T item, bool block = true, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
     put_until(item, block, detail::queue_deadline(block, timeout));
   }

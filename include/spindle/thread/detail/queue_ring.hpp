@@ -31,7 +31,7 @@ class RingQueue {
       : capacity_(capacity),
         mask_(((capacity & (capacity - 1)) == 0) ? capacity - 1 : 0),
         slots_(std::make_unique<Slot[]>(capacity)) {
-    for (std::size_t i = 0; i < capacity; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < capacity; ++i) slots_[i].seq.store(2 * i, std::memory_order_relaxed);
   }
 
   RingQueue(const RingQueue&) = delete;
@@ -53,12 +53,12 @@ class RingQueue {
       Slot& s = slot(pos);
       // seq_cst loads and stores of `seq`: they pair with the wait lists' sleeper counts (see QueueWaitList).
       const std::uint64_t seq = s.seq.load(std::memory_order_seq_cst);
-      const auto dif = static_cast<std::int64_t>(seq - pos);
+      const auto dif = static_cast<std::int64_t>(seq - 2 * pos);
       if (dif == 0) {
         // The CAS fails if shutdown set kClosed meanwhile: no item can slip in after a shutdown.
         if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           ::new (static_cast<void*>(s.storage)) T(std::move(value));
-          s.seq.store(pos + 1, std::memory_order_seq_cst);
+          s.seq.store(2 * pos + 1, std::memory_order_seq_cst);
           return Try::kOk;
         }
       } else if (dif < 0) {
@@ -79,13 +79,13 @@ class RingQueue {
     for (;;) {
       Slot& s = slot(pos);
       const std::uint64_t seq = s.seq.load(std::memory_order_seq_cst);
-      const auto dif = static_cast<std::int64_t>(seq - (pos + 1));
+      const auto dif = static_cast<std::int64_t>(seq - (2 * pos + 1));
       if (dif == 0) {
         if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           T* p = item(s);
           out.emplace(std::move(*p));
           p->~T();
-          s.seq.store(pos + capacity_, std::memory_order_seq_cst);
+          s.seq.store(2 * (pos + capacity_), std::memory_order_seq_cst);
           return Try::kOk;
         }
       } else if (dif < 0) {
@@ -203,6 +203,9 @@ class RingQueue {
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
   static constexpr std::size_t kLine = 64;
 
+  // A slot's sequence number says whose turn it is: 2*pos when free for the producer of position `pos`,
+  // 2*pos + 1 once that item is published for its consumer. (Vyukov uses pos and pos + 1, which collide
+  // for a capacity of 1: Python's Queue(maxsize=1) must work.)
   struct Slot {
     std::atomic<std::uint64_t> seq{0};
     alignas(T) unsigned char storage[sizeof(T)];
