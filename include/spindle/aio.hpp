@@ -6,6 +6,7 @@
 #include "spindle/aio/clock.hpp"
 #include "spindle/aio/errors.hpp"
 #include "spindle/aio/event_loop.hpp"
+#include "spindle/aio/future.hpp"
 #include "spindle/aio/gather.hpp"
 #include "spindle/aio/locks.hpp"
 #include "spindle/aio/queue.hpp"
