@@ -64,18 +64,22 @@ class QueueBackoff {
   int round_ = 0;
 };
 
-/// A futex-based wait list with a sleeper count, so that a notifier whose waiters list is empty makes no
-/// syscall. A waiter registers, reads the key, re-checks its condition, and only then sleeps; a notifier
-/// changes the condition (seq_cst), then looks at the count (seq_cst): either it sees the waiter, or the
-/// waiter's re-check sees the change (Dekker). A notifier takes every registered waiter at once
-/// (`exchange(0)`), so a burst of notifications while a waiter is still waking costs one syscall, not one each;
-/// a waiter that did not sleep leaves a stale registration, which costs one spare wake at most.
+/// A futex-based wait list with a sleeper count, so that a notifier whose list is empty makes no syscall.
+/// A waiter reads the key, *then* registers, re-checks its condition, and only then sleeps on the key; a
+/// notifier changes the condition (seq_cst), then looks at the count (seq_cst): either it sees the waiter, or
+/// the waiter's re-check sees the change (Dekker). A notifier takes every registered waiter at once
+/// (`exchange(0)`), so a burst of notifications while a waiter is still waking costs one syscall, not one
+/// each. Key before registration matters: a notifier that consumed our registration bumps the word after it,
+/// so our sleep on the older key returns at once and we register again; the other order could consume the
+/// registration before the key read and leave us asleep unregistered (a lost wake-up). A waiter that did not
+/// sleep leaves a stale registration, which costs one spare wake at most.
 class QueueWaitList {
  public:
   /// Registers the caller as a would-be sleeper; returns the key to pass to sleep().
   std::uint32_t prepare() noexcept {
+    const std::uint32_t key = word_.load(std::memory_order_seq_cst);
     waiters_.fetch_add(1, std::memory_order_seq_cst);
-    return word_.load(std::memory_order_seq_cst);
+    return key;
   }
 
   /// Sleeps unless a notification happened since prepare(); false on timeout.
