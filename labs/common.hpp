@@ -52,6 +52,33 @@ inline std::uint64_t cpu_task_expected(std::uint64_t n = 2'000'000) {
   return a * b * c;
 }
 
+/// CPU time (user + system) of the whole process, in seconds.
+inline double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// CPU time of the calling thread, in seconds: the work a serial run needs, whatever the machine's load.
+inline double thread_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// Wall time and cores used (process CPU / wall) of `fn()`.
+struct Usage {
+  double wall = 0, cores = 0;
+};
+template <class F>
+Usage usage_of(F&& fn) {
+  const double cpu0 = process_cpu_s();
+  const double wall = timed(std::forward<F>(fn));
+  return {wall, wall > 0 ? (process_cpu_s() - cpu0) / wall : 0.0};
+}
+
 /// Cores this process may use.
 inline int cores() {
   const unsigned n = std::thread::hardware_concurrency();

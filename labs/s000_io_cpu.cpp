@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "spindle/lab/gil.hpp"
+#include "spindle/aio/gather.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
@@ -16,8 +17,8 @@ aio::Task<void> io_async(std::chrono::milliseconds d) { co_await aio::sleep(d); 
 
 aio::Task<void> four_async(std::chrono::milliseconds d) {
   std::vector<aio::Task<void>> tasks;
-  for (int i = 0; i < 4; ++i) tasks.push_back(aio::create_task(io_async(d)));
-  for (auto& t : tasks) co_await t;
+  for (int i = 0; i < 4; ++i) tasks.push_back(io_async(d));
+  co_await aio::gather(std::move(tasks));  // asyncio.gather(*tasks)
 }
 
 lab::Result run(const lab::Options& o) {
@@ -36,7 +37,7 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"one cpu_task", one_cpu, lab::kNone, lab::kNone, "s", o.quick ? "n = 3e7 (the seed: 2e6 in CPython)" : "n = 2e8 (the seed: 2e6 in CPython)"});
   r.rows.push_back({"4 io_tasks sequentially", timed([&] { for (int i = 0; i < 4; ++i) io_task(); }), 0.8, 4 * d,
                     "s", ""});
-  double io_threads = 0, cpu_threads = 0, cpu_seq = 0, cpu_gil = 0;
+  double io_threads = 0, cpu_threads = 0, cpu_seq = 0, cpu_gil = 0, cpu_seq_cpu = 0;
   {
     ThreadPoolExecutor pool(4);
     io_threads = timed([&] {
@@ -44,7 +45,9 @@ lab::Result run(const lab::Options& o) {
       for (int i = 0; i < 4; ++i) fs.push_back(pool.submit(io_task));
       for (auto& f : fs) f.result();
     });
+    const double cpu0 = thread_cpu_s();
     cpu_seq = timed([&] { for (int i = 0; i < 4; ++i) cpu_task(n); });
+    cpu_seq_cpu = thread_cpu_s() - cpu0;
     cpu_threads = timed([&] {
       std::vector<Future<std::uint64_t>> fs;
       for (int i = 0; i < 4; ++i) fs.push_back(pool.submit([n] { return cpu_task(n); }));
@@ -77,7 +80,7 @@ lab::Result run(const lab::Options& o) {
                     "free threading"});
   r.rows.push_back(not_available("4 cpu_tasks, 4 processes", "spindle::process", lab::kNone,
                                  4 * one_cpu / std::min(4, k)));
-  r.facts = {{"io_seq_s", r.rows[2].measured}, {"io_threads_s", io_threads}, {"io_async_s", io_async_s}, {"cpu_seq_s", cpu_seq},
+  r.facts = {{"io_seq_s", r.rows[2].measured}, {"io_threads_s", io_threads}, {"io_async_s", io_async_s}, {"cpu_seq_s", cpu_seq}, {"cpu_seq_cpu_s", cpu_seq_cpu},
              {"cpu_gil_s", cpu_gil}, {"cpu_threads_s", cpu_threads}, {"cores", k}};
   r.lesson = "waiting overlaps for free (4 waits take as long as one), computing needs more cores: a GIL keeps "
              "4 CPU tasks at the sequential time, native threads divide it by the cores";

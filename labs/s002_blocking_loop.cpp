@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "spindle/aio/gather.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
 
@@ -20,8 +21,8 @@ aio::Task<void> waiter(std::chrono::milliseconds d, bool blocking) {
 
 aio::Task<void> fan_out(int n, std::chrono::milliseconds d, bool blocking) {
   std::vector<aio::Task<void>> tasks;
-  for (int i = 0; i < n; ++i) tasks.push_back(aio::create_task(waiter(d, blocking)));
-  for (auto& t : tasks) co_await t;  // asyncio.gather(*tasks)
+  for (int i = 0; i < n; ++i) tasks.push_back(waiter(d, blocking));
+  co_await aio::gather(std::move(tasks));  // asyncio.gather(*tasks)
 }
 
 lab::Result run(const lab::Options& o) {

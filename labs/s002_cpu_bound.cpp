@@ -25,13 +25,16 @@ lab::Result run(const lab::Options& o) {
   const int tasks = 8;
   const std::uint64_t n = o.quick ? 40'000'000 : 300'000'000;
   lab::Result r;
+  const double cpu0 = thread_cpu_s();
   const double serial = timed([&] { for (int i = 0; i < tasks; ++i) cpu_task(n); });
+  const double serial_cpu = thread_cpu_s() - cpu0;  // the work itself, independent of the machine's load
   double gil_s = 0, native = 0;
+  Usage gil_use, native_use;
   std::uint64_t switches = 0;
   {
     ThreadPoolExecutor pool(tasks);
     lab::Gil gil;
-    gil_s = timed([&] {
+    gil_use = usage_of([&] {
       std::vector<Future<std::uint64_t>> fs;
       for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit([&gil, n] { return gil_task(gil, n); }));
       for (auto& f : fs) {
@@ -39,7 +42,7 @@ lab::Result run(const lab::Options& o) {
       }
     });
     switches = gil.switches();
-    native = timed([&] {
+    native_use = usage_of([&] {
       std::vector<Future<std::uint64_t>> fs;
       for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit([n] { return cpu_task(n); }));
       for (auto& f : fs) {
@@ -47,14 +50,20 @@ lab::Result run(const lab::Options& o) {
       }
     });
   }
+  gil_s = gil_use.wall;
+  native = native_use.wall;
   const int k = cores();
   r.rows.push_back({"serial", serial, lab::kNone, serial, "s", ""});
   r.rows.push_back({"threads (8) under the GIL", gil_s, o.quick ? lab::kNone : 11.545, serial, "s",
                     std::to_string(switches) + " GIL hand-offs"});
   r.rows.push_back({"native threads (8), free threading", native, lab::kNone, serial / std::min(tasks, k), "s", ""});
+  r.rows.push_back({"threads under the GIL: cores used", gil_use.cores, lab::kNone, 1, "cores", ""});
+  r.rows.push_back({"native threads: cores used", native_use.cores, lab::kNone, double(std::min(tasks, k)), "cores",
+                    "less than ideal when other work shares the machine"});
   r.rows.push_back(not_available("processes (8)", "spindle::process", o.quick ? lab::kNone : 1.212,
                                  serial / std::min(tasks, k)));
-  r.facts = {{"serial_s", serial}, {"gil_threads_s", gil_s}, {"native_threads_s", native},
+  r.facts = {{"serial_s", serial}, {"serial_cpu_s", serial_cpu}, {"gil_threads_s", gil_s},
+             {"gil_cores_used", gil_use.cores}, {"native_cores_used", native_use.cores}, {"native_threads_s", native},
              {"gil_switches", static_cast<double>(switches)}, {"cores", k}};
   r.lesson = "under a GIL, threads take turns on one core (no faster than serial); without one, or with "
              "processes, CPU work scales with the cores";

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "spindle/aio/gather.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
@@ -14,8 +15,8 @@ aio::Task<void> io_async(std::chrono::milliseconds d) { co_await aio::sleep(d); 
 
 aio::Task<void> all_async(int n, std::chrono::milliseconds d) {
   std::vector<aio::Task<void>> tasks;
-  for (int i = 0; i < n; ++i) tasks.push_back(aio::create_task(io_async(d)));
-  for (auto& t : tasks) co_await t;
+  for (int i = 0; i < n; ++i) tasks.push_back(io_async(d));
+  co_await aio::gather(std::move(tasks));  // asyncio.gather(*tasks)
 }
 
 lab::Result run(const lab::Options& o) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "spindle/aio/gather.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
@@ -20,10 +21,8 @@ aio::Task<std::string> fetch(std::string name, std::chrono::milliseconds delay) 
 
 aio::Task<std::vector<std::string>> dashboard(const std::vector<std::pair<std::string, std::chrono::milliseconds>>& parts) {
   std::vector<aio::Task<std::string>> tasks;
-  for (const auto& [name, d] : parts) tasks.push_back(aio::create_task(fetch(name, d)));
-  std::vector<std::string> results;
-  for (auto& t : tasks) results.push_back(co_await t);  // asyncio.gather: results in call order
-  co_return results;
+  for (const auto& [name, d] : parts) tasks.push_back(fetch(name, d));
+  co_return co_await aio::gather(std::move(tasks));  // results in call order, waits overlapped
 }
 
 lab::Result run(const lab::Options& o) {

@@ -24,12 +24,15 @@ double heavy(std::uint64_t n, lab::Gil* gil) {
 lab::Result run(const lab::Options& o) {
   const std::uint64_t n = o.quick ? 20'000'000 : 100'000'000;  // the seed's 1e6 in CPython is ~100x slower
   const int tasks = 4;
+  const double cpu0 = thread_cpu_s();
   const double serial = timed([&] { for (int i = 0; i < tasks; ++i) heavy(n, nullptr); });
+  const double serial_cpu = thread_cpu_s() - cpu0;
   double gil_s = 0, native = 0;
+  Usage gil_use, native_use;
   {
     ThreadPoolExecutor pool(tasks);
     lab::Gil gil;
-    gil_s = timed([&] {
+    gil_use = usage_of([&] {
       std::vector<Future<double>> fs;
       for (int i = 0; i < tasks; ++i) {
         fs.push_back(pool.submit([&gil, n] {
@@ -39,19 +42,24 @@ lab::Result run(const lab::Options& o) {
       }
       for (auto& f : fs) f.result();
     });
-    native = timed([&] {
+    native_use = usage_of([&] {
       std::vector<Future<double>> fs;
       for (int i = 0; i < tasks; ++i) fs.push_back(pool.submit([n] { return heavy(n, nullptr); }));
       for (auto& f : fs) f.result();
     });
   }
+  gil_s = gil_use.wall;
+  native = native_use.wall;
   const int k = std::min(tasks, cores());
   lab::Result r;
   r.rows.push_back({"serial (4 x heavy)", serial, lab::kNone, serial, "s", ""});
   r.rows.push_back({"threads under the GIL: speed-up", serial / gil_s, lab::kNone, 1, "x", ""});
   r.rows.push_back({"native threads: speed-up", serial / native, lab::kNone, double(k), "x", ""});
+  r.rows.push_back({"threads under the GIL: cores used", gil_use.cores, lab::kNone, 1, "cores", ""});
+  r.rows.push_back({"native threads: cores used", native_use.cores, lab::kNone, double(k), "cores", ""});
   r.rows.push_back(not_available("processes: speed-up", "spindle::process", lab::kNone, double(k), "x"));
-  r.facts = {{"serial_s", serial}, {"gil_speedup", serial / gil_s}, {"native_speedup", serial / native}, {"cores", k}};
+  r.facts = {{"serial_s", serial}, {"serial_cpu_s", serial_cpu}, {"gil_s", gil_s},
+             {"gil_cores_used", gil_use.cores}, {"gil_speedup", serial / gil_s}, {"native_speedup", serial / native}, {"cores", k}};
   r.lesson = "CPU-heavy work speeds up only with more cores computing at once: processes in Python, any "
              "thread in C++; a GIL keeps the speed-up at 1";
   return r;

@@ -18,8 +18,13 @@ namespace {
 template <class Add>
 void hammer(int threads, int increments, Add add) {
   std::vector<Thread> pool;
+  std::atomic<int> ready{0};
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
+      // Start together, so that the increments really interleave (thread start-up takes longer than a
+      // million relaxed increments).
+      ready.fetch_add(1);
+      while (ready.load() < threads) std::this_thread::yield();
       for (int i = 0; i < increments; ++i) add();
     });
   }

@@ -68,7 +68,8 @@ TEST_F(Demos, Seed000IoOverlapsCpuDoesNotUnderAGil) {
   const auto r = run("000-io-cpu");
   EXPECT_LT(fact(r, "io_threads_s"), fact(r, "io_seq_s") / 2);
   EXPECT_LT(fact(r, "io_async_s"), fact(r, "io_seq_s") / 2);
-  EXPECT_GT(fact(r, "cpu_gil_s"), 0.7 * fact(r, "cpu_seq_s"));
+  // Four tasks under one GIL need at least the serial run's CPU time, one core at a time.
+  EXPECT_GT(fact(r, "cpu_gil_s"), 0.8 * fact(r, "cpu_seq_cpu_s"));
 }
 
 TEST_F(Demos, Seed001SpinnersAnswerAndTheBlockedLoopIsNamed) {
@@ -91,7 +92,10 @@ TEST_F(Demos, IoWaitThreadsAndAsyncBeatSerial) {
 
 TEST_F(Demos, CpuBoundGilThreadsDoNotBeatSerial) {
   const auto r = run("002-cpu-bound");
-  EXPECT_GT(fact(r, "gil_threads_s"), 0.7 * fact(r, "serial_s"));
+  // GIL threads do not beat serial: their wall time is at least the serial run's CPU time (the work, measured
+  // on the thread, so a loaded machine does not blur it), and together they use about one core.
+  EXPECT_GT(fact(r, "gil_threads_s"), 0.8 * fact(r, "serial_cpu_s"));
+  EXPECT_LT(fact(r, "gil_cores_used"), 1.3);
   EXPECT_GT(fact(r, "gil_switches"), 0);
 }
 
@@ -159,7 +163,8 @@ TEST_F(Demos, FuturesAnswerAndCompleteInOrderOfFinish) {
 
 TEST_F(Demos, ProcessSpeedupGilThreadsDoNotHelp) {
   const auto r = run("003-process-speedup");
-  EXPECT_LT(fact(r, "gil_speedup"), 1.3);
+  EXPECT_GT(fact(r, "gil_s"), 0.8 * fact(r, "serial_cpu_s"));
+  EXPECT_LT(fact(r, "gil_cores_used"), 1.3);
 }
 
 TEST_F(Demos, IoThreadsSwitchVoluntarily) {
