@@ -132,10 +132,28 @@ TEST_P(PoolTest, WaitingOnPoolFromInsidePoolDoesNotDeadlock) {
 TEST(PoolBasics, MapBuffersizeBoundsLookahead) {
   ThreadPoolExecutor pool(2);
   std::atomic<int> produced{0};
-  auto counting = std::views::iota(0, 1000) | std::views::transform([&](int i) {
-                    produced.fetch_add(1);
-                    return i;
-                  });
+  // An input range that counts how far it has been read (views::iota | transform does not compile with
+  // clang 14 and libstdc++ 12).
+  struct Counting {
+    std::atomic<int>* produced;
+    struct iterator {
+      using value_type = int;
+      using difference_type = std::ptrdiff_t;
+      std::atomic<int>* produced = nullptr;
+      int i = 0;
+      int operator*() const { return i; }
+      iterator& operator++() {
+        produced->fetch_add(1);
+        ++i;
+        return *this;
+      }
+      void operator++(int) { ++*this; }
+      bool operator==(std::default_sentinel_t) const { return i == 1000; }
+    };
+    iterator begin() const { return {produced, 0}; }
+    std::default_sentinel_t end() const { return {}; }
+  };
+  Counting counting{&produced};
   auto results = pool.map([](int x) { return x; }, counting, {.buffersize = 4});
   int consumed = 0;
   for (int v : results) {

@@ -127,6 +127,20 @@ class PoolTask final : public SharedState<R> {
 template <class T>
 using MapValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+/// A borrowed range (map over an lvalue). std::views::all would do, but clang 14 cannot compile libstdc++
+/// 12's ref_view/owning_view.
+template <class R>
+struct BorrowedRange {
+  R* range;
+  auto begin() const { return std::ranges::begin(*range); }
+  auto end() const { return std::ranges::end(*range); }
+};
+
+/// What map stores: a pointer to an lvalue range, or the rvalue range itself.
+template <class R>
+using HeldRange = std::conditional_t<std::is_lvalue_reference_v<R>, BorrowedRange<std::remove_reference_t<R>>,
+                                     std::remove_cvref_t<R>>;
+
 }  // namespace detail
 
 template <class Fn, class Range>
@@ -209,8 +223,8 @@ class ThreadPoolExecutor {
 /// The lazy result range of ThreadPoolExecutor::map. Move-only; cancels unstarted work when destroyed.
 template <class Fn, class Range>
 class MapResult {
-  using Item = std::ranges::range_value_t<Range>;
-  using Raw = std::invoke_result_t<Fn&, std::ranges::range_reference_t<Range>>;
+  using Item = std::iter_value_t<std::ranges::iterator_t<Range&>>;
+  using Raw = std::invoke_result_t<Fn&, std::iter_reference_t<std::ranges::iterator_t<Range&>>>;
 
  public:
   /// The type each result has (`std::monostate` for a void function).
@@ -313,7 +327,7 @@ class MapResult {
   ThreadPoolExecutor* pool_;
   std::shared_ptr<Fn> fn_;  // shared with the in-flight chunk tasks, which may outlive a moved-from range
   std::unique_ptr<Range> range_;
-  std::ranges::iterator_t<Range> it_;
+  std::ranges::iterator_t<Range&> it_;
   MapOptions options_;
   detail::SteadyTime deadline_;
   std::deque<Future<Chunk>> inflight_;
@@ -324,8 +338,12 @@ class MapResult {
 
 template <class F, std::ranges::input_range R>
 auto ThreadPoolExecutor::map(F fn, R&& range, MapOptions options) {
-  using V = std::views::all_t<R>;
-  return MapResult<F, V>(*this, std::move(fn), std::views::all(std::forward<R>(range)), options);
+  using Held = detail::HeldRange<R>;
+  if constexpr (std::is_lvalue_reference_v<R>) {
+    return MapResult<F, Held>(*this, std::move(fn), Held{&range}, options);
+  } else {
+    return MapResult<F, Held>(*this, std::move(fn), Held(std::move(range)), options);
+  }
 }
 
 }  // namespace spindle
