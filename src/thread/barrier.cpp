@@ -15,7 +15,7 @@ Barrier::Barrier(long long parties, std::function<void()> action, detail::Option
 
 std::size_t Barrier::wait_until(detail::SteadyTime deadline) {
   std::unique_lock guard(lock_);
-  enter(deadline);
+  enter();
   const std::size_t index = count_++;
   try {
     if (index + 1 == parties_) {
@@ -33,16 +33,11 @@ std::size_t Barrier::wait_until(detail::SteadyTime deadline) {
   return index;
 }
 
-void Barrier::enter(detail::SteadyTime deadline) {
+void Barrier::enter() {
   // Threads of the next cycle wait here until the previous cycle has drained or the reset has completed.
-  // Python waits forever here; we bound it by the same deadline (and break the barrier on timeout, as wait
-  // does) so a wait() with a timeout never blocks beyond it.
-  while (state_ == State::kDraining || state_ == State::kResetting) {
-    if (!cond_.wait_until(deadline) && (state_ == State::kDraining || state_ == State::kResetting)) {
-      break_barrier();
-      throw BrokenBarrierError("barrier timed out");
-    }
-  }
+  // As in Python this wait has no timeout: draining only needs the released threads to wake up and leave,
+  // and timing out here would break a cycle that has already completed.
+  while (state_ == State::kDraining || state_ == State::kResetting) cond_.wait();
   if (state_ == State::kBroken) throw BrokenBarrierError();
 }
 
