@@ -9,6 +9,8 @@
 #include <numeric>
 #include <string>
 #include <vector>
+#include <ctime>
+#include <thread>
 
 #include "census.hpp"
 #include "spindle/core/wait.hpp"
@@ -259,6 +261,25 @@ TEST(PoolBasics, WaitAndAsCompletedOverPoolFutures) {
   int sum = 0;
   for (auto& f : spindle::as_completed(fs)) sum += f.result();
   EXPECT_EQ(sum, 40425);
+}
+
+// STYLE.md: "the idle loop does not spin". Idle workers poll only briefly before sleeping, so over an idle
+// interval the process uses almost no CPU. The interval is the measurement, not synchronisation.
+TEST(PoolBasics, IdleWorkersDoNotSpin) {
+  auto cpu_seconds = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  ThreadPoolExecutor pool(4);
+  std::vector<Future<int>> fs;
+  for (int i = 0; i < 4000; ++i) fs.push_back(pool.submit(square, i));
+  for (auto& f : fs) f.result();
+  std::this_thread::sleep_for(50ms);  // let the workers finish polling and park
+  const double before = cpu_seconds();
+  std::this_thread::sleep_for(300ms);
+  const double used = cpu_seconds() - before;
+  EXPECT_LT(used, 0.03) << "4 idle workers burned " << used << " s of CPU in 0.3 s";
 }
 
 TEST(PoolBasics, CancelQueuedTaskNeverRuns) {
