@@ -19,8 +19,10 @@ namespace detail {
 namespace {
 [[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
-void* map(int fd, std::size_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+void* map(int fd, std::size_t bytes, bool populate = false) {
+  // A received segment is about to be read whole: populating its page tables in one call is several times
+  // cheaper than taking a fault per 4 KiB page.
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
   if (p == MAP_FAILED) fail("mmap");
   return p;
 }
@@ -71,7 +73,7 @@ std::shared_ptr<Segment> Segment::adopt(int fd, std::size_t bytes) {
     throw ProtocolError("shared memory handle: the object is smaller than announced");
   }
   try {
-    return std::make_shared<Segment>(fd, map(fd, bytes), bytes, std::string(), false);
+    return std::make_shared<Segment>(fd, map(fd, bytes, bytes >= (std::size_t{1} << 20)), bytes, std::string(), false);
   } catch (...) {
     ::close(fd);
     throw;

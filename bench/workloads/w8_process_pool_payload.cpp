@@ -1,0 +1,87 @@
+// W8 (WORKLOADS.md): process pool payload. 50 tasks, each handed a 10 MiB buffer (the bytes 0..255 repeated)
+// and returning the sum of its little-endian uint64 words; pool of 2; variants `copy` (through the codec)
+// and `shared` (a SharedArray passed by handle: the descriptor travels, the bytes do not).
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "spindle/process/process_pool_executor.hpp"
+#include "spindle/process/shared_array.hpp"
+#include "workload.hpp"
+
+namespace spindle::bench {
+namespace {
+
+constexpr std::size_t kBytes = std::size_t{10} << 20;
+
+std::uint64_t sum_words(const unsigned char* p, std::size_t bytes) {
+  std::uint64_t s = 0;
+  for (std::size_t i = 0; i + 8 <= bytes; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    s += w;
+  }
+  return s;
+}
+
+std::uint64_t w8_sum_copy(std::vector<unsigned char> buf) { return sum_words(buf.data(), buf.size()); }
+std::uint64_t w8_sum_shared(process::SharedArray<unsigned char> buf) { return sum_words(buf.data(), buf.size()); }
+
+void report(const Options& options, const char* variant, int tasks, double seconds) {
+  const double mib = static_cast<double>(tasks) * static_cast<double>(kBytes) / (1024.0 * 1024.0);
+  Line("W8")
+      .add("peer", "spindle-ppe")
+      .add("variant", variant)
+      .add("tasks", tasks)
+      .add("seconds", seconds)
+      .add("MiB_per_s", mib / seconds, 1)
+      .emit(options);
+}
+
+int run_w8(const Options& options) {
+  const int tasks = options.quick ? 6 : 50;
+  process::init();
+  process::ProcessPoolExecutor pool(2);
+  std::vector<unsigned char> bytes(kBytes);
+  for (std::size_t i = 0; i < kBytes; ++i) bytes[i] = static_cast<unsigned char>(i & 0xff);
+  const std::uint64_t one = sum_words(bytes.data(), kBytes);
+  int rc = 0;
+
+  if (selected(options, "copy")) {
+    pool.submit<&w8_sum_copy>(bytes).result();  // warm-up
+    std::vector<Future<std::uint64_t>> fs;
+    const double t0 = now_s();
+    for (int t = 0; t < tasks; ++t) fs.push_back(pool.submit<&w8_sum_copy>(bytes));
+    std::uint64_t sum = 0;
+    for (auto& f : fs) sum += f.result();
+    report(options, "copy", tasks, now_s() - t0);
+    if (sum != one * static_cast<std::uint64_t>(tasks)) {
+      std::fprintf(stderr, "W8 copy: wrong sum\n");
+      rc = 1;
+    }
+  }
+  if (selected(options, "shared")) {
+    // The buffer lives in shared memory once; every task gets a handle to it.
+    process::SharedArray<unsigned char> shared(kBytes);
+    std::memcpy(shared.data(), bytes.data(), kBytes);
+    pool.submit<&w8_sum_shared>(shared).result();  // warm-up
+    std::vector<Future<std::uint64_t>> fs;
+    const double t0 = now_s();
+    for (int t = 0; t < tasks; ++t) fs.push_back(pool.submit<&w8_sum_shared>(shared));
+    std::uint64_t sum = 0;
+    for (auto& f : fs) sum += f.result();
+    report(options, "shared", tasks, now_s() - t0);
+    if (sum != one * static_cast<std::uint64_t>(tasks)) {
+      std::fprintf(stderr, "W8 shared: wrong sum\n");
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+const Register reg("W8", "process pool payload: 50 tasks x 10 MiB, copy vs shared memory, 2 processes", run_w8);
+
+}  // namespace
+}  // namespace spindle::bench
