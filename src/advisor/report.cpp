@@ -71,46 +71,62 @@ void classify(Report& r) {
 
   // Working threads: those that computed for a noticeable share of the run. Idle helpers (a joined main
   // thread, a sleeping pool) would otherwise dilute the busy fraction of the threads that matter.
-  double cpu = 0, want = 0, alive = 0, top = 0;
+  double cpu = 0, want = 0, alive = 0, top = 0, io_wait = 0;
   std::uint64_t voluntary = 0;
+  double lock_wait = 0;
   int working = 0;
-  const double threshold = std::max(0.05 * wall, 0.005);
+  // Relative to the busiest thread too, so that a loaded machine (which slows every thread alike) does not
+  // push real workers under the bar.
+  double busiest = 0;
+  for (const auto& t : r.threads) busiest = std::max(busiest, t.cpu_s);
+  const double threshold = std::max({0.005, 0.02 * wall, 0.1 * busiest});
   for (const auto& t : r.threads) {
     if (t.cpu_s < threshold) continue;
     ++working;
     cpu += t.cpu_s;
     want += t.cpu_s + t.runqueue_s;
     alive += t.alive_s;
+    // Waiting on a futex is waiting for another thread (a lock, a queue, a GIL), not for the outside world:
+    // it is no reason to add threads, so only the rest counts as I/O wait.
+    io_wait += std::max(0.0, t.alive_s * (1.0 - t.lock_wait) - t.cpu_s - t.runqueue_s);
     voluntary += t.voluntary;
+    lock_wait += t.lock_wait;
     top = std::max(top, t.cpu_s);
   }
   r.working_threads = working;
+  r.lock_wait_fraction = working ? lock_wait / working : 0.0;
   if (working == 0) {  // nobody computed: the run waited (or was too short to tell)
+    // Run-queue time is left out here: hundreds of waking threads on a loaded machine queue for a core
+    // briefly each, which says nothing about computing.
     for (const auto& t : r.threads) {
       cpu += t.cpu_s;
-      want += t.cpu_s + t.runqueue_s;
-      alive = std::max(alive, t.alive_s);
+      alive += t.alive_s;
     }
     if (alive <= 0) alive = wall;
+    want = cpu;
+    io_wait = std::max(0.0, alive - cpu);
   }
-  r.busy_fraction = alive > 0 ? std::min(1.0, want / alive) : 0.0;
-  const double waiting = std::max(0.0, alive - want);
+  r.busy_fraction = want + io_wait > 0 ? std::min(1.0, want / (want + io_wait)) : 0.0;
+  const double waiting = io_wait;
   r.wait_to_compute = cpu > 1e-9 ? waiting / cpu : INFINITY;
   const double switch_rate = static_cast<double>(voluntary) / wall;
 
-  // Lock-capped: several threads took turns computing (each busy only part of the time, CPU spread across
-  // them, frequent voluntary hand-offs) while together they wanted only about one core, on a machine that
-  // had more. Contention for cores would show as run-queue time instead, and is not a lock.
-  const bool lock_capped = cores >= 2 && working >= 2 && r.demand > 0.55 && r.demand < 1.6 &&
-                           r.busy_fraction < 0.7 && top < 0.85 * cpu && switch_rate > 40.0;
+  // Lock-capped: several threads took turns computing (CPU spread across them, none busy all the time) while
+  // together they used about one core of several, and between turns they slept in futex waits (wchan), not
+  // in I/O. Threads starved by a loaded machine wait in the run queue instead (state R, no voluntary
+  // switches), and I/O waits sleep elsewhere (pipe_read, ep_poll, nanosleep), so neither looks like this.
+  const bool lock_capped = cores >= 2 && working >= 2 && r.parallelism < 1.3 &&
+                           top < 0.85 * cpu && r.lock_wait_fraction >= 0.2 && switch_rate > 20.0;
   if (lock_capped) {
     r.classification = Classification::lock_capped;
-    r.reason = format("%.0f threads took turns computing: together they wanted %.2f cores of %.0f, each busy "
-                      "only %.0f%% of its life, switching %.0f times/s: a GIL or a hot lock serialises them",
-                      working, r.demand, cores, 100 * r.busy_fraction, switch_rate);
+    r.reason = format("%.0f threads took turns computing: %.2f cores used of %.0f, each asleep on a lock "
+                      "%.0f%% of its life, switching %.0f times/s: a GIL or a hot lock serialises them",
+                      working, r.parallelism, cores, 100 * r.lock_wait_fraction,
+                      switch_rate);
   } else if (r.busy_fraction >= 0.7) {
     r.classification = Classification::cpu_bound;
-    r.reason = format("its %.0f working thread(s) wanted a core %.0f%% of the time; %.2f cores used of %.0f",
+    r.reason = format("its %.0f working thread(s) wanted a core %.0f%% of the time they were not waiting for "
+                      "each other; %.2f cores used of %.0f",
                       std::max(working, 1), 100 * r.busy_fraction, r.parallelism, cores);
   } else if (r.busy_fraction <= 0.3) {
     r.classification = Classification::io_bound;
@@ -197,7 +213,7 @@ std::string to_text(const Report& r) {
   out += format("parallelism: %.2f cores used of %.0f (wanted %.2f)\n", r.parallelism, r.cores, r.demand);
   out += std::string("verdict:     ") + to_string(r.classification) + " -- " + r.reason + "\n";
   out += std::string("use:         ") + to_string(r.model) + " -- " + r.advice + "\n";
-  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D%   vol  invol\n";
+  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D% lock%   vol  invol\n";
   std::size_t shown = 0;
   for (const auto& t : r.threads) {
     if (++shown > 16) {
@@ -205,8 +221,9 @@ std::string to_text(const Report& r) {
       break;
     }
     char line[200];
-    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5llu %6llu\n", t.pid, t.tid,
+    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5.0f %5llu %6llu\n", t.pid, t.tid,
                   t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping, 100 * t.disk_wait,
+                  100 * t.lock_wait,
                   static_cast<unsigned long long>(t.voluntary), static_cast<unsigned long long>(t.involuntary));
     out += line;
   }
@@ -228,7 +245,8 @@ std::string to_json(const Report& r) {
   o += ",\"wall_s\":" + num(r.wall_s) + ",\"cpu_s\":" + num(r.cpu_s) + ",\"runqueue_s\":" + num(r.runqueue_s);
   o += ",\"cores\":" + std::to_string(r.cores) + ",\"parallelism\":" + num(r.parallelism) +
        ",\"demand\":" + num(r.demand) + ",\"busy_fraction\":" + num(r.busy_fraction) +
-       ",\"wait_to_compute\":" + num(r.wait_to_compute) + ",\"disk_wait_fraction\":" + num(r.disk_wait_fraction);
+       ",\"wait_to_compute\":" + num(r.wait_to_compute) + ",\"disk_wait_fraction\":" + num(r.disk_wait_fraction) +
+       ",\"lock_wait_fraction\":" + num(r.lock_wait_fraction);
   o += ",\"samples\":" + std::to_string(r.samples) + ",\"threads_seen\":" + std::to_string(r.threads_seen) +
        ",\"working_threads\":" + std::to_string(r.working_threads) +
        ",\"processes_seen\":" + std::to_string(r.processes_seen);
@@ -245,7 +263,8 @@ std::string to_json(const Report& r) {
          json_string(t.name) + ",\"cpu_s\":" + num(t.cpu_s) + ",\"runqueue_s\":" + num(t.runqueue_s) +
          ",\"alive_s\":" + num(t.alive_s) + ",\"voluntary\":" + std::to_string(t.voluntary) +
          ",\"involuntary\":" + std::to_string(t.involuntary) + ",\"running\":" + num(t.running) +
-         ",\"sleeping\":" + num(t.sleeping) + ",\"disk_wait\":" + num(t.disk_wait) + "}";
+         ",\"sleeping\":" + num(t.sleeping) + ",\"disk_wait\":" + num(t.disk_wait) +
+         ",\"lock_wait\":" + num(t.lock_wait) + "}";
   }
   o += "]}";
   return o;

@@ -72,6 +72,11 @@ bool read_thread(pid_t pid, pid_t tid, ThreadCounters& out) {
     out.cpu_ns = ticks * (1'000'000'000ULL / static_cast<std::uint64_t>(hz > 0 ? hz : 100));
     out.runqueue_ns = 0;
   }
+  out.futex = false;
+  if (out.state == 'S') {  // where it sleeps tells a lock (futex) from I/O (pipe_read, ep_poll, nanosleep...)
+    std::snprintf(path, sizeof path, "/proc/%d/task/%d/wchan", pid, tid);
+    out.futex = slurp(path).rfind("futex", 0) == 0;
+  }
   std::snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
   const std::string status = slurp(path);
   out.voluntary = field_after(status, "\nvoluntary_ctxt_switches:");
@@ -122,6 +127,7 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
     if (c.state == 'R') ++t.r;
     else if (c.state == 'D') ++t.d;
     else if (c.state == 'S') ++t.s;
+    if (c.futex) ++t.l;
     char cpath[96];
     std::snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/children", pid, tid);
     std::istringstream kids(slurp(cpath));
@@ -168,6 +174,7 @@ void TreeSampler::fill(Report& report) const {
     s.running = static_cast<double>(t.r) / t.samples;
     s.sleeping = static_cast<double>(t.s) / t.samples;
     s.disk_wait = static_cast<double>(t.d) / t.samples;
+    s.lock_wait = static_cast<double>(t.l) / t.samples;
     states += static_cast<std::uint64_t>(t.samples);
     d_states += static_cast<std::uint64_t>(t.d);
     report.cpu_s += s.cpu_s;

@@ -19,6 +19,7 @@ struct ThreadCounters {
   std::uint64_t voluntary = 0;
   std::uint64_t involuntary = 0;
   char state = '?';
+  bool futex = false;  // asleep in a futex wait (wchan futex_*): a lock, a condition variable, a GIL
   std::string name;
 };
 
@@ -51,7 +52,7 @@ class TreeSampler {
     pid_t pid = 0;
     ThreadCounters base, last;
     std::chrono::steady_clock::time_point first_seen, last_seen;
-    int samples = 0, r = 0, s = 0, d = 0;
+    int samples = 0, r = 0, s = 0, d = 0, l = 0;
   };
   struct ProcTrack {
     IoCounters base, last;

@@ -6,3 +6,8 @@ if(TARGET test_advisor)
   add_dependencies(test_advisor advisor_helper)
   target_compile_definitions(test_advisor PRIVATE SPINDLE_ADVISOR_HELPER="$<TARGET_FILE:advisor_helper>")
 endif()
+# "It must call correctly ... itself running the lab demos": the tests advise `spindle lab NAME --quick`.
+if(TARGET test_advisor AND TARGET spindle_cli)
+  add_dependencies(test_advisor spindle_cli)
+  target_compile_definitions(test_advisor PRIVATE SPINDLE_CLI="$<TARGET_FILE:spindle_cli>")
+endif()

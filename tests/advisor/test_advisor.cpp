@@ -78,6 +78,25 @@ TEST_F(Advisor, PythonOnFourThreadsIsLockCapped) {
   EXPECT_EQ(r.model, Model::processes);
 }
 
+#ifdef SPINDLE_CLI
+TEST_F(Advisor, ItselfRunningTheLabsIoDemoIsIoBound) {
+  const auto r = measure_command({SPINDLE_CLI, "lab", "002-io-wait", "--quick", "--json"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.classification, Classification::io_bound) << explain(r);
+  EXPECT_NE(r.model, Model::processes);
+}
+
+TEST_F(Advisor, ItselfRunningTheLabsCpuDemoWantsProcesses) {
+  // Serial, GIL-threaded and native phases: CPU-bound overall, or lock-capped when the GIL phase dominates
+  // (a loaded machine stretches it); either way the answer is processes.
+  const auto r = measure_command({SPINDLE_CLI, "lab", "002-cpu-bound", "--quick", "--json"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.classification == Classification::cpu_bound || r.classification == Classification::lock_capped)
+      << explain(r);
+  EXPECT_EQ(r.model, Model::processes) << explain(r);
+}
+#endif
+
 TEST_F(Advisor, ExitCodeIsPropagated) {
   EXPECT_EQ(measure_command({"/bin/sh", "-c", "exit 3"}).exit_code, 3);
   EXPECT_EQ(measure_command({"/bin/sh", "-c", "kill -9 $$"}).exit_code, 128 + 9);

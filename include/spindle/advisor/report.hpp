@@ -41,6 +41,7 @@ struct ThreadStats {
   double running = 0;           ///< fraction of samples in state R
   double sleeping = 0;          ///< fraction in S (interruptible wait: sleep, pipe, socket, lock)
   double disk_wait = 0;         ///< fraction in D (uninterruptible wait, usually disk)
+  double lock_wait = 0;         ///< fraction asleep in a futex (a lock, condition or GIL; wchan futex_*)
 };
 
 /// The advisor's answer. All times in seconds.
@@ -64,9 +65,10 @@ struct Report {
   bool io_readable = false;           ///< whether /proc/<pid>/io could be read
   double parallelism = 0;             ///< cores used on average: cpu_s / wall_s
   double demand = 0;                  ///< cores wanted on average: (cpu_s + runqueue_s) / wall_s
-  double busy_fraction = 0;           ///< of its working threads' lifetime, the share spent wanting a core
+  double busy_fraction = 0;           ///< working threads: CPU + run-queue time over that plus I/O wait (lock waits excluded)
   double wait_to_compute = 0;         ///< waiting time per unit of CPU time of the working threads
   double disk_wait_fraction = 0;      ///< share of thread samples in state D
+  double lock_wait_fraction = 0;      ///< share of the working threads' samples asleep on a futex (locks)
   Classification classification = Classification::io_bound;  ///< the verdict
   Model model = Model::none;          ///< what to use
   int pool_size = 0;                  ///< suggested workers (or concurrency bound for async)
