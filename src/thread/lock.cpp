@@ -11,8 +11,7 @@ namespace {
 constexpr int kSpins = 100;
 }  // namespace
 
-bool Lock::acquire_until(detail::SteadyTime deadline) noexcept {
-  if (try_acquire()) return true;
+bool Lock::acquire_slow(detail::SteadyTime deadline) noexcept {
   uint32_t c = kLocked;
   for (int i = 0; i < kSpins; ++i) {
     detail::cpu_relax();
@@ -33,10 +32,9 @@ bool Lock::acquire_until(detail::SteadyTime deadline) noexcept {
   return true;
 }
 
-void Lock::release() {
-  const uint32_t previous = word_.exchange(kUnlocked, std::memory_order_release);
+void Lock::release_slow(uint32_t previous) {
   if (previous == kUnlocked) throw InvalidStateError("release unlocked lock");
-  if (previous == kContended) detail::futex_wake(word_, 1);
+  detail::futex_wake(word_, 1);  // kContended: someone may sleep
 }
 
 }  // namespace spindle

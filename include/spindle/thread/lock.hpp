@@ -34,18 +34,23 @@ class Lock : public detail::AcquireApi<Lock> {
 
   /// Blocks until the lock is acquired (true) or `deadline` (steady clock) passes (false); a deadline already
   /// past polls once. Never throws.
-  bool acquire_until(detail::SteadyTime deadline) noexcept;
+  bool acquire_until(detail::SteadyTime deadline) noexcept { return try_acquire() || acquire_slow(deadline); }
   /// One attempt, never blocks; true if acquired.
   bool try_acquire() noexcept {
     uint32_t expected = kUnlocked;
     return word_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire, std::memory_order_relaxed);
   }
   /// Unlocks; wakes one waiter if any sleeps. **Errors:** InvalidStateError if the lock is not locked.
-  void release();
+  void release() {
+    const uint32_t previous = word_.exchange(kUnlocked, std::memory_order_release);
+    if (previous != kLocked) release_slow(previous);
+  }
   /// True while some thread holds the lock (a snapshot). Python: `locked()`.
   bool locked() const noexcept { return word_.load(std::memory_order_relaxed) != kUnlocked; }
 
  private:
+  bool acquire_slow(detail::SteadyTime deadline) noexcept;  // contended: spin, then sleep
+  void release_slow(uint32_t previous);                      // wake a sleeper, or report a bad release
   enum : uint32_t { kUnlocked = 0, kLocked = 1, kContended = 2 };  // Drepper's three-state futex mutex
   std::atomic<uint32_t> word_{kUnlocked};
 };
