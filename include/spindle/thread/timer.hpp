@@ -42,7 +42,9 @@ class Timer : public Thread {
               std::bind_front(std::forward<F>(fn), std::forward<Args>(args)...)) {}
 
   /// Stops the timer if it is still waiting: the function will not run. Python: `cancel()`.
-  void cancel() noexcept { finished_->set(); }
+  void cancel() noexcept {
+    if (finished_) finished_->set();  // a moved-from Timer has nothing to cancel
+  }
 
  private:
   template <class Call>
