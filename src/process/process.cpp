@@ -59,6 +59,9 @@ void Process::start() {
   const bool ok = detail::send_all(fd_, out.data(), task_at, {control->fd()}) &&
                   detail::send_all(fd_, out.data() + task_at, out.size() - task_at, target_.fds);
   (void)ok;  // a child that died at once shows up in join()/exitcode
+  // The child has its own copies now; ours would keep pipe ends open (no EOF) for the Process's lifetime.
+  for (int f : target_.fds) ::close(f);
+  target_.fds.clear();
 }
 
 void Process::reap() {

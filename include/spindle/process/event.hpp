@@ -10,6 +10,7 @@
 
 #include "spindle/process/shared_memory.hpp"
 
+
 namespace spindle::process {
 
 /// A flag that processes can set, clear and wait for.

@@ -1,0 +1,10 @@
+// Must NOT compile: a capturing lambda handed to a process pool (checked by tests/process/extra.cmake, which
+// expects the compiler to fail with "Can't pickle local object").
+#include "spindle/process/process_pool_executor.hpp"
+
+int main() {
+  spindle::process::ProcessPoolExecutor pool(1);
+  int captured = 41;
+  auto f = pool.submit([captured](int x) { return captured + x; }, 1);
+  (void)f;
+}

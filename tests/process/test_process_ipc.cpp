@@ -1,0 +1,140 @@
+// Interprocess Queue, Pipe, Lock, Semaphore and Value between real processes.
+
+#include <signal.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "census.hpp"
+#include "process_census.hpp"
+#include "spindle/process.hpp"
+
+namespace sp = spindle::process;
+using namespace std::chrono_literals;
+
+namespace {
+
+void produce(sp::Queue<int> q, int n) {
+  for (int i = 0; i < n; ++i) q.put(i);
+}
+void echo_upper(sp::Connection<std::string> c) {
+  for (;;) {
+    std::string s = c.recv();
+    if (s == "bye") return;
+    for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    c.send(s);
+  }
+}
+void add_many(sp::Value<long> v, int n) {
+  for (int i = 0; i < n; ++i) {
+    std::lock_guard g(v.get_lock());
+    v.raw() = v.raw() + 1;
+  }
+}
+void take_lock_and_die(sp::Lock l, sp::Event held) {
+  l.acquire();
+  held.set();
+  for (;;) std::this_thread::sleep_for(1h);
+}
+void release_twice(sp::Semaphore s) { s.release(2); }
+
+const bool forkserver_started = (sp::init(), true);
+
+class Ipc : public spindle::test::LeakCheckedTest {
+ protected:
+  void TearDown() override {
+    children_.check();
+    spindle::test::LeakCheckedTest::TearDown();
+  }
+  spindle::test::ChildCensus children_;
+};
+
+TEST_F(Ipc, BoundedQueueAcrossProcesses) {
+  sp::Queue<int> q(10);
+  sp::Process a(sp::target<&produce>, q, 500);
+  sp::Process b(sp::target<&produce>, q, 500);
+  a.start();
+  b.start();
+  long sum = 0;
+  for (int i = 0; i < 1000; ++i) {
+    sum += q.get();
+    EXPECT_LE(q.qsize(), 10u);
+  }
+  a.join();
+  b.join();
+  EXPECT_EQ(sum, 2L * (499 * 500 / 2));
+  EXPECT_TRUE(q.empty());
+  EXPECT_THROW(q.get_nowait(), spindle::QueueEmpty);
+}
+
+TEST_F(Ipc, QueueFullAndTimeouts) {
+  sp::Queue<std::string> q(2);
+  q.put("a");
+  q.put_nowait("b");
+  EXPECT_TRUE(q.full());
+  EXPECT_THROW(q.put_nowait("c"), spindle::QueueFull);
+  EXPECT_THROW(q.put("c", true, 10ms), spindle::QueueFull);
+  EXPECT_EQ(q.get(), "a");
+  EXPECT_EQ(q.get(), "b");
+  EXPECT_THROW(q.get(true, 10ms), spindle::QueueEmpty);
+}
+
+TEST_F(Ipc, PipeRoundTrips) {
+  auto [mine, theirs] = sp::Pipe<std::string>();
+  sp::Process p(sp::target<&echo_upper>, theirs);
+  p.start();
+  theirs.close();
+  mine.send("hello");
+  EXPECT_EQ(mine.recv(), "HELLO");
+  mine.send("bye");
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_THROW(mine.recv(), spindle::Error);  // EOF once the child is gone
+}
+
+TEST_F(Ipc, PipeRejectsOversizeMessages) {
+  auto [a, b] = sp::Pipe<std::string>(true, 1024);
+  EXPECT_THROW(a.send(std::string(4096, 'x')), sp::ProtocolError);
+  a.send("ok");
+  EXPECT_TRUE(b.poll(1s));
+  EXPECT_EQ(b.recv(), "ok");
+}
+
+TEST_F(Ipc, ValueWithLockCountsExactly) {
+  sp::Value<long> v(0);
+  sp::Process a(sp::target<&add_many>, v, 2000);
+  sp::Process b(sp::target<&add_many>, v, 2000);
+  a.start();
+  b.start();
+  a.join();
+  b.join();
+  EXPECT_EQ(v.value(), 4000);
+}
+
+TEST_F(Ipc, LockHeldByAKilledProcessIsRecovered) {
+  sp::Lock l;
+  sp::Event held;
+  sp::Process p(sp::target<&take_lock_and_die>, l, held);
+  p.start();
+  ASSERT_TRUE(held.wait(30s));
+  EXPECT_FALSE(l.try_lock());
+  p.kill();
+  p.join();
+  EXPECT_TRUE(l.acquire(true, 10s));  // robust: the dead owner's lock is handed over
+  l.release();
+}
+
+TEST_F(Ipc, SemaphoreAcrossProcesses) {
+  sp::Semaphore s(0);
+  EXPECT_FALSE(s.acquire(false));
+  sp::Process p(sp::target<&release_twice>, s);
+  p.start();
+  EXPECT_TRUE(s.acquire(true, 30s));
+  EXPECT_TRUE(s.acquire(true, 30s));
+  p.join();
+  EXPECT_EQ(s.get_value(), 0);
+}
+
+}  // namespace
