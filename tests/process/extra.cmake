@@ -19,7 +19,10 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   target_compile_features(fuzz_process_frames PRIVATE cxx_std_20)
   target_compile_options(fuzz_process_frames PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
   target_link_options(fuzz_process_frames PRIVATE -fsanitize=fuzzer,address,undefined)
+  # New inputs go to the build tree's corpus; tests/process/fuzz_corpus holds the committed regressions.
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fuzz_process_frames_corpus)
   add_test(NAME process.fuzz_frames_and_codec
-           COMMAND fuzz_process_frames -max_total_time=${SPINDLE_FUZZ_SECONDS} -rss_limit_mb=1024 -max_len=65536)
+           COMMAND fuzz_process_frames -max_total_time=${SPINDLE_FUZZ_SECONDS} -rss_limit_mb=1024 -max_len=65536
+                   ${CMAKE_CURRENT_BINARY_DIR}/fuzz_process_frames_corpus ${CMAKE_CURRENT_SOURCE_DIR}/process/fuzz_corpus)
   set_tests_properties(process.fuzz_frames_and_codec PROPERTIES LABELS fuzz TIMEOUT 300)
 endif()

@@ -152,3 +152,11 @@ TEST_F(Frames, TruncatedFrameWaitsForMore) {
 }
 
 }  // namespace
+
+namespace {
+TEST_F(Codec, NonBooleanByteIsRejected) {  // regression: found by fuzz_process_frames (optional's flag)
+  EXPECT_THROW(sp::decode<std::optional<int>>(std::string("\x0a\x01\x02\x03\x04", 5)), sp::ProtocolError);
+  EXPECT_THROW(sp::decode<bool>(std::string("\x02", 1)), sp::ProtocolError);
+  EXPECT_TRUE(sp::decode<bool>(std::string("\x01", 1)));
+}
+}  // namespace

@@ -100,9 +100,17 @@ inline void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const T& t) {
   ar.save_binary(std::addressof(t), sizeof(t));
 }
 template <class T>
-  requires std::is_arithmetic_v<T>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
 inline void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, T& t) {
   ar.load_binary(std::addressof(t), sizeof(t));
+}
+/// A bool is one byte that must be 0 or 1: loading any other byte into a bool is undefined behaviour (the
+/// fuzzer found this through std::optional's flag).
+inline void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, bool& t) {
+  unsigned char b = 0;
+  ar.load_binary(&b, 1);
+  if (b > 1) throw ProtocolError("codec: invalid bool");
+  t = b != 0;
 }
 template <class T>
 inline void CEREAL_SERIALIZE_FUNCTION_NAME(Writer& ar, cereal::NameValuePair<T>& t) {
