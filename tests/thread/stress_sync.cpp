@@ -156,6 +156,62 @@ TEST_P(StressSync, ConditionNotifyOneHandOff) {
   EXPECT_EQ(tokens, 0);
 }
 
+// Waiters use tiny timeouts, so notifications keep colliding with expiries. The notifier sends notify(1)
+// only while some waiter is in the list and not yet notified, so every notification must come back as
+// exactly one wait() that returns true (Python can return False there and drop the notification).
+TEST_P(StressSync, ConditionTimedWaitNeverLosesANotification) {
+  const int waiters = GetParam();
+  const int notifications = 2000 * scale();
+  Condition c;
+  int inside = 0;  // waiters inside wait() (registered, maybe notified), guarded by c
+  int owed = 0;    // notifications sent whose waiter has not returned yet
+  long trues = 0;
+  bool stop = false;
+  std::vector<Thread> threads;
+  for (int w = 0; w < waiters; ++w) {
+    threads.emplace_back([&, w] {
+      std::lock_guard guard(c);
+      for (int k = 0; !stop; ++k) {
+        ++inside;
+        const bool notified = c.wait(std::chrono::microseconds(20 + 37 * ((w + k) % 5)));
+        --inside;
+        if (notified) {
+          ++trues;
+          --owed;
+        }
+      }
+    });
+  }
+  // A lost notification would leave `owed` stuck and the notifier waiting forever: a generous bound turns
+  // that hang into a failed expectation (it is never reached when the Condition is correct).
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  Thread notifier([&] {
+    for (int i = 0; i < notifications && std::chrono::steady_clock::now() < give_up; ++i) {
+      for (; std::chrono::steady_clock::now() < give_up; std::this_thread::yield()) {
+        std::lock_guard guard(c);
+        if (inside - owed > 0) {
+          c.notify(1);
+          ++owed;
+          break;
+        }
+      }
+    }
+    for (;; std::this_thread::yield()) {
+      std::lock_guard guard(c);
+      if (owed == 0 || std::chrono::steady_clock::now() >= give_up) {
+        stop = true;  // the waiters see it at their next timeout
+        break;
+      }
+    }
+  });
+  for (auto& t : threads) t.start();
+  notifier.start();
+  notifier.join();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(trues, notifications);
+  EXPECT_EQ(owed, 0);
+}
+
 // Pairs ping-pong through two semaphores; extra threads acquire/release a shared one with timeouts.
 TEST_P(StressSync, SemaphorePingPongAndTimedAcquires) {
   const int pairs = GetParam() / 2;
