@@ -75,6 +75,7 @@ void init_throws() { throw std::logic_error("no config"); }
 void nothing(int) {}
 std::size_t alloc_mib(std::size_t mib) {
   std::vector<char> v(mib << 20, 1);
+  asm volatile("" : : "r"(v.data()) : "memory");  // the allocation escapes: clang may not elide it
   return v.size();
 }
 long long cpu_limit_rlimit(int) {
