@@ -7,12 +7,14 @@
 #include "common.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
+#include "spindle/process.hpp"
 #include "spindle/thread/thread.hpp"
 
 namespace spindle::labs {
 namespace {
 
 aio::Task<int> nothing(int i) { co_return i; }
+void noop() {}
 
 aio::Task<long> many_tasks(int n) {
   long sum = 0;
@@ -41,6 +43,15 @@ lab::Result run(const lab::Options& o) {
     }
   }) / n_procs;
   if (failures) throw std::runtime_error("fork failed");
+  const int n_spindle = o.quick ? 20 : 100;
+  const double spindle_proc_s = timed([&] {
+    for (int i = 0; i < n_spindle; ++i) {
+      process::Process p(process::target<&noop>);
+      p.start();
+      p.join();
+      if (p.exitcode() != 0) throw std::runtime_error("a Process failed");
+    }
+  }) / n_spindle;
   long sum = 0;
   const double task_s = timed([&] { sum = aio::run(many_tasks(n_tasks), aio::RunOptions{.debug = false}); }) / n_tasks;
   if (sum != static_cast<long>(n_tasks) * (n_tasks - 1) / 2) throw std::runtime_error("wrong task sum");
@@ -48,7 +59,10 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"coroutine task: create + run", task_s * 1e6, lab::kNone, lab::kNone, "us", ""});
   r.rows.push_back({"thread: start + join", thread_s * 1e6, lab::kNone, lab::kNone, "us", ""});
   r.rows.push_back({"process: fork + exit + wait", proc_s * 1e6, lab::kNone, lab::kNone, "us", "raw fork(): the OS cost"});
-  r.facts = {{"task_us", task_s * 1e6}, {"thread_us", thread_s * 1e6}, {"process_us", proc_s * 1e6}};
+  r.rows.push_back({"spindle::process::Process: start + join", spindle_proc_s * 1e6, lab::kNone, lab::kNone, "us",
+                    "via the forkserver"});
+  r.facts = {{"task_us", task_s * 1e6}, {"thread_us", thread_s * 1e6}, {"process_us", proc_s * 1e6},
+             {"spindle_process_us", spindle_proc_s * 1e6}};
   r.lesson = "coroutines are cheapest, threads cost tens of microseconds, processes hundreds: pools exist to "
              "pay creation once";
   return r;

@@ -16,6 +16,7 @@
 
 #include "commands.hpp"
 #include "spindle/lab/demo.hpp"
+#include "spindle/process/start_method.hpp"
 
 namespace spindle::cli {
 namespace {
@@ -66,6 +67,9 @@ int run_lab(const LabArgs& args) {
   if (args.names.empty()) {
     for (const auto& d : all) chosen.push_back(&d);
   }
+  // Start the process model's forkserver before any demo creates a thread: workers and Processes are
+  // forked from it, never from a multi-threaded parent.
+  spindle::process::init();
   const bool bar = isatty(2) != 0;
   spindle::lab::Options options;
   options.quick = args.quick;
@@ -96,7 +100,7 @@ int run_lab(const LabArgs& args) {
     std::fflush(stdout);
     results.emplace_back(demo, std::move(result));
   }
-  if (bar) progress(chosen.size(), chosen.size(), "done"), fmt::print(stderr, "\n");
+  if (bar) fmt::print(stderr, "\r\033[K");
   if (!args.report.empty()) {
     std::ofstream out(args.report);
     out << spindle::lab::render_html(results, machine() + (args.quick ? " (--quick: scaled down)" : ""));

@@ -10,8 +10,17 @@
 
 #include "census.hpp"
 #include "spindle/lab/demo.hpp"
+#include "spindle/process/start_method.hpp"
 
 namespace {
+
+// The process model's forkserver (and its descriptors) must exist before the first test's census, as
+// `spindle lab` starts it before any demo.
+class ForkserverFirst : public ::testing::Environment {
+ public:
+  void SetUp() override { spindle::process::init(); }
+};
+const ::testing::Environment* const forkserver_env = ::testing::AddGlobalTestEnvironment(new ForkserverFirst);
 
 using spindle::lab::Result;
 
@@ -70,12 +79,16 @@ TEST_F(Demos, Seed000IoOverlapsCpuDoesNotUnderAGil) {
   EXPECT_LT(fact(r, "io_async_s"), fact(r, "io_seq_s") / 2);
   // Four tasks under one GIL need at least the serial run's CPU time, one core at a time.
   EXPECT_GT(fact(r, "cpu_gil_s"), 0.8 * fact(r, "cpu_seq_cpu_s"));
+  EXPECT_LT(fact(r, "io_procs_s"), fact(r, "io_seq_s") / 2) << "4 waiting processes overlap too";
+  EXPECT_GT(fact(r, "cpu_procs_s"), 0);  // the sums were checked inside the demo
 }
 
 TEST_F(Demos, Seed001SpinnersAnswerAndTheBlockedLoopIsNamed) {
   const auto r = run("001-spinners");
   EXPECT_EQ(fact(r, "thread_answer"), 42);
   EXPECT_EQ(fact(r, "coro_answer"), 42);
+  EXPECT_EQ(fact(r, "process_answer"), 42);
+  EXPECT_GE(fact(r, "process_frames"), 2) << "the spinner process animates while the parent waits";
   EXPECT_EQ(fact(r, "blocked_answer"), 42);
   EXPECT_GE(fact(r, "thread_frames"), 2);
   EXPECT_GE(fact(r, "coro_frames"), 2);
@@ -97,6 +110,7 @@ TEST_F(Demos, CpuBoundGilThreadsDoNotBeatSerial) {
   EXPECT_GT(fact(r, "gil_threads_s"), 0.8 * fact(r, "serial_cpu_s"));
   EXPECT_LT(fact(r, "gil_cores_used"), 1.3);
   EXPECT_GT(fact(r, "gil_switches"), 0);
+  EXPECT_GT(fact(r, "processes_s"), 0);
 }
 
 TEST_F(Demos, BlockingTheLoopSerialisesIt) {
@@ -177,6 +191,7 @@ TEST_F(Demos, CreationCostOrder) {
   const auto r = run("004-creation-cost");
   EXPECT_LT(fact(r, "task_us"), fact(r, "process_us"));
   EXPECT_LT(fact(r, "thread_us"), fact(r, "process_us"));
+  EXPECT_GT(fact(r, "spindle_process_us"), 0);
 }
 
 TEST_F(Demos, ThreadsShareMemoryProcessesDoNot) {
