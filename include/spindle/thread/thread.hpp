@@ -32,8 +32,8 @@ struct ThreadOptions {
 /// spindle::report_unhandled_exception (where = "thread NAME"), as Python's `threading.excepthook` does,
 /// and the thread ends normally.
 ///
-/// **Destruction:** destroying a Thread that still runs joins it, unless it is a daemon, which is
-/// detached and keeps running (the process exiting kills it, as Python's daemon threads at shutdown; it must
+/// **Destruction:** destroying a Thread that still runs joins it, unless it is a daemon (or it is destroyed
+/// on its own thread, where joining would deadlock), which is detached and keeps running (the process exiting kills it, as Python's daemon threads at shutdown; it must
 /// not touch objects that static destruction tears down). A Thread that was never started does nothing.
 /// Unlike std::thread, a running thread never calls std::terminate.
 ///
