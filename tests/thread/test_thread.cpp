@@ -232,6 +232,21 @@ TEST_F(ThreadTest, DestructorDetachesDaemonThread) {
   done->wait();  // the census then waits for the OS thread to leave
 }
 
+TEST_F(ThreadTest, ThreadDestroyingItsOwnObjectDoesNotDeadlock) {
+  Event go;
+  auto done = std::make_shared<Event>();
+  auto holder = std::make_unique<Thread>();
+  *holder = Thread([&holder, &go, done] {
+    go.wait();
+    holder.reset();  // ~Thread on its own thread: detached, since joining itself would deadlock
+    done->set();
+  });
+  holder->start();
+  go.set();
+  done->wait();
+  EXPECT_EQ(holder, nullptr);
+}
+
 TEST_F(ThreadTest, SetDaemonAfterStartThrows) {
   Thread t([] {});
   t.set_daemon(true);
