@@ -521,6 +521,19 @@ class PoolCore {
       std::lock_guard lock(m_);
       pids_.erase(std::remove(pids_.begin(), pids_.end(), w->child.pid), pids_.end());
     }
+    // A worker that dies before it is ready, again and again, would be replaced forever: after three in a
+    // row the pool is broken (Python: BrokenProcessPool), with the reason.
+    if (!w->ready && !w->init_error && w->kill == KillReason::none) {
+      if (++startup_failures_ >= 3) {
+        std::lock_guard lock(m_);
+        if (!broken_) {
+          broken_ = true;
+          broken_reason_ = "worker processes die before they are ready (last one " + describe_status(status) + ")";
+        }
+      }
+    } else if (w->ready) {
+      startup_failures_ = 0;
+    }
     if (w->init_error) {
       std::string type, msg;
       try {
@@ -616,6 +629,7 @@ class PoolCore {
   // manager-thread only
   std::vector<std::unique_ptr<Worker>> workers_;
   std::uint64_t next_seq_ = 1;
+  int startup_failures_ = 0;
 
   std::atomic<std::uint64_t> submitted_{0}, completed_{0}, crashed_{0}, timed_out_{0}, requeued_{0},
       workers_started_{0}, workers_died_{0};
