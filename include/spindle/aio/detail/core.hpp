@@ -91,10 +91,9 @@ class TimerHeap {
   std::size_t size() const noexcept { return heap_.size() - stale_; }
 
   void push(std::int64_t when, Runnable* r) {
-    heap_.reserve(heap_.size() + 1);  // may throw before anything changes
+    heap_.push_back(Entry{when, seq_ + 1, r});  // may throw before anything changes
     r->timer_seq_ = ++seq_;
     r->ref();
-    heap_.push_back(Entry{when, r->timer_seq_, r});
     std::push_heap(heap_.begin(), heap_.end(), later);
   }
 
