@@ -167,6 +167,8 @@ TEST_F(Demos, FetchFromALocalServerOverlapsRequests) {
   EXPECT_GE(fact(r, "ok_serial"), 1);
   EXPECT_LT(fact(r, "threads20_s"), fact(r, "serial_per_url_s") * fact(r, "urls") / 4);
   EXPECT_LT(fact(r, "threads_all_s"), fact(r, "threads20_s"));
+  EXPECT_EQ(fact(r, "ok_async"), fact(r, "urls"));
+  EXPECT_LT(fact(r, "async_s"), fact(r, "threads20_s")) << "async beats 20 threads on 100 slow requests";
 }
 
 TEST_F(Demos, FuturesAnswerAndCompleteInOrderOfFinish) {
