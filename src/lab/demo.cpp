@@ -62,13 +62,13 @@ std::string jstr(const std::string& s) {
 
 Chart chart_of(const Result& r) {
   if (!r.chart.bars.empty() || !r.chart.points.empty()) return r.chart;
+  // The rows' measured figures, those in the first row's unit only: one axis, no apples against oranges.
   Chart c;
   c.title = "measured";
   for (const auto& row : r.rows) {
-    if (std::isfinite(row.measured)) {
-      c.bars.emplace_back(row.variant, row.measured);
-      c.unit = row.unit;
-    }
+    if (!std::isfinite(row.measured)) continue;
+    if (c.bars.empty()) c.unit = row.unit;
+    if (row.unit == c.unit) c.bars.emplace_back(row.variant, row.measured);
   }
   return c;
 }
