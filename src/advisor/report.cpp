@@ -125,8 +125,8 @@ void classify(Report& r) {
                       switch_rate);
   } else if (r.busy_fraction >= 0.7) {
     r.classification = Classification::cpu_bound;
-    r.reason = format("its %.0f working thread(s) wanted a core %.0f%% of the time they were not waiting for "
-                      "each other; %.2f cores used of %.0f",
+    r.reason = format("its %.0f working thread(s) wanted a core %.0f%% of the time (lock waits aside); "
+                      "%.2f cores used of %.0f",
                       std::max(working, 1), 100 * r.busy_fraction, r.parallelism, cores);
   } else if (r.busy_fraction <= 0.3) {
     r.classification = Classification::io_bound;
@@ -145,7 +145,8 @@ void classify(Report& r) {
 
   // What to use. For waiting work, Goetz's sizing: workers = cores * (1 + wait/compute) keeps the cores busy.
   const double ratio = std::isfinite(r.wait_to_compute) ? std::min(r.wait_to_compute, 1e4) : 1e4;
-  const int io_pool = static_cast<int>(std::min(1e4, std::ceil(cores * (1.0 + ratio))));
+  // Capped at 1024: past that the answer is "async", and the bound is the program's own concurrency.
+  const int io_pool = static_cast<int>(std::min(1024.0, std::ceil(cores * (1.0 + ratio))));
   switch (r.classification) {
     case Classification::cpu_bound:
       r.model = Model::processes;
