@@ -24,21 +24,40 @@ namespace {
 constexpr std::size_t kGrain = 16;
 constexpr std::size_t kClasses = 48;  // frames up to 768 bytes are pooled
 
+constexpr std::size_t kChunk = 256 * 1024;
+
+// Frames are carved from 256 KiB chunks (no malloc header per frame) and recycled through per-size free
+// lists; the chunks go back to the system when the thread exits. A frame freed on another thread joins that
+// thread's lists (harmless: memory migrates).
 struct FramePool {
   void* heads[kClasses] = {};
+  char* cur = nullptr;
+  std::size_t left = 0;
+  void* chunks = nullptr;  // singly linked through each chunk's first word
   long allocated = 0;
   long freed = 0;
   FramePool() = default;
   FramePool(const FramePool&) = delete;
   FramePool& operator=(const FramePool&) = delete;
   ~FramePool() {
-    for (void*& h : heads) {
-      while (h != nullptr) {
-        void* next = *static_cast<void**>(h);
-        ::operator delete(h);
-        h = next;
-      }
+    while (chunks != nullptr) {
+      void* next = *static_cast<void**>(chunks);
+      ::operator delete(chunks);
+      chunks = next;
     }
+  }
+  void* carve(std::size_t bytes) {
+    if (left < bytes) {
+      char* c = static_cast<char*>(::operator new(kChunk));
+      *reinterpret_cast<void**>(c) = chunks;
+      chunks = c;
+      cur = c + kGrain;
+      left = kChunk - kGrain;
+    }
+    void* p = cur;
+    cur += bytes;
+    left -= bytes;
+    return p;
   }
 };
 
@@ -56,7 +75,7 @@ void* frame_alloc(std::size_t size) {
       pool.heads[cls] = *static_cast<void**>(p);
       return p;
     }
-    return ::operator new(cls * kGrain);
+    return pool.carve(cls * kGrain);
   }
 #endif
   return ::operator new(size);
@@ -81,16 +100,8 @@ long live_frames() noexcept { return tls_pool.allocated - tls_pool.freed; }
 
 // ---- running loop / task ---------------------------------------------------------------------------------
 
-LoopCore& running_core() {
-  if (tls_running == nullptr) throw InvalidStateError("no running event loop");
-  return *tls_running;
-}
-
-TaskState& running_task() {
-  LoopCore& l = running_core();
-  if (l.current == nullptr) throw InvalidStateError("not inside a task");
-  return *l.current;
-}
+void throw_no_loop() { throw InvalidStateError("no running event loop"); }
+void throw_no_task() { throw InvalidStateError("not inside a task"); }
 
 void report_error(LoopCore* loop, std::string_view message, std::exception_ptr error, TaskState* task) noexcept {
   try {
@@ -114,13 +125,6 @@ void report_error(LoopCore* loop, std::string_view message, std::exception_ptr e
 
 // ---- TaskState -------------------------------------------------------------------------------------------
 
-namespace {
-std::uint32_t next_task_id() noexcept {
-  static thread_local std::uint32_t n = 0;
-  return ++n;
-}
-}  // namespace
-
 TaskState::~TaskState() { delete extras_; }
 
 TaskExtras& TaskState::extras() {
@@ -138,15 +142,15 @@ void TaskState::throw_cancelled() const {
   throw CancelledError();
 }
 
-void TaskState::make_root(LoopCore* loop, std::string name, const char* file, int line) {
+void TaskState::make_root(LoopCore* loop, std::string_view name, const char* file, int line) {
   if (started_ || root_ != nullptr) throw InvalidStateError("create_task: the coroutine was already started or scheduled");
-  if (!name.empty()) extras().name = std::move(name);
+  if (!name.empty()) extras().name = std::string(name);
   if (loop->debug) {
     TaskExtras& x = extras();
     x.file = file;
     x.line = line;
   }
-  id_ = next_task_id();
+  id_ = ++loop->task_ids;
   root_ = this;
   loop_ = loop;
   ++refs_;  // the loop's reference, dropped when the task completes
@@ -265,7 +269,12 @@ void TaskState::finish_cancelled_unstarted() noexcept {
     error_ = std::current_exception();
   }
   status_ = Status::cancelled;
+  LoopCore* l = loop_;
   complete();
+  if (TaskState* next = std::exchange(l->handoff, nullptr)) {  // no final suspend here to transfer from
+    next->scheduled_ = false;
+    next->schedule();
+  }
 }
 
 void TaskState::abandon() noexcept {

@@ -241,10 +241,10 @@ class EventLoop {
 
   /// Schedules `task` on this loop (callable before the loop runs). Python: `loop.create_task(coro, name)`.
   template <class T>
-  Task<T> create_task(Task<T> task, std::string name = {}, const char* file = __builtin_FILE(),
+  Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                       int line = __builtin_LINE()) {
     check_open();
-    task.state()->make_root(&core_, std::move(name), file, line);
+    task.state()->make_root(&core_, name, file, line);
     return task;
   }
 

@@ -123,7 +123,7 @@ class TaskAwaiter final : public Waiter, public DoneWatcher {
     child_->cancel(parent_->cancel_message());
     return false;
   }
-  void task_done(TaskState&) noexcept override { parent_->wake(); }
+  void task_done(TaskState&) noexcept override { parent_->wake_direct(); }
   void abandon_wait() noexcept override {
     if (!child_->done()) child_->remove_watcher(this);
     parent_ = nullptr;
@@ -301,9 +301,9 @@ Task<T> detail::PromiseBase<T>::get_return_object() noexcept {
 /// "Task-N". The creation site is recorded for debug-mode reports. **Errors:** InvalidStateError without a
 /// running loop or if the task was already started. Python: `asyncio.create_task(coro, name=...)`.
 template <class T>
-Task<T> create_task(Task<T> task, std::string name = {}, const char* file = __builtin_FILE(),
+Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                     int line = __builtin_LINE()) {
-  task.state()->make_root(&detail::running_core(), std::move(name), file, line);
+  task.state()->make_root(&detail::running_core(), name, file, line);
   return task;
 }
 

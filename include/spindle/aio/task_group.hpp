@@ -45,12 +45,12 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
 
   /// Schedules `task` as a child of the group. Python: `tg.create_task(coro, name=...)`.
   template <class T>
-  Task<T> create_task(Task<T> task, std::string name = {}, const char* file = __builtin_FILE(),
+  Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                       int line = __builtin_LINE()) {
     if (aborting_) throw InvalidStateError("TaskGroup is shutting down");
     if (exiting_ && children_.empty()) throw InvalidStateError("TaskGroup is finished");
     detail::TaskState* s = task.state();
-    s->make_root(parent_.loop(), std::move(name), file, line);
+    s->make_root(parent_.loop(), name, file, line);
     s->ref();
     children_.insert(s);
     s->add_watcher(this);

@@ -216,7 +216,9 @@ struct LoopCore {
   EventLoop* owner = nullptr;
   TaskState* all_head = nullptr;  // live (pending) root tasks, an intrusive list
   std::size_t live_tasks = 0;
-  long external_pending = 0;  // awaits on other threads' work (futures): a virtual clock must not jump past them
+  std::uint32_t task_ids = 0;   // "Task-N" numbering
+  long external_pending = 0;     // awaits on other threads' work (futures): a virtual clock must not jump past them
+  TaskState* handoff = nullptr;  // woken by the task completing now; resumed directly (see on_final)
   std::int64_t now_ns = 0;
   bool now_valid = false;
   bool debug = false;
@@ -233,10 +235,14 @@ struct LoopCore {
 /// The loop running on this thread (null when none).
 inline thread_local LoopCore* tls_running = nullptr;
 
+[[noreturn]] void throw_no_loop();
+[[noreturn]] void throw_no_task();
 /// The loop running on this thread; throws InvalidStateError when there is none.
-LoopCore& running_core();
-/// The task whose step runs now; throws InvalidStateError outside a task.
-TaskState& running_task();
+inline LoopCore& running_core() {
+  LoopCore* l = tls_running;
+  if (l == nullptr) throw_no_loop();
+  return *l;
+}
 
 /// Coroutine frame allocation: a per-thread free list by size class (a frame is recycled, not freed), plain
 /// new/delete under AddressSanitizer so that use-after-free stays visible.
@@ -292,6 +298,18 @@ class TaskState : public Runnable {
   /// The waiter this task was suspended on fired: run the task's next step.
   void wake() noexcept {
     waiter_ = nullptr;
+    schedule();
+  }
+  /// As wake(), for the one task that awaits the task completing now: it may be resumed directly. Falls back
+  /// to the ready queue when another hand-off is pending or in debug mode (each step is timed).
+  void wake_direct() noexcept {
+    waiter_ = nullptr;
+    if (scheduled_) return;
+    if (loop_->handoff == nullptr && !loop_->debug) {
+      scheduled_ = true;  // keeps anyone else from queueing it meanwhile
+      loop_->handoff = this;
+      return;
+    }
     schedule();
   }
   /// Records where the task is suspended and on what.
@@ -350,13 +368,13 @@ class TaskState : public Runnable {
   TaskState* next_all() const noexcept { return all_next_; }
 
   /// Makes this (unstarted) coroutine a root task of `loop` and schedules its first step.
-  void make_root(LoopCore* loop, std::string name, const char* file, int line);
+  void make_root(LoopCore* loop, std::string_view name, const char* file, int line);
   /// Starts this unstarted coroutine inline inside `parent`'s task; returns the handle to transfer to.
   std::coroutine_handle<> start_child(TaskState* parent, std::coroutine_handle<> continuation) noexcept {
     started_ = true;
     root_ = parent;
     loop_ = parent->loop_;
-    continuation_ = continuation;
+    resume_point_ = continuation;  // a child never suspends as itself: the field holds its parent
     return self_;
   }
   /// Loop close: the task will never run again. Reported, marked cancelled, watchers dropped.
@@ -364,8 +382,16 @@ class TaskState : public Runnable {
 
   /// Reached at the final suspend point: a child returns to its parent, a root completes.
   std::coroutine_handle<> on_final() noexcept {
-    if (root_ != this) return continuation_ ? continuation_ : std::noop_coroutine();
-    complete();
+    if (root_ != this) return resume_point_ ? resume_point_ : std::noop_coroutine();
+    LoopCore* l = loop_;
+    complete();  // may destroy *this
+    // A task that awaited this one and was woken by it runs next, directly (symmetric transfer), instead of
+    // going round the ready queue: spawn+await costs one queue trip, not two.
+    if (TaskState* next = std::exchange(l->handoff, nullptr)) {
+      next->scheduled_ = false;
+      l->current = next;
+      return next->resume_point_;
+    }
     return std::noop_coroutine();
   }
 
@@ -388,8 +414,7 @@ class TaskState : public Runnable {
   void unlink_all() noexcept;
 
   std::coroutine_handle<> self_;
-  std::coroutine_handle<> resume_point_;  // innermost suspended coroutine of a root
-  std::coroutine_handle<> continuation_;  // a child's awaiting parent coroutine
+  std::coroutine_handle<> resume_point_;  // a root: its innermost suspended coroutine; a child: its parent
   TaskState* root_ = nullptr;
   LoopCore* loop_ = nullptr;
   Waiter* waiter_ = nullptr;
@@ -409,6 +434,13 @@ class TaskState : public Runnable {
 };
 
 inline void Waiter::timer_fired(TaskState& task) noexcept { task.wake(); }
+
+/// The task whose step runs now; throws InvalidStateError outside a task.
+inline TaskState& running_task() {
+  LoopCore& l = running_core();
+  if (l.current == nullptr) throw_no_task();
+  return *l.current;
+}
 
 }  // namespace detail
 }  // namespace spindle::aio
