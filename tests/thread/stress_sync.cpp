@@ -171,7 +171,8 @@ TEST_P(StressSync, ConditionTimedWaitNeverLosesANotification) {
   for (int w = 0; w < waiters; ++w) {
     threads.emplace_back([&, w] {
       std::lock_guard guard(c);
-      for (int k = 0; !stop; ++k) {
+      for (int k = 0;; ++k) {
+        if (stop) break;  // set by the notifier while wait() below has released the lock
         ++inside;
         const bool notified = c.wait(std::chrono::microseconds(20 + 37 * ((w + k) % 5)));
         --inside;
