@@ -44,7 +44,13 @@ int SockAddr::port() const noexcept {
 
 std::string SockAddr::to_string() const {
   if (family() == AF_INET) return host() + ":" + std::to_string(port());
-  if (family() == AF_INET6) return "[" + host() + "]:" + std::to_string(port());
+  if (family() == AF_INET6) {
+    std::string s = "[";  // appended piecewise: g++ 12 -O3 warns (-Wrestrict) on "[" + host() + ...
+    s += host();
+    s += "]:";
+    s += std::to_string(port());
+    return s;
+  }
   return host();
 }
 

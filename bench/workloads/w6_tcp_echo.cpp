@@ -1,0 +1,256 @@
+// W6 (WORKLOADS.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
+// (each connection a task: read up to 64 bytes, write them back, drain) on its own thread. The built-in load
+// generator is single-threaded (epoll, 50 connections, TCP_NODELAY, one 64-byte request in flight each; 1 s
+// warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.
+// `--arg serve=PORT` serves on PORT until SIGINT/SIGTERM for an outside load generator.
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "spindle/aio/event_loop.hpp"
+#include "spindle/aio/locks.hpp"
+#include "spindle/aio/server.hpp"
+#include "spindle/aio/streams.hpp"
+#include "workload.hpp"
+
+namespace spindle::bench {
+namespace {
+
+constexpr int kConns = 50;
+constexpr std::size_t kMsg = 64;
+
+aio::Task<void> echo(aio::StreamReader r, aio::StreamWriter w) {
+  for (;;) {
+    std::string data = co_await r.read(static_cast<std::ptrdiff_t>(kMsg));
+    if (data.empty()) break;
+    w.write(data);
+    co_await w.drain();
+  }
+}
+
+/// The server side: serves on `port` until `stop` is set (from any thread through call_soon_threadsafe).
+struct EchoServer {
+  aio::EventLoop loop;
+  aio::Event stop;
+  std::promise<int> bound;
+
+  aio::Task<void> main(int port) {
+    aio::ConnectionHandler handler = echo;
+    auto starting = aio::start_server(std::move(handler), "127.0.0.1", port, {.backlog = 512});
+    aio::Server server = co_await std::move(starting);
+    bound.set_value(server.port());
+    co_await stop.wait();
+    server.close_clients();
+    co_await server.wait_closed();
+  }
+  void request_stop() {
+    loop.call_soon_threadsafe([this] { stop.set(); });
+  }
+};
+
+double thread_cpu_s(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+int serve_forever(int port, const Options& options) {
+  EchoServer s;
+  s.loop.add_signal_handler(SIGINT, [&s] { s.stop.set(); });
+  s.loop.add_signal_handler(SIGTERM, [&s] { s.stop.set(); });
+  auto main = s.loop.create_task(s.main(port));
+  std::thread announce([&s, &options] {
+    const int p = s.bound.get_future().get();
+    Line("W6").add("serving", "127.0.0.1").add("port", p).emit(options);
+    std::fflush(stdout);
+  });
+  int rc = 0;
+  try {
+    s.loop.run_until_complete(main);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "W6: %s\n", e.what());
+    rc = 1;
+  }
+  announce.join();
+  return rc;
+}
+
+struct Client {
+  int fd = -1;
+  unsigned char out[kMsg];
+  unsigned char in[kMsg];
+  std::size_t got = 0;
+  std::uint64_t seq = 0;
+  std::int64_t sent_ns = 0;
+};
+
+std::int64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void fill(Client& c, int id) {
+  std::memset(c.out, 'a' + id % 26, kMsg);
+  std::memcpy(c.out, &c.seq, sizeof c.seq);
+  std::memcpy(c.out + sizeof c.seq, &id, sizeof id);
+}
+
+bool send_request(Client& c, int id) {
+  ++c.seq;
+  fill(c, id);
+  c.got = 0;
+  c.sent_ns = now_ns();
+  std::size_t off = 0;
+  while (off < kMsg) {  // 64 bytes into an empty socket buffer: one call in practice
+    const ssize_t n = ::send(c.fd, c.out + off, kMsg - off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+int run_w6(const Options& options) {
+  for (const auto& a : options.args) {
+    if (a.rfind("serve=", 0) == 0) return serve_forever(std::stoi(a.substr(6)), options);
+  }
+  const double warmup_s = options.quick ? 0.2 : 1.0;
+  const double measure_s = options.quick ? 0.5 : 5.0;
+
+  EchoServer server;
+  auto main = server.loop.create_task(server.main(0));
+  std::promise<clockid_t> server_clock;
+  std::thread server_thread([&] {
+    clockid_t cid{};
+    pthread_getcpuclockid(pthread_self(), &cid);
+    server_clock.set_value(cid);
+    server.loop.run_until_complete(main);
+  });
+  const clockid_t sclock = server_clock.get_future().get();
+  const int port = server.bound.get_future().get();
+
+  std::vector<Client> clients(kConns);
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  int rc = 0;
+  for (int i = 0; i < kConns; ++i) {
+    Client& c = clients[static_cast<std::size_t>(i)];
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+      std::perror("W6 connect");
+      rc = 1;
+    }
+    const int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<std::uint32_t>(i);
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+  }
+
+  std::vector<std::uint32_t> lat_ns;
+  lat_ns.reserve(options.quick ? 200'000 : 2'000'000);
+  std::int64_t requests = 0;
+  std::int64_t bad = 0;
+  bool measuring = false;
+  const std::int64_t t_start = now_ns();
+  const std::int64_t t_measure = t_start + static_cast<std::int64_t>(warmup_s * 1e9);
+  const std::int64_t t_end = t_measure + static_cast<std::int64_t>(measure_s * 1e9);
+  double cpu0 = 0;
+  std::int64_t wall0 = 0;
+  for (int i = 0; i < kConns && rc == 0; ++i) {
+    if (!send_request(clients[static_cast<std::size_t>(i)], i)) rc = 1;
+  }
+  epoll_event evs[64];
+  while (rc == 0) {
+    const std::int64_t now = now_ns();
+    if (!measuring && now >= t_measure) {
+      measuring = true;
+      cpu0 = thread_cpu_s(sclock);
+      wall0 = now;
+    }
+    if (now >= t_end) break;
+    const int n = ::epoll_wait(ep, evs, 64, 100);
+    for (int k = 0; k < n; ++k) {
+      const int id = static_cast<int>(evs[k].data.u32);
+      Client& c = clients[static_cast<std::size_t>(id)];
+      const ssize_t r = ::recv(c.fd, c.in + c.got, kMsg - c.got, 0);
+      if (r <= 0) {
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        std::fprintf(stderr, "W6: connection %d lost\n", id);
+        rc = 1;
+        break;
+      }
+      c.got += static_cast<std::size_t>(r);
+      if (c.got < kMsg) continue;
+      const std::int64_t done = now_ns();
+      if (std::memcmp(c.in, c.out, kMsg) != 0) ++bad;
+      if (measuring) {
+        ++requests;
+        lat_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(done - c.sent_ns, UINT32_MAX)));
+      }
+      if (!send_request(c, id)) rc = 1;
+    }
+  }
+  const double cpu1 = thread_cpu_s(sclock);
+  const double wall = static_cast<double>(now_ns() - wall0) * 1e-9;
+  // Drain the last in-flight replies, then close; the server closes its side and stops.
+  for (auto& c : clients) ::close(c.fd);
+  ::close(ep);
+  server.request_stop();
+  server_thread.join();
+
+  std::sort(lat_ns.begin(), lat_ns.end());
+  auto pct = [&](double p) -> double {
+    if (lat_ns.empty()) return 0;
+    const auto i = static_cast<std::size_t>(p * static_cast<double>(lat_ns.size() - 1));
+    return static_cast<double>(lat_ns[i]) / 1000.0;
+  };
+  const double per_req_us = requests > 0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(requests) : 0;
+  Line("W6")
+      .add("peer", "spindle-aio")
+      .add("conns", kConns)
+      .add("requests", requests)
+      .add("per_s", static_cast<std::int64_t>(static_cast<double>(requests) / wall))
+      .add("p50_us", pct(0.50), 1)
+      .add("p99_us", pct(0.99), 1)
+      .add("server_cpu_us_per_req", per_req_us, 2)
+      .emit(options);
+  if (bad != 0) {
+    std::fprintf(stderr, "W6: %lld replies differed from their request\n", static_cast<long long>(bad));
+    return 1;
+  }
+  if (requests == 0) {
+    std::fprintf(stderr, "W6: no request completed\n");
+    return 1;
+  }
+  return rc;
+}
+
+const Register reg("W6", "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)", run_w6);
+
+}  // namespace
+}  // namespace spindle::bench
