@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -78,13 +79,18 @@ bool Process::join(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) throw InvalidStateError("Process.join: not started");
   if (exitcode_) return true;
   // The channel reaches EOF when the child's last descriptor closes, i.e. when it exits.
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool forever = timeout == std::chrono::milliseconds::max();
+  const auto deadline = forever ? std::chrono::steady_clock::time_point::max() : std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (timeout != std::chrono::milliseconds::max() && left.count() < 0) return false;
+    int wait_ms = -1;
+    if (!forever) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() < 0) return false;
+      wait_ms = static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+    }
     pollfd p{fd_, POLLIN, 0};
-    const int r = ::poll(&p, 1, timeout == std::chrono::milliseconds::max() ? -1 : static_cast<int>(left.count()));
+    const int r = ::poll(&p, 1, wait_ms);
     if (r < 0 && errno == EINTR) continue;
     if (r == 0) return false;
     std::deque<int> fds;
