@@ -114,6 +114,18 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
       err = std::current_exception();
     }
     close_transport(*t);
+    // The connection counts until its fd is closed (a flush to a slow peer included): wait_closed() then
+    // means every descriptor is released, and close_clients() can still abort it.
+    bool cancelled = false;
+    try {
+      StreamWriter closing(t);
+      Task<void> closed = closing.wait_closed();
+      co_await std::move(closed);
+    } catch (...) {
+      cancelled = true;
+      if (!err) err = std::current_exception();
+    }
+    if (cancelled) abort_transport(*t);
     t.reset();
     s->connection_done(id);
     if (err) {
