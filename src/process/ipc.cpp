@@ -61,8 +61,15 @@ bool Lock::acquire(bool blocking, std::optional<std::chrono::nanoseconds> timeou
   if (!blocking) {
     rc = pthread_mutex_trylock(m);
   } else if (timeout) {
-    const timespec ts = monotonic_deadline(*timeout);
-    rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+    // timedlock (CLOCK_REALTIME) rather than clocklock: sanitizers intercept it, so TSan sees the
+    // acquisition; a wall-clock jump during the wait only shortens or lengthens this one timeout.
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    const auto ns = std::max<long long>(0, timeout->count());
+    const long long total = static_cast<long long>(ts.tv_nsec) + ns % 1'000'000'000;
+    ts.tv_sec += static_cast<time_t>(ns / 1'000'000'000 + total / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(total % 1'000'000'000);
+    rc = pthread_mutex_timedlock(m, &ts);
   } else {
     rc = pthread_mutex_lock(m);
   }
