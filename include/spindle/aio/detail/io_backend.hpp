@@ -1,0 +1,20 @@
+#pragma once
+// I/O backends of the event loop. EventLoop builds its epoll poller itself; the io_uring poller is made here
+// and plugs into the same Poller interface (src/aio/poller.hpp). docs/async-io.md, "Backends", gives the
+// one-line LoopOptions hook that would let a loop choose it.
+
+#include <memory>
+
+namespace spindle::aio::detail {
+
+class Poller;
+
+/// Which backend a factory produced.
+enum class Backend { epoll, io_uring };
+
+/// An io_uring poller (IORING_OP_POLL_ADD readiness, re-armed after each completion so that it keeps epoll's
+/// level-triggered contract), or the epoll poller when io_uring cannot be set up (io_uring_queue_init fails:
+/// seccomp, kernel.io_uring_disabled, an old kernel). `chosen`, if given, says which one was made.
+std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen = nullptr);
+
+}  // namespace spindle::aio::detail
