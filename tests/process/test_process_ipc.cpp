@@ -122,7 +122,11 @@ TEST_F(Ipc, LockHeldByAKilledProcessIsRecovered) {
   EXPECT_FALSE(l.try_lock());
   p.kill();
   p.join();
-  EXPECT_TRUE(l.acquire(true, 10s));  // robust: the dead owner's lock is handed over
+  // Robust: the dead owner's lock is handed over. (Blocking acquire: TSan models EOWNERDEAD only for
+  // pthread_mutex_lock, not for the timed variant.)
+  EXPECT_TRUE(l.acquire());
+  l.release();
+  EXPECT_TRUE(l.acquire(true, 10s));
   l.release();
 }
 
