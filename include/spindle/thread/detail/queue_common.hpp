@@ -1,6 +1,6 @@
 #pragma once
 // Pieces shared by the thread-model queues: timeout handling as Python's `queue` does it, and the
-// spin-then-yield-then-park backoff the lock-free ring uses before it sleeps on a futex.
+// spin-then-park backoff the lock-free ring uses before it sleeps on a futex.
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "spindle/core/detail/deadline.hpp"
 #include "spindle/core/detail/futex.hpp"
@@ -32,32 +31,31 @@ SteadyTime queue_deadline(std::chrono::duration<Rep, Period> timeout) {
   return deadline_after(timeout);
 }
 
-/// Spin, then yield, then tell the caller to park. On these 2-vCPU machines a thread that only spins can
-/// starve the very thread it waits for (4 threads, 2 vCPUs), while parking costs a ~25 us cross-vCPU wake-up:
-/// a short spin catches hand-offs from a thread running on the other vCPU, the yields let a descheduled peer
-/// on this vCPU run, and only then do we pay for a futex sleep.
+/// Spin, then tell the caller to park. On these 2-vCPU machines a thread that only spins can starve the very
+/// thread it waits for (4 threads, 2 vCPUs), while parking costs a ~25 us cross-vCPU wake-up: a bounded spin
+/// (~700 pause instructions, tens of microseconds) catches hand-offs from a thread running on the other
+/// vCPU, and only then do we pay for a futex sleep, which hands the vCPU to the thread we wait for.
+///
+/// Why no sched_yield() phase between the two: the kernel here (6.18, EEVDF) pushes a yielding task's
+/// deadline back by a whole slice, so under load each yield hands the vCPU to an unrelated busy process for
+/// milliseconds. Measured on W9 pinned to 2 CPUs next to two busy loops: 20 yields before parking gave
+/// 0.7-12 M items/s (bimodal, often 14 s per run), no yields 13-16 M/s; on an idle machine no yields was
+/// also faster (~27 M/s vs ~22 M/s). See docs/queues.md.
 class QueueBackoff {
  public:
-  /// Spin rounds (each a growing burst of pause instructions) before yielding.
-  static constexpr int kSpinRounds = 10;
-  /// Yields before parking.
-  static constexpr int kYieldRounds = 20;
+  /// Spin rounds (each a burst of pause instructions, doubling up to 64) before parking.
+  static constexpr int kSpinRounds = 16;
 
   /// Waits a little; false once it is time to park instead.
   bool pause() noexcept {
-    if (round_ < kSpinRounds) {
-      const int n = 1 << std::min(round_, 6);
-      for (int i = 0; i < n; ++i) cpu_relax();
-    } else if (round_ < kSpinRounds + kYieldRounds) {
-      std::this_thread::yield();
-    } else {
-      return false;
-    }
+    if (round_ >= kSpinRounds) return false;
+    const int n = 1 << std::min(round_, 6);
+    for (int i = 0; i < n; ++i) cpu_relax();
     ++round_;
     return true;
   }
 
-  /// After a wake-up, spin again briefly but yield sooner.
+  /// After a wake-up, spin again, more briefly.
   void restart_after_wake() noexcept { round_ = kSpinRounds / 2; }
 
  private:
