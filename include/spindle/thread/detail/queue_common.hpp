@@ -39,8 +39,8 @@ SteadyTime queue_deadline(std::chrono::duration<Rep, Period> timeout) {
 /// Why no sched_yield() phase between the two: the kernel here (6.18, EEVDF) pushes a yielding task's
 /// deadline back by a whole slice, so under load each yield hands the vCPU to an unrelated busy process for
 /// milliseconds. Measured on W9 pinned to 2 CPUs next to two busy loops: 20 yields before parking gave
-/// 0.7-12 M items/s (bimodal, often 14 s per run), no yields 13-16 M/s; on an idle machine no yields was
-/// also faster (~27 M/s vs ~22 M/s). See docs/queues.md.
+/// 0.7-12 M items/s (bimodal, often 14 s per run), no yields 9-17 M/s; on an idle machine both are within
+/// run-to-run noise (17-30 M/s). See docs/queues.md.
 class QueueBackoff {
  public:
   /// Spin rounds (each a burst of pause instructions, doubling up to 64) before parking.
