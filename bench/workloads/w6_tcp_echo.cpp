@@ -21,6 +21,7 @@
 #include <ctime>
 #include <future>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -37,11 +38,15 @@ constexpr int kConns = 50;
 constexpr std::size_t kMsg = 64;
 
 aio::Task<void> echo(aio::StreamReader r, aio::StreamWriter w) {
-  for (;;) {
-    std::string data = co_await r.read(static_cast<std::ptrdiff_t>(kMsg));
-    if (data.empty()) break;
-    w.write(data);
-    co_await w.drain();
+  try {
+    for (;;) {
+      std::string data = co_await r.read(static_cast<std::ptrdiff_t>(kMsg));
+      if (data.empty()) break;
+      w.write(data);
+      co_await w.drain();
+    }
+  } catch (const std::system_error&) {
+    // The load generator closed with a request in flight (a reset): the normal end of a run.
   }
 }
 
@@ -239,6 +244,7 @@ int run_w6(const Options& options) {
       .add("p99_us", pct(0.99), 1)
       .add("server_cpu_us_per_req", per_req_us, 2)
       .emit(options);
+  std::fflush(stdout);
   if (bad != 0) {
     std::fprintf(stderr, "W6: %lld replies differed from their request\n", static_cast<long long>(bad));
     return 1;
