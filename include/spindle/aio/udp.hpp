@@ -27,7 +27,8 @@ struct UdpState;
 /// A UDP socket (non-blocking, close-on-exec). Each call tries the socket first and waits for readiness only
 /// when it would block.
 ///
-/// **Thread safety:** the loop's thread only. **Errors:** std::system_error (ECONNREFUSED after an ICMP error
+/// **Thread safety:** the loop's thread only; at most one pending recvfrom and one pending sendto per endpoint
+/// (a second waiter would replace the first's readiness registration). **Errors:** std::system_error (ECONNREFUSED after an ICMP error
 /// on a connected endpoint, EMSGSIZE, ...). **Cancellation:** a cancelled recvfrom/sendto has received or
 /// sent nothing; its readiness registration is removed. **Python equivalent:** `asyncio.DatagramTransport`
 /// (`sendto`) plus `loop.sock_recvfrom`.
