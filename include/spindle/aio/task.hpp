@@ -55,20 +55,18 @@ template <class T>
 class Promise final : public PromiseBase<T> {
  public:
   ~Promise() override {
-    if (has_value_) value().~T();
+    if (this->status() == TaskState::Status::finished) value().~T();  // finished <=> a value was stored
   }
   template <class U = T>
     requires std::is_constructible_v<T, U&&>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     ::new (static_cast<void*>(storage_)) T(std::forward<U>(v));
-    has_value_ = true;
     this->set_finished();
   }
   T& value() noexcept { return *std::launder(reinterpret_cast<T*>(storage_)); }
 
  private:
   alignas(T) unsigned char storage_[sizeof(T)];
-  bool has_value_ = false;
 };
 
 template <>

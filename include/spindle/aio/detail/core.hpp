@@ -139,9 +139,12 @@ class TimerHeap {
   }
 
  private:
-  static bool later(const Entry& a, const Entry& b) noexcept {
-    return a.when > b.when || (a.when == b.when && a.seq > b.seq);
-  }
+  struct Later {  // a functor, not a function pointer: the heap algorithms inline it
+    bool operator()(const Entry& a, const Entry& b) const noexcept {
+      return a.when > b.when || (a.when == b.when && a.seq > b.seq);
+    }
+  };
+  static constexpr Later later{};
   void drop_stale_top() noexcept {
     while (!heap_.empty() && heap_.front().seq != heap_.front().target->timer_seq_) {
       Runnable* t = heap_.front().target;
