@@ -115,8 +115,12 @@ void classify(Report& r) {
   // together they used about one core of several, and between turns they slept in futex waits (wchan), not
   // in I/O. Threads starved by a loaded machine wait in the run queue instead (state R, no voluntary
   // switches), and I/O waits sleep elsewhere (pipe_read, ep_poll, nanosleep), so neither looks like this.
-  const bool lock_capped = cores >= 2 && working >= 2 && r.parallelism < 1.3 &&
-                           top < 0.85 * cpu && r.lock_wait_fraction >= 0.2 && switch_rate > 20.0;
+  // On a starved machine a GIL's waiters spend their time queued for a core rather than asleep, so frequent
+  // voluntary hand-offs per working thread (a pure computation has next to none) count as the same sign.
+  const double handoffs_per_thread = working ? switch_rate / working : 0.0;
+  const bool lock_capped = cores >= 2 && working >= 2 && r.parallelism < 1.3 && top < 0.85 * cpu &&
+                           r.busy_fraction >= 0.5 && switch_rate > 20.0 &&
+                           (r.lock_wait_fraction >= 0.2 || handoffs_per_thread >= 15.0);
   if (lock_capped) {
     r.classification = Classification::lock_capped;
     r.reason = format("%.0f threads took turns computing: %.2f cores used of %.0f, each asleep on a lock "
