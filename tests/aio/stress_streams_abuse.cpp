@@ -219,6 +219,12 @@ aio::Task<void> plain_echo(aio::StreamReader r, aio::StreamWriter w) {
 }
 
 TEST_F(StreamsAbuse, AcceptUnderDescriptorExhaustionBacksOffAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The asan preset includes UBSan, whose vptr check probes memory through a pipe(): with the descriptor table
+  // full it cannot, and reports every first-seen polymorphic type as "invalid vptr". The test runs in the
+  // release, debug and TSan builds.
+  GTEST_SKIP() << "UBSan's memory probe needs free descriptors";
+#endif
   auto main = []() -> aio::Task<void> {
     aio::ConnectionHandler h = plain_echo;
     auto starting = aio::start_server(std::move(h), "127.0.0.1", 0);
