@@ -301,7 +301,7 @@ void TaskState::destroy() noexcept {
   if (root_ == this && status_ == Status::failed && !retrieved_) {
     report_error(loop_, "Task exception was never retrieved", error_, this);
   }
-  self_.destroy();
+  self_handle().destroy();
 }
 
 }  // namespace detail

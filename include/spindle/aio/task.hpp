@@ -46,6 +46,9 @@ class PromiseBase : public TaskState {
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { set_exception_from_current(); }
+  std::coroutine_handle<> self_handle() noexcept final {
+    return std::coroutine_handle<Promise<T>>::from_promise(static_cast<Promise<T>&>(*this));
+  }
 
   static void* operator new(std::size_t size) { return frame_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
@@ -139,13 +142,15 @@ class SleepAwaiter final : public Waiter {
   SleepAwaiter(const SleepAwaiter&) = delete;
   SleepAwaiter& operator=(const SleepAwaiter&) = delete;
   ~SleepAwaiter() {
-    if (armed_) task_->loop()->timers.cancel(task_);
+    if (task_ != nullptr) task_->loop()->timers.cancel(task_);  // no-op unless its timer is still armed
   }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
     TaskState& t = running_task();
-    task_ = &t;
-    if (t.must_cancel()) return false;
+    if (t.must_cancel()) {
+      task_ = &t;
+      return false;
+    }
     if (delay_ <= 0) {
       t.suspend_on(this, h);
       t.schedule();
@@ -153,29 +158,24 @@ class SleepAwaiter final : public Waiter {
     }
     LoopCore* l = t.loop();
     l->now_valid = false;  // a fresh reading: a sleep never ends early because the iteration started earlier
-    l->timers.push(l->time_ns() + delay_, &t);
-    armed_ = true;
+    l->timers.push(l->time_ns() + delay_, &t);  // the entry targets the task itself (its timer ticket)
+    task_ = &t;
     t.suspend_on(this, h);
     return true;
   }
   void await_resume() {
-    armed_ = false;
-    task_->throw_if_cancelled();
+    TaskState* t = std::exchange(task_, nullptr);
+    if (t == nullptr) t = &running_task();
+    t->throw_if_cancelled();
   }
   bool cancel_wait() noexcept override {
-    if (armed_) task_->loop()->timers.cancel(task_);
-    armed_ = false;
+    if (TaskState* t = std::exchange(task_, nullptr)) t->loop()->timers.cancel(t);  // detached: no later touch
     return true;
-  }
-  void timer_fired(TaskState& t) noexcept override {
-    armed_ = false;
-    t.wake();
   }
 
  private:
   std::int64_t delay_;
-  TaskState* task_ = nullptr;
-  bool armed_ = false;
+  TaskState* task_ = nullptr;  // set while a timer may be armed for the task
 };
 
 }  // namespace detail

@@ -378,7 +378,7 @@ class TaskState : public Runnable {
     root_ = parent;
     loop_ = parent->loop_;
     resume_point_ = continuation;  // a child never suspends as itself: the field holds its parent
-    return self_;
+    return self_handle();
   }
   /// Loop close: the task will never run again. Reported, marked cancelled, watchers dropped.
   void abandon() noexcept;
@@ -401,10 +401,9 @@ class TaskState : public Runnable {
  protected:
   explicit TaskState(std::nullptr_t) noexcept {}
   ~TaskState() override;
-  void init_self(std::coroutine_handle<> h) noexcept {
-    self_ = h;
-    resume_point_ = h;
-  }
+  void init_self(std::coroutine_handle<> h) noexcept { resume_point_ = h; }
+  /// This coroutine's own handle (computed by the typed promise: no field for it).
+  virtual std::coroutine_handle<> self_handle() noexcept = 0;
 
   void set_exception_from_current() noexcept;
   void set_finished() noexcept { status_ = Status::finished; }
@@ -416,7 +415,6 @@ class TaskState : public Runnable {
   void destroy() noexcept;
   void unlink_all() noexcept;
 
-  std::coroutine_handle<> self_;
   std::coroutine_handle<> resume_point_;  // a root: its innermost suspended coroutine; a child: its parent
   TaskState* root_ = nullptr;
   LoopCore* loop_ = nullptr;
