@@ -59,7 +59,13 @@ struct EchoServer {
   aio::Task<void> main(int port) {
     aio::ConnectionHandler handler = echo;
     auto starting = aio::start_server(std::move(handler), "127.0.0.1", port, {.backlog = 512});
-    aio::Server server = co_await std::move(starting);
+    aio::Server server;
+    try {
+      server = co_await std::move(starting);
+    } catch (...) {
+      bound.set_exception(std::current_exception());  // e.g. EADDRINUSE: the waiting threads learn it
+      throw;
+    }
     bound.set_value(server.port());
     co_await stop.wait();
     server.close_clients();
@@ -82,9 +88,12 @@ int serve_forever(int port, const Options& options) {
   s.loop.add_signal_handler(SIGTERM, [&s] { s.stop.set(); });
   auto main = s.loop.create_task(s.main(port));
   std::thread announce([&s, &options] {
-    const int p = s.bound.get_future().get();
-    Line("W6").add("serving", "127.0.0.1").add("port", p).emit(options);
-    std::fflush(stdout);
+    try {
+      const int p = s.bound.get_future().get();
+      Line("W6").add("serving", "127.0.0.1").add("port", p).emit(options);
+      std::fflush(stdout);
+    } catch (...) {  // start_server failed: run_until_complete reports it
+    }
   });
   int rc = 0;
   try {
@@ -149,10 +158,20 @@ int run_w6(const Options& options) {
     clockid_t cid{};
     pthread_getcpuclockid(pthread_self(), &cid);
     server_clock.set_value(cid);
-    server.loop.run_until_complete(main);
+    try {
+      server.loop.run_until_complete(main);
+    } catch (...) {  // reported through `bound` to the main thread
+    }
   });
   const clockid_t sclock = server_clock.get_future().get();
-  const int port = server.bound.get_future().get();
+  int port = 0;
+  try {
+    port = server.bound.get_future().get();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "W6: server failed to start: %s\n", e.what());
+    server_thread.join();
+    return 1;
+  }
 
   std::vector<Client> clients(kConns);
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
