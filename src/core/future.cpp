@@ -162,8 +162,10 @@ void StateBase::wait() noexcept { (void)wait_until(std::chrono::steady_clock::ti
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) noexcept {
   uint32_t w = word_.load(std::memory_order_acquire);
   if (is_done(w)) return true;
-  // Only an untimed wait helps: running the task here could take longer than a timeout allows.
-  if (deadline == std::chrono::steady_clock::time_point::max() && (w & kStatusMask) == kPending && run_inline())
+  // Only an untimed wait on a worker thread helps: running the task here could take longer than a timeout
+  // allows, and on any other thread it would run more tasks at once than the pool has workers.
+  if (t_may_help_on_wait && deadline == std::chrono::steady_clock::time_point::max() &&
+      (w & kStatusMask) == kPending && run_inline())
     return true;
   for (int i = 0; i < kSpinsBeforeSleep; ++i) {
     cpu_relax();

@@ -119,6 +119,7 @@ void PoolCore::fail_queued(const std::exception_ptr& error) noexcept {
 
 void PoolCore::worker_main(std::size_t index) {
   current_pool = this;
+  t_may_help_on_wait = true;
   {
     std::string name = config_.thread_name_prefix + "_" + std::to_string(index);
     if (name.size() > 15) name = name.substr(name.size() - 15);  // the kernel keeps 15 characters

@@ -33,9 +33,10 @@ struct ThreadPoolOptions {
   /// Runs once at the start of each worker thread. If it throws, the pool is broken: pending and future
   /// submissions fail with BrokenExecutor, as in Python.
   std::function<void()> initializer = {};
-  /// A thread that blocks (without a timeout) on a future of this pool whose task has not started runs the
-  /// task itself instead of sleeping: faster, and it cannot deadlock on its own pool. Turn it off if tasks
-  /// must run on pool threads (thread-local state, thread names); it is always off with an initializer.
+  /// A pool worker that blocks (without a timeout) on a future of this pool whose task has not started runs
+  /// the task itself instead of sleeping, so a pool that waits on itself cannot deadlock on queued work.
+  /// Threads outside the pool never do, so at most max_workers tasks run at once. Turn it off if tasks must
+  /// run on the thread that took them from the queue; it is always off with an initializer.
   bool run_pending_on_wait = true;
 };
 
@@ -149,10 +150,10 @@ class MapResult;
 /// A pool of threads that runs submitted callables and returns Futures.
 ///
 /// Threads start lazily, when a submission finds no idle worker, up to `max_workers`. Idle workers spin
-/// briefly before sleeping, so a stream of small tasks does not pay a wake-up per task. A thread that waits
-/// on a pool future whose task has not started yet runs the task itself (unless the pool has an initializer,
-/// whose per-thread set-up such a task may rely on): waiting on the pool from inside the pool cannot deadlock
-/// on queued work.
+/// briefly before sleeping, so a stream of small tasks does not pay a wake-up per task. A pool worker that
+/// waits on a pool future whose task has not started yet runs the task itself (unless the pool has an
+/// initializer, whose per-thread set-up such a task may rely on): waiting on the pool from inside the pool
+/// cannot deadlock on queued work.
 ///
 /// **Thread safety:** every member may be called from any thread. **Errors:** `submit` after `shutdown`
 /// throws ShutdownError; a failed initializer makes it throw BrokenExecutor. An exception thrown by a task

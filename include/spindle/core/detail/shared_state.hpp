@@ -59,6 +59,11 @@ class CallbackNode {
   ~CallbackNode() = default;
 };
 
+/// True on threads that may run a still-queued task they block on (executor workers): they are blocked
+/// anyway, so helping cannot raise a pool's concurrency, and it is what keeps a pool that waits on itself
+/// from deadlocking. Other threads just wait, so a pool never runs more than max_workers tasks at once.
+inline thread_local bool t_may_help_on_wait = false;
+
 /// Counts live states per thread so tests can assert that none leaked, without a shared counter on the hot path.
 void count_state_created() noexcept;
 void count_state_destroyed() noexcept;
