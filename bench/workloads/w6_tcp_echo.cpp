@@ -52,6 +52,7 @@ aio::Task<void> echo(aio::StreamReader r, aio::StreamWriter w) {
 
 /// The server side: serves on `port` until `stop` is set (from any thread through call_soon_threadsafe).
 struct EchoServer {
+  explicit EchoServer(aio::Backend backend) : loop({.backend = backend}) {}
   aio::EventLoop loop;
   aio::Event stop;
   std::promise<int> bound;
@@ -82,8 +83,8 @@ double thread_cpu_s(clockid_t clock) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-int serve_forever(int port, const Options& options) {
-  EchoServer s;
+int serve_forever(int port, aio::Backend backend, const Options& options) {
+  EchoServer s(backend);
   s.loop.add_signal_handler(SIGINT, [&s] { s.stop.set(); });
   s.loop.add_signal_handler(SIGTERM, [&s] { s.stop.set(); });
   auto main = s.loop.create_task(s.main(port));
@@ -145,13 +146,18 @@ bool send_request(Client& c, int id) {
 }
 
 int run_w6(const Options& options) {
+  // --arg backend=io_uring runs the server loop on io_uring (falling back to epoll where it is unavailable).
+  aio::Backend backend = aio::Backend::epoll;
   for (const auto& a : options.args) {
-    if (a.rfind("serve=", 0) == 0) return serve_forever(std::stoi(a.substr(6)), options);
+    if (a == "backend=io_uring") backend = aio::Backend::io_uring;
+  }
+  for (const auto& a : options.args) {
+    if (a.rfind("serve=", 0) == 0) return serve_forever(std::stoi(a.substr(6)), backend, options);
   }
   const double warmup_s = options.quick ? 0.2 : 1.0;
   const double measure_s = options.quick ? 0.5 : 5.0;
 
-  EchoServer server;
+  EchoServer server(backend);
   auto main = server.loop.create_task(server.main(0));
   std::promise<clockid_t> server_clock;
   std::thread server_thread([&] {
@@ -255,7 +261,7 @@ int run_w6(const Options& options) {
   };
   const double per_req_us = requests > 0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(requests) : 0;
   Line("W6")
-      .add("peer", "spindle-aio")
+      .add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio")
       .add("conns", kConns)
       .add("requests", requests)
       .add("per_s", static_cast<std::int64_t>(static_cast<double>(requests) / wall))

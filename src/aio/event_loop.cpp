@@ -189,7 +189,11 @@ EventLoop::EventLoop(LoopOptions options)
   core_.clock = clock_.get();
   core_.owner = this;
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
-  impl_->poller = detail::make_epoll_poller();
+  if (options.backend == Backend::io_uring) {
+    impl_->poller = detail::make_uring_poller_or_epoll(&backend_);
+  } else {
+    impl_->poller = detail::make_epoll_poller();
+  }
   impl_->remote = std::make_shared<detail::Remote>(impl_->poller.get());
   remote_ = impl_->remote;
   std::lock_guard lock(detail::g_alive_mu);

@@ -2,6 +2,7 @@
 // cancel-safety of pending reads, drain backpressure, connection errors, server limits.
 
 #include <gtest/gtest.h>
+#include <cstdio>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,6 +71,18 @@ aio::Task<std::string> echo_once(std::string host) {
 }
 
 TEST_F(StreamsTest, EchoOverIpv4) { EXPECT_EQ(aio::run(echo_once("127.0.0.1")), "hello\nworld\n"); }
+
+// The backend is chosen at loop creation: the same echo on a loop asked for io_uring, which must really run
+// on io_uring where the kernel allows it (this machine does; a seccomp'd one falls back to epoll).
+TEST_F(StreamsTest, EchoOnALoopCreatedWithTheIoUringBackend) {
+  aio::EventLoop loop({.backend = aio::Backend::io_uring});
+  EXPECT_EQ(loop.run_until_complete(echo_once("127.0.0.1")), "hello\nworld\n");
+  if (loop.backend() == aio::Backend::epoll) {
+    std::printf("io_uring unavailable here: the loop fell back to epoll\n");
+  }
+  loop.close();
+  EXPECT_EQ(aio::run(echo_once("127.0.0.1"), {.backend = aio::Backend::io_uring}), "hello\nworld\n");
+}
 
 TEST_F(StreamsTest, EchoOverIpv6) {
   if (!ipv6_loopback_available()) GTEST_SKIP() << "no IPv6 loopback here";

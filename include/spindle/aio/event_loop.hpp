@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "spindle/aio/detail/io_backend.hpp"
+
 #include "spindle/aio/clock.hpp"
 #include "spindle/aio/detail/core.hpp"
 #include "spindle/aio/task.hpp"
@@ -148,6 +150,9 @@ struct ExceptionContext {
   std::string created_at;        ///< where the task was created ("file:line"), when known
 };
 
+/// An event loop's I/O backend. Python has one per platform; spindle offers both on Linux.
+using Backend = detail::Backend;
+
 /// Construction options of an EventLoop (designated initializers).
 struct LoopOptions {
   /// The clock; null means the monotonic clock. Tests pass a VirtualClock.
@@ -157,6 +162,9 @@ struct LoopOptions {
   /// In debug mode, a step longer than this is reported while it still runs. Python:
   /// `loop.slow_callback_duration` (0.1 s).
   std::chrono::nanoseconds slow_callback_duration = std::chrono::milliseconds(100);
+  /// The I/O backend: epoll (default) or io_uring, which falls back to epoll where io_uring cannot be set up
+  /// (seccomp, kernel.io_uring_disabled, an old kernel). EventLoop::backend() says which one runs.
+  Backend backend = Backend::epoll;
 };
 
 /// The event loop: runs tasks and callbacks on the thread that calls run_forever / run_until_complete.
@@ -275,6 +283,8 @@ class EventLoop {
 
   /// Python: `get_debug()` / `set_debug()`.
   bool get_debug() const noexcept { return core_.debug; }
+  /// The I/O backend this loop runs on (io_uring may have fallen back to epoll).
+  Backend backend() const noexcept { return backend_; }
   /// Turns debug mode on or off (effective at the next run_forever).
   void set_debug(bool on) noexcept { core_.debug = on; }
   /// Python: `slow_callback_duration`.
@@ -319,6 +329,7 @@ class EventLoop {
 
   detail::LoopCore core_;
   std::shared_ptr<Clock> clock_;
+  Backend backend_ = Backend::epoll;
   std::shared_ptr<detail::RemoteQueue> remote_;
   std::unique_ptr<Impl> impl_;
   std::chrono::nanoseconds slow_;

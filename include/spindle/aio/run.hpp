@@ -23,6 +23,8 @@ struct RunOptions {
   /// On the main thread, with SIGINT at its default disposition: Ctrl-C cancels the main task (so its cleanup
   /// runs) and run() throws KeyboardInterrupt; a second Ctrl-C kills the process as before.
   bool handle_sigint = true;
+  /// The loop's I/O backend (see LoopOptions::backend).
+  Backend backend = Backend::epoll;
 };
 
 namespace detail {
@@ -58,7 +60,8 @@ template <class T>
 T run(Task<T> main, RunOptions options = {}) {
   EventLoop loop(LoopOptions{.clock = std::move(options.clock),
                              .debug = options.debug,
-                             .slow_callback_duration = options.slow_callback_duration});
+                             .slow_callback_duration = options.slow_callback_duration,
+                             .backend = options.backend});
   Task<T> task = loop.create_task(std::move(main));
   detail::RunScope scope(loop, task.state(), options.handle_sigint);
   if constexpr (std::is_void_v<T>) {
