@@ -1,92 +1,13 @@
-// RELIABILITY G1 at full size: 100,000 tasks with 100 random SIGKILLs of workers (see
-// stress_process_pool_kills.cpp for the modest version and what is checked).
+// RELIABILITY G1 at full size: 100,000 tasks with 100 random SIGKILLs of workers (kills_common.hpp holds the
+// scenario and what is checked; stress_process_pool_kills.cpp runs it at a modest size).
 
-#define SPINDLE_PROCESS_SLOW_TEST 1
-// RELIABILITY G1 at a modest scale: many tasks while workers are SIGKILLed at random. No hang, every future
-// resolved, only tasks that were running on a killed worker fail (WorkerCrashed), every other result right,
-// and the pool still accepts work. Scale with SPINDLE_STRESS_TASKS / SPINDLE_STRESS_KILLS (defaults: 10,000
-// tasks, 10 kills; the slow_ test runs the full 100,000 / 100).
-
-#include <signal.h>
-
-#include <chrono>
-#include <atomic>
-#include <cstdio>
-#include <mutex>
-#include <cstdlib>
-#include <random>
-#include <thread>
-#include <vector>
-
-#include "census.hpp"
-#include "process_census.hpp"
-#include "spindle/process/process_pool_executor.hpp"
-
-namespace sp = spindle::process;
+#include "kills_common.hpp"
 
 namespace {
 
-long long triple(long long x) {
-  if (x % 97 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // some tasks take a while
-  return 3 * x;
-}
+using namespace spindle::test::kills;
 
-const bool forkserver_started = (sp::init(), true);
-
-long env_or(const char* name, long fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::atol(v) : fallback;
-}
-
-class ProcessPoolSlow : public spindle::test::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTest::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
-
-void run_kills(long tasks, long kills) {
-  sp::ProcessPoolExecutor pool(4);
-  std::vector<spindle::Future<long long>> fs;
-  fs.reserve(static_cast<std::size_t>(tasks));
-  std::mt19937 rng(12345);
-  const long every = std::max(1L, tasks / (kills + 1));
-  long killed = 0;
-  for (long i = 0; i < tasks; ++i) {
-    fs.push_back(pool.submit<&triple>(i));
-    if (i % every == every - 1 && killed < kills) {
-      const auto pids = pool.worker_pids();
-      if (!pids.empty()) {
-        ::kill(pids[rng() % pids.size()], SIGKILL);
-        ++killed;
-      }
-      // Let the ledger catch up a little, so kills land on busy workers rather than on idle replacements.
-      fs[static_cast<std::size_t>(i - every / 2)].wait();
-    }
-  }
-  long ok = 0, crashed = 0;
-  for (long i = 0; i < tasks; ++i) {
-    auto& f = fs[static_cast<std::size_t>(i)];
-    ASSERT_TRUE(f.wait_for(std::chrono::seconds(60))) << "future " << i << " never resolved";
-    try {
-      ASSERT_EQ(f.result(), 3 * i);
-      ++ok;
-    } catch (const spindle::WorkerCrashed&) {
-      ++crashed;
-    }
-  }
-  const auto st = pool.stats();
-  std::printf("tasks=%ld kills=%ld ok=%ld crashed=%ld requeued=%llu workers_started=%llu\n", tasks, killed, ok,
-              crashed, static_cast<unsigned long long>(st.requeued),
-              static_cast<unsigned long long>(st.workers_started));
-  // A kill fails at most the one task its worker was running.
-  EXPECT_LE(crashed, killed);
-  EXPECT_EQ(static_cast<std::uint64_t>(crashed), st.crashed);
-  EXPECT_EQ(ok + crashed, tasks);
-  EXPECT_EQ(pool.submit<&triple>(14).result(), 42);
-}
+class ProcessPoolSlow : public ProcessPoolKills {};
 
 TEST_F(ProcessPoolSlow, RandomKillsCostOnlyRunningTasks) {
   run_kills(env_or("SPINDLE_SLOW_TASKS", 100'000), env_or("SPINDLE_SLOW_KILLS", 100));
