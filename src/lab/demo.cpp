@@ -74,7 +74,11 @@ Chart chart_of(const Result& r) {
 }
 
 std::string svg_bars(const Chart& c) {
-  const int bar_h = 22, label_w = 260, plot_w = 420, pad = 8;
+  const int bar_h = 22, plot_w = 420, pad = 8;
+  // Wide enough for the longest label (about 7 px per character at font-size 12), so none is clipped.
+  std::size_t longest = 0;
+  for (const auto& b : c.bars) longest = std::max(longest, b.first.size());
+  const int label_w = std::max(160, static_cast<int>(longest) * 7 + 12);
   const int h = pad * 2 + bar_h * static_cast<int>(c.bars.size()) + 20;
   double max = 0;
   for (const auto& b : c.bars) max = std::max(max, b.second);
