@@ -192,7 +192,8 @@ TEST_F(Demos, IoThreadsSwitchVoluntarily) {
 TEST_F(Demos, CreationCostOrder) {
   const auto r = run("004-creation-cost");
   EXPECT_LT(fact(r, "task_us"), fact(r, "process_us"));
-  EXPECT_LT(fact(r, "thread_us"), fact(r, "process_us"));
+  // Intrinsic costs (fastest of many): means on a loaded 2-core machine are dominated by waiting for a core.
+  EXPECT_LT(fact(r, "thread_min_us"), fact(r, "process_min_us"));
   EXPECT_GT(fact(r, "spindle_process_us"), 0);
 }
 
