@@ -293,13 +293,21 @@ class PoolCore {
   void dispatch() {
     if (pending_.empty()) return;
     const auto now = Clock::now();
+    // While a worker is still starting, queue nothing behind a running task: the starting worker will be
+    // free in a millisecond, whereas the task queued behind may wait a whole long task. (Found by the lab:
+    // after a warm-up of tiny tasks the one ready worker had a deep pipeline and took all four 50 ms tasks
+    // while three workers were still starting.)
+    bool any_starting = false;
+    for (auto& w : workers_) {
+      if (!w->ready && !w->closing && w->kill == KillReason::none && !w->eof && !w->init_error) any_starting = true;
+    }
     for (;;) {
       // The ready worker with the fewest tasks in flight gets the next task.
       Worker* best = nullptr;
       for (auto& w : workers_) {
         if (!w->ready || w->closing || w->kill != KillReason::none || w->eof) continue;
         if (opt_.max_tasks_per_child && w->sent >= opt_.max_tasks_per_child) continue;
-        if (w->inflight.size() >= depth(*w, now)) continue;
+        if (w->inflight.size() >= (any_starting ? 1 : depth(*w, now))) continue;
         if (!best || w->inflight.size() < best->inflight.size()) best = w.get();
       }
       if (!best || pending_.empty()) return;

@@ -10,17 +10,22 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <variant>
+#include <set>
 #include <vector>
+#include <fcntl.h>
 
 #include "census.hpp"
 #include "process_census.hpp"
+#include "spindle/process/event.hpp"
 #include "spindle/process/process_pool_executor.hpp"
+#include "spindle/process/value.hpp"
 
 namespace sp = spindle::process;
 using namespace std::chrono_literals;
@@ -286,6 +291,52 @@ TEST_F(ProcessPoolSingle, AddressSpaceLimitTurnsBigAllocationsIntoRemoteBadAlloc
   EXPECT_EQ(pool.submit<&alloc_mib>(1).result(), std::size_t{1} << 20);
 }
 #endif
+
+// Regression (found by the lab's seed-000 demo on a loaded machine): the one worker that was ready had timed
+// tiny tasks, so it pipelined every following long task while the other workers were still starting. Here
+// the initializer holds back every worker but the first to start (the first to create `gate` wins), so "the
+// others are still starting" is certain. The long tasks meet at a rendezvous (a shared counter and an
+// interprocess Event): a worker is free again only once all four have started, so with correct dispatch
+// each lands on its own process; queued behind each other, they would time out at the rendezvous.
+void hold_back_all_but_first(std::string gate) {
+  const int fd = ::open(gate.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a slow start (the scenario, not synchronisation)
+}
+
+int meet_then_pid(sp::Value<int> arrived, sp::Event all_here) {
+  {
+    std::lock_guard lock(arrived.get_lock());
+    if (++arrived.raw() == 4) all_here.set();
+  }
+  all_here.wait(std::chrono::seconds(5));
+  return static_cast<int>(::getpid());
+}
+
+TEST_F(ProcessPoolSingle, LongTasksDoNotQueueBehindEachOtherWhileWorkersStart) {
+  char dir[] = "/tmp/spindle-gate-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string gate = std::string(dir) + "/first";
+  {
+    sp::ProcessPoolExecutor pool({.max_workers = 4, .initializer = sp::call<&hold_back_all_but_first>(gate)});
+    std::vector<spindle::Future<int>> warm;
+    for (int i = 0; i < 4; ++i) warm.push_back(pool.submit<&my_pid>(i));
+    for (auto& f : warm) f.result();  // all on the first worker: the others sit in their initializer
+    sp::Value<int> arrived(0);
+    sp::Event all_here;
+    std::vector<spindle::Future<int>> fs;
+    for (int i = 0; i < 4; ++i) fs.push_back(pool.submit<&meet_then_pid>(arrived, all_here));
+    std::set<int> pids;
+    for (auto& f : fs) pids.insert(f.result());
+    EXPECT_TRUE(all_here.is_set()) << "the four tasks never ran at the same time";
+    EXPECT_EQ(pids.size(), 4u) << "long tasks queued behind each other on the one ready worker";
+  }
+  ::unlink(gate.c_str());
+  ::rmdir(dir);
+}
 
 TEST_F(ProcessPoolSingle, SpawnStartMethodWorks) {
   sp::ProcessPoolExecutor pool({.max_workers = 2, .start_method = sp::StartMethod::spawn});
