@@ -52,9 +52,19 @@ void PoolCore::submit(StateBase* item) {
   }
   queue_.push(item);
   notify_work();
-  if (idle_.load(std::memory_order_relaxed) == 0 && started_.load(std::memory_order_relaxed) < config_.max_workers)
-    maybe_spawn();
+  if (!take_idle_token() && started_.load(std::memory_order_relaxed) < config_.max_workers) maybe_spawn();
   gate_.fetch_sub(1, std::memory_order_release);
+}
+
+// Python's `_idle_semaphore`: a worker that runs out of work adds a token; a submit takes one if it can and
+// otherwise starts a thread (up to max_workers). Taking the token, rather than reading an idle count, is what
+// stops two quick submits from both counting on the same idle worker and queueing behind each other.
+bool PoolCore::take_idle_token() noexcept {
+  int t = idle_.load(std::memory_order_relaxed);
+  while (t > 0) {
+    if (idle_.compare_exchange_weak(t, t - 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
 }
 
 void PoolCore::maybe_spawn() {
@@ -163,10 +173,7 @@ void PoolCore::worker_main(std::size_t index) {
         // wake a sleeper to share it (as Tokio's workers do on leaving the searching state).
         if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && queue_.looks_nonempty()) notify_work();
       }
-      if (idle) {
-        idle_.fetch_sub(1, std::memory_order_relaxed);
-        idle = false;
-      }
+      idle = false;  // its token, if a submit has not taken it, stays: a later submit need not spawn
       item->run();
       continue;
     }
@@ -194,7 +201,6 @@ void PoolCore::worker_main(std::size_t index) {
     spinning = true;
   }
   if (spinning) spinning_.fetch_sub(1, std::memory_order_seq_cst);
-  if (!idle) idle_.fetch_add(1, std::memory_order_relaxed);
   current_pool = nullptr;
 }
 

@@ -14,6 +14,7 @@
 
 #include "census.hpp"
 #include "spindle/core/wait.hpp"
+#include "spindle/thread/event.hpp"
 
 using namespace std::chrono_literals;
 using spindle::Future;
@@ -280,6 +281,25 @@ TEST(PoolBasics, IdleWorkersDoNotSpin) {
   std::this_thread::sleep_for(300ms);
   const double used = cpu_seconds() - before;
   EXPECT_LT(used, 0.03) << "4 idle workers burned " << used << " s of CPU in 0.3 s";
+}
+
+// Python's idle semaphore: a submit takes an idle worker's token, so the next submit starts a thread instead
+// of queueing behind the same idle worker. Two tasks that must meet can only do so on two threads.
+TEST(PoolBasics, TwoQuickSubmitsDoNotBothCountOnOneIdleWorker) {
+  ThreadPoolExecutor pool({.max_workers = 4, .run_pending_on_wait = false});
+  pool.submit([] {}).result();  // one worker, now idle: one token
+  spindle::Event a_here, b_here;
+  auto a = pool.submit([&] {
+    a_here.set();
+    return b_here.wait(10s);
+  });
+  auto b = pool.submit([&] {
+    b_here.set();
+    return a_here.wait(10s);
+  });
+  EXPECT_TRUE(a.result());
+  EXPECT_TRUE(b.result()) << "the second task waited behind the first on the one idle worker";
+  EXPECT_EQ(pool.num_threads(), 2u);
 }
 
 TEST(PoolBasics, CancelQueuedTaskNeverRuns) {

@@ -112,6 +112,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   static constexpr uint64_t kCountMask = (uint64_t{1} << 61) - 1;
 
   void maybe_spawn();
+  bool take_idle_token() noexcept;
   void worker_main(std::size_t index);
   bool park() noexcept;  // false when the worker should exit
   void wake_one() noexcept;
@@ -132,7 +133,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   // A wake-up was issued and its target has not yet come back to look: further submits need not issue more.
   // Cleared by every worker entering and leaving park(), which is what keeps it from going stale.
   std::atomic<bool> wake_pending_{false};
-  std::atomic<int> idle_{0};
+  std::atomic<int> idle_{0};  // idle tokens (Python's _idle_semaphore)
   std::atomic<std::size_t> started_{0};
   mutable std::mutex threads_mutex_;
   std::vector<std::thread> threads_;
