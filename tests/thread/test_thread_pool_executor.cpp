@@ -299,7 +299,9 @@ TEST(PoolBasics, TwoQuickSubmitsDoNotBothCountOnOneIdleWorker) {
   });
   EXPECT_TRUE(a.result());
   EXPECT_TRUE(b.result()) << "the second task waited behind the first on the one idle worker";
-  EXPECT_EQ(pool.num_threads(), 2u);
+  // Not exactly 2: if the first worker has not yet left its token when `a` is submitted, `a` starts a thread
+  // too (as in Python).
+  EXPECT_GE(pool.num_threads(), 2u);
 }
 
 TEST(PoolBasics, CancelQueuedTaskNeverRuns) {
