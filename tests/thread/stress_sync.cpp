@@ -31,13 +31,6 @@ using spindle::Thread;
 
 namespace {
 
-// Under TSan the first pthread_create also starts the sanitizer's own background thread; start it before any
-// test records its thread-count baseline, so the census sees only threads the tests made.
-[[maybe_unused]] const bool sanitizer_thread_started = [] {
-  std::thread([] {}).join();
-  return true;
-}();
-
 int scale() {
   const char* s = std::getenv("SPINDLE_STRESS_SCALE");
   const int v = s != nullptr ? std::atoi(s) : 1;

@@ -24,13 +24,6 @@ using spindle::ThreadOptions;
 
 namespace {
 
-// Under TSan the first pthread_create also starts the sanitizer's own background thread; start it before any
-// test records its thread-count baseline, so the census sees only threads the tests made.
-[[maybe_unused]] const bool sanitizer_thread_started = [] {
-  std::thread([] {}).join();
-  return true;
-}();
-
 class ThreadTest : public spindle::test::LeakCheckedTest {};
 class ThreadCountTest : public spindle::test::LeakCheckedTestWithParam<int> {};
 INSTANTIATE_TEST_SUITE_P(Threads, ThreadCountTest, ::testing::Values(1, 2, 4, 16));

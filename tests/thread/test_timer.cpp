@@ -19,13 +19,6 @@ using spindle::Timer;
 
 namespace {
 
-// Under TSan the first pthread_create also starts the sanitizer's own background thread; start it before any
-// test records its thread-count baseline, so the census sees only threads the tests made.
-[[maybe_unused]] const bool sanitizer_thread_started = [] {
-  std::thread([] {}).join();
-  return true;
-}();
-
 class TimerTest : public spindle::test::LeakCheckedTest {};
 
 TEST_F(TimerTest, RunsTheFunctionWithItsArgumentsAfterTheInterval) {
