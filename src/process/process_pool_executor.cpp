@@ -3,6 +3,8 @@
 // in the parent), a worker's inflight (sent; the front one is running), or finished (its future is done and
 // the task deleted). Workers run their tasks in order, so the front of a worker's inflight is the task it
 // is running: when a worker dies, only that one fails; the rest never started and go back to pending_.
+// A worker's unstarted tasks can also be taken back while it lives ("revocation", through the claim word
+// of its control block, see ControlBlock in runtime.hpp): they go back to pending_ for an idle worker.
 
 #include "spindle/process/process_pool_executor.hpp"
 
@@ -105,6 +107,7 @@ class PoolCore {
     s.crashed = crashed_.load();
     s.timed_out = timed_out_.load();
     s.requeued = requeued_.load();
+    s.revoked = revoked_.load();
     s.workers_started = workers_started_.load();
     s.workers_died = workers_died_.load();
     return s;
@@ -140,9 +143,13 @@ class PoolCore {
     Clock::time_point kill_deadline{};
     std::string protocol_error;
     std::exception_ptr init_error;
-    std::shared_ptr<Segment> control;  // the worker writes the seq of the task it starts here
+    std::uint64_t next_seq = 1;         // ordinal of the next task frame sent to this worker
+    std::uint64_t revoke_through = 0;   // non-zero: a revocation is open up to this ordinal (until the ack)
+    std::shared_ptr<Segment> control;   // a ControlBlock: the claim word and the revoke-through word
+    ControlBlock* block() const noexcept { return static_cast<ControlBlock*>(control->data()); }
+    // The ordinal of the last task this worker consumed (started, or skipped as revoked).
     std::uint64_t started_seq() const noexcept {
-      return std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(control->data())).load(std::memory_order_acquire);
+      return std::atomic_ref<std::uint64_t>(block()->claim).load(std::memory_order_acquire) & ~ControlBlock::kRevoked;
     }
     explicit Worker(Child c, std::size_t max_frame) : child(c), in(max_frame) {}
   };
@@ -258,8 +265,10 @@ class PoolCore {
     auto w = std::make_unique<Worker>(c, opt_.max_frame_bytes);
     const int flags = ::fcntl(c.fd, F_GETFL);
     ::fcntl(c.fd, F_SETFL, flags | O_NONBLOCK);
-    w->control = Segment::create(sizeof(std::uint64_t), "spindle-worker-control");
-    std::string cfg = encode(cfg_);
+    w->control = Segment::create(sizeof(ControlBlock), "spindle-worker-control");
+    WorkerConfig wc = cfg_;
+    wc.control_bytes = sizeof(ControlBlock);
+    std::string cfg = encode(wc);
     // Descriptor 0: the control block; then the initializer's.
     std::vector<int> dups{::fcntl(w->control->fd(), F_DUPFD_CLOEXEC, 0)};
     if (opt_.initializer)
@@ -291,7 +300,13 @@ class PoolCore {
   }
 
   void dispatch() {
-    if (pending_.empty()) return;
+    rebalance_at_ = Clock::time_point::max();
+    if (!pending_.empty()) dispatch_pending();
+    // Nothing left to hand out: an idle worker may take tasks queued behind another worker's long head.
+    while (pending_.empty() && workers_.size() > 1 && rebalance()) dispatch_pending();
+  }
+
+  void dispatch_pending() {
     const auto now = Clock::now();
     // While a worker is still starting, queue nothing behind a running task: the starting worker will be
     // free in a millisecond, whereas the task queued behind may wait a whole long task. (Found by the lab:
@@ -305,8 +320,7 @@ class PoolCore {
       // The ready worker with the fewest tasks in flight gets the next task.
       Worker* best = nullptr;
       for (auto& w : workers_) {
-        if (!w->ready || w->closing || w->kill != KillReason::none || w->eof) continue;
-        if (opt_.max_tasks_per_child && w->sent >= opt_.max_tasks_per_child) continue;
+        if (!can_take(*w)) continue;
         if (w->inflight.size() >= (any_starting ? 1 : depth(*w, now))) continue;
         if (!best || w->inflight.size() < best->inflight.size()) best = w.get();
       }
@@ -319,23 +333,84 @@ class PoolCore {
           continue;
         }
         t->started = true;
-        t->seq = next_seq_++;
       }
       send_task(*best, t);
     }
   }
 
+  // A worker that may be sent a task now.
+  bool can_take(const Worker& w) const noexcept {
+    if (!w.ready || w.closing || w.kill != KillReason::none || w.eof || w.revoke_through) return false;
+    return !opt_.max_tasks_per_child || w.sent < opt_.max_tasks_per_child;
+  }
+
+  // Head-of-line blocking: a worker is idle, nothing is pending, and another worker has tasks queued behind a
+  // head that has run a while. Take that worker's unstarted tasks back (to pending_, for dispatch to hand to
+  // the idle one). Python's pool never queues a task behind a running one on a busy worker (its call queue is
+  // shared), so neither may we keep one there while a worker is free. Tiny tasks stay fast: a queue behind a
+  // head that became the head moments ago (less than max(200 us, 4 x its usual time)) is left alone, and
+  // the manager wakes up when that changes (rebalance_at_). Returns true if tasks came back.
+  bool rebalance() {
+    bool idle = false;
+    for (auto& w : workers_)
+      if (w->inflight.empty() && can_take(*w)) idle = true;
+    if (!idle) return false;
+    const auto now = Clock::now();
+    Worker* victim = nullptr;
+    for (auto& w : workers_) {
+      if (w->inflight.size() < 2 || !w->ready || w->kill != KillReason::none || w->eof || w->revoke_through)
+        continue;
+      const auto after = w->head_start + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double, std::micro>(std::max(200.0, 4 * w->ewma_us)));
+      if (now < after) {
+        rebalance_at_ = std::min(rebalance_at_, after);
+        continue;
+      }
+      if (!victim || w->head_start < victim->head_start) victim = w.get();
+    }
+    return victim && revoke(*victim);
+  }
+
+  // Takes back every task sent to `w` that it has not started. Exact: the claim word decides, by CAS on both
+  // sides, whether the worker started a task or the parent took it back; never both (see ControlBlock).
+  bool revoke(Worker& w) {
+    const std::uint64_t last = w.inflight.back()->seq;
+    std::atomic_ref<std::uint64_t> claim(w.block()->claim);
+    // Published by the revoking CAS below (release); the worker reads it only once it sees kRevoked.
+    std::atomic_ref<std::uint64_t>(w.block()->revoke_through).store(last, std::memory_order_relaxed);
+    std::uint64_t k = claim.load(std::memory_order_acquire);
+    for (;;) {
+      if (k >= last) return false;  // it started everything it was sent
+      if (claim.compare_exchange_weak(k, k | ControlBlock::kRevoked, std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+        break;
+    }
+    // Tasks with an ordinal above k never run there: back to the front of pending_, in order.
+    std::size_t n = 0;
+    while (!w.inflight.empty() && w.inflight.back()->seq > k) {
+      pending_.push_front(w.inflight.back());
+      w.inflight.pop_back();
+      ++n;
+    }
+    w.sent -= n;
+    w.revoke_through = last;
+    revoked_.fetch_add(n, std::memory_order_relaxed);
+    return n > 0;
+  }
+
   void send_task(Worker& w, TaskBase* t) {
     const std::size_t at = w.out.size();
     const std::uint64_t id = t->call.id;
-    FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(FrameType::task),
-                  static_cast<std::uint16_t>(t->call.fds.size()),
-                  static_cast<std::uint32_t>(sizeof id + t->call.args.size()), 0, t->seq};
     if (sizeof id + t->call.args.size() > opt_.max_frame_bytes) {
       t->fail(std::make_exception_ptr(ProtocolError("task arguments exceed max_frame_bytes")));
       delete t;
       return;
     }
+    // The frame id is the task's ordinal on this worker (consecutive: the claim word relies on it).
+    t->seq = w.next_seq++;
+    FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(FrameType::task),
+                  static_cast<std::uint16_t>(t->call.fds.size()),
+                  static_cast<std::uint32_t>(sizeof id + t->call.args.size()), 0, t->seq};
     w.out.append(reinterpret_cast<const char*>(&h), sizeof h);
     w.out.append(reinterpret_cast<const char*>(&id), sizeof id);
     w.out.append(t->call.args);
@@ -461,7 +536,12 @@ class PoolCore {
     } closer{fds};
     switch (f.type()) {
       case FrameType::hello:
-        w.ready = true;
+        if (f.header.id == 0) {
+          w.ready = true;
+        } else {  // the acknowledgement of a revocation: the worker skipped every revoked task
+          if (f.header.id != w.revoke_through) throw ProtocolError("worker acknowledged a revocation never made");
+          w.revoke_through = 0;
+        }
         return;
       case FrameType::init_failed:
         w.init_error = remote_error(f.payload.data(), f.payload.size());
@@ -501,6 +581,7 @@ class PoolCore {
       if (opt_.task_timeout.count() > 0 && w->kill == KillReason::none && !w->inflight.empty())
         soonest = std::min(soonest, w->head_start + opt_.task_timeout);
     }
+    soonest = std::min(soonest, rebalance_at_);
     if (soonest == Clock::time_point::max()) return -1;
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(soonest - Clock::now()).count();
     return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
@@ -555,7 +636,8 @@ class PoolCore {
         broken_reason_ = "a worker's initializer failed: " + msg;
       }
     }
-    // The head ran only if the worker recorded its seq; if not (killed between tasks), nothing failed.
+    // The head ran only if the worker claimed its ordinal; if not (killed between tasks), nothing failed.
+    // (Tasks revoked from it are already back in pending_: the worker can no longer claim them.)
     if (!w->inflight.empty() && w->kill == KillReason::none && w->started_seq() < w->inflight.front()->seq) {
       for (auto it = w->inflight.rbegin(); it != w->inflight.rend(); ++it) {
         pending_.push_front(*it);
@@ -636,10 +718,10 @@ class PoolCore {
 
   // manager-thread only
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::uint64_t next_seq_ = 1;
   int startup_failures_ = 0;
+  Clock::time_point rebalance_at_ = Clock::time_point::max();  // when a queue may become worth revoking
 
-  std::atomic<std::uint64_t> submitted_{0}, completed_{0}, crashed_{0}, timed_out_{0}, requeued_{0},
+  std::atomic<std::uint64_t> submitted_{0}, completed_{0}, crashed_{0}, timed_out_{0}, requeued_{0}, revoked_{0},
       workers_started_{0}, workers_died_{0};
 };
 

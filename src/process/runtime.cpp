@@ -217,6 +217,23 @@ void close_fds(std::vector<int>& fds) {
   fds.clear();
 }
 
+// Claims the task with ordinal `seq`: true if it may run here, false if the parent revoked it. A Process's
+// 8-byte block only records the ordinal (nobody revokes a Process's one task).
+bool claim_task(Segment& control, std::uint64_t bytes, std::uint64_t seq) {
+  auto* block = static_cast<ControlBlock*>(control.data());
+  std::atomic_ref<std::uint64_t> claim(block->claim);
+  if (bytes < sizeof(ControlBlock)) {
+    claim.store(seq, std::memory_order_release);
+    return true;
+  }
+  std::uint64_t c = claim.load(std::memory_order_acquire);
+  for (;;) {
+    if (c & ControlBlock::kRevoked) return false;
+    // Acquire on failure: a revoking CAS publishes revoke_through, read next.
+    if (claim.compare_exchange_weak(c, seq, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+  }
+}
+
 }  // namespace
 
 void worker_main(int fd) {
@@ -252,7 +269,9 @@ void worker_main(int fd) {
           cfg = decode<WorkerConfig>(f.payload.data(), f.payload.size());
           configured = true;
           if (in_fds.empty()) throw ProtocolError("worker: config frame without its control block");
-          control = Segment::adopt(std::exchange(in_fds[0], -1), sizeof(std::uint64_t));
+          if (cfg.control_bytes != sizeof(std::uint64_t) && cfg.control_bytes != sizeof(ControlBlock))
+            throw ProtocolError("worker: bad control block size");
+          control = Segment::adopt(std::exchange(in_fds[0], -1), cfg.control_bytes);
           in_fds.erase(in_fds.begin());
           if (cfg.rlimit_as) {
             rlimit r{cfg.rlimit_as, cfg.rlimit_as};
@@ -282,6 +301,20 @@ void worker_main(int fd) {
           continue;
         }
         if (f.type() != FrameType::task) throw ProtocolError("worker: unexpected frame type");
+        if (!claim_task(*control, cfg.control_bytes, f.header.id)) {
+          // The parent took this task back before it started (it runs elsewhere): skip it, and once past
+          // the last revoked ordinal, close the revocation and tell the parent.
+          close_fds(in_fds);
+          auto* block = static_cast<ControlBlock*>(control->data());
+          const std::uint64_t through =
+              std::atomic_ref<std::uint64_t>(block->revoke_through).load(std::memory_order_acquire);
+          if (f.header.id > through) throw ProtocolError("worker: a task was sent during a revocation");
+          if (f.header.id == through) {
+            std::atomic_ref<std::uint64_t>(block->claim).store(through, std::memory_order_release);
+            send_frame(fd, FrameType::hello, through, {});
+          }
+          continue;
+        }
         // The reply is encoded behind a header placeholder, patched once the payload length is known.
         out.assign(sizeof(FrameHeader), '\0');
         out_fds.clear();
@@ -293,8 +326,6 @@ void worker_main(int fd) {
           std::memcpy(&id, f.payload.data(), sizeof id);
           const FunctionEntry* e = find_function(id);
           if (!e) throw ProtocolError("worker: task names a function id that is not registered");
-          std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(control->data()))
-              .store(f.header.id, std::memory_order_release);
           Reader args(f.payload.data() + sizeof id, f.payload.size() - sizeof id, &in_fds);
           Writer result(out, &out_fds);
           e->invoke(args, result);

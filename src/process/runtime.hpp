@@ -26,12 +26,32 @@ struct WorkerConfig {
   std::uint64_t init_id = 0;
   std::string init_args;
   std::string name;  // process name (Process) for messages
+  /// Size of the control block (descriptor 0 of the config frame): 8 bytes (the claim word) for a Process,
+  /// 16 for a pool worker (the claim word and the revoke-through word: see ControlBlock).
+  std::uint64_t control_bytes = sizeof(std::uint64_t);
 
   template <class A>
   void serialize(A& ar) {
-    ar(max_tasks, rlimit_as, rlimit_cpu_s, max_frame, one_shot, init_id, init_args, name);
+    ar(max_tasks, rlimit_as, rlimit_cpu_s, max_frame, one_shot, init_id, init_args, name, control_bytes);
   }
 };
+
+/// The control block a pool worker shares with the parent (a memfd both map), operated only through
+/// std::atomic_ref. Task frames sent to one worker carry consecutive ordinals 1, 2, 3, ... (the frame id).
+/// - `claim`: the last ordinal the worker consumed (ran or skipped), plus kRevoked while a revocation is
+///   open. The worker claims ordinal s by CAS(s-1 -> s); the CAS fails once the parent has set kRevoked.
+///   The parent revokes by CAS(k -> k | kRevoked): from then on no task with ordinal > k runs on this worker.
+/// - `revoke_through`: the last ordinal the parent had sent when it revoked, written before the revoking CAS
+///   (which publishes it). The worker skips every task up to it, then stores `claim = revoke_through`
+///   (closing the revocation) and acknowledges with a `hello` frame whose id is that ordinal; the parent
+///   sends that worker nothing new until the acknowledgement.
+/// See docs/design/process-pool.md, "Giving back unstarted tasks".
+struct ControlBlock {
+  std::uint64_t claim;
+  std::uint64_t revoke_through;
+  static constexpr std::uint64_t kRevoked = std::uint64_t{1} << 63;
+};
+static_assert(sizeof(ControlBlock) == 16);
 
 /// A started worker: its pid and the parent's end of its channel (a SOCK_STREAM socketpair, CLOEXEC).
 struct Child {

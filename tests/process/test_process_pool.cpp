@@ -17,6 +17,7 @@
 #include <thread>
 #include <tuple>
 #include <variant>
+#include <random>
 #include <set>
 #include <vector>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 #include "process_census.hpp"
 #include "spindle/process/event.hpp"
 #include "spindle/process/process_pool_executor.hpp"
+#include "spindle/process/queue.hpp"
+#include "spindle/process/shared_array.hpp"
 #include "spindle/process/value.hpp"
 
 namespace sp = spindle::process;
@@ -366,6 +369,180 @@ TEST_F(ProcessPoolSingle, CancelWhileQueuedNeverRuns) {
     else EXPECT_GE(f.result(), 1);
   }
   EXPECT_EQ(blocker.result(), 200);
+}
+
+// --- Giving back unstarted tasks (no head-of-line blocking) --------------------------------------------------
+
+// Reports (its index, its pid) when it starts, then blocks until its own event is set.
+int report_then_block(int index, sp::Queue<std::pair<int, int>> started, sp::Event release) {
+  started.put({index, static_cast<int>(::getpid())});
+  release.wait(std::chrono::seconds(60));
+  return index;
+}
+
+// Sets every event on scope exit, so that blocked tasks end (and the pool can shut down) whatever happened.
+struct ReleaseAll {
+  std::vector<sp::Event>& events;
+  ~ReleaseAll() {
+    for (auto& e : events) e.set();
+  }
+};
+
+// Python's pool never lets a task wait behind a running one while a worker is free. Here tiny tasks first make
+// the pipelining deep, so the four blocking tasks are all sent at once, two per worker. One task (on worker
+// B) then stays blocked, while worker A's task is released again and again: every remaining task must start
+// on A, including the one that was queued behind B's blocked task, which A must take back from B.
+TEST_F(ProcessPoolSingle, UnstartedTasksMoveToTheWorkerThatFreesUp) {
+  std::vector<sp::Event> release(4);
+  sp::Queue<std::pair<int, int>> started;
+  sp::ProcessPoolExecutor pool(2);
+  ReleaseAll guard{release};
+  {
+    std::vector<spindle::Future<int>> warm;
+    for (int i = 0; i < 2000; ++i) warm.push_back(pool.submit<&add_one>(i));
+    for (auto& f : warm) f.result();
+  }
+  std::vector<spindle::Future<int>> fs;
+  for (int i = 0; i < 4; ++i) fs.push_back(pool.submit<&report_then_block>(i, started, release[static_cast<std::size_t>(i)]));
+  auto next_start = [&]() -> std::optional<std::pair<int, int>> {
+    try {
+      return started.get(true, std::chrono::seconds(20));  // a failure bound, not synchronisation
+    } catch (const spindle::QueueEmpty&) {
+      return std::nullopt;
+    }
+  };
+  const auto a = next_start();
+  const auto b = next_start();
+  ASSERT_TRUE(a && b);
+  ASSERT_NE(a->second, b->second) << "two tasks running at once on one worker";
+  int on_a = a->first;
+  for (int round = 0; round < 2; ++round) {
+    release[static_cast<std::size_t>(on_a)].set();
+    const auto n = next_start();
+    ASSERT_TRUE(n) << "a task stayed queued behind the blocked task " << b->first << " while a worker was free";
+    EXPECT_EQ(n->second, a->second) << "task " << n->first << " started on the busy worker";
+    EXPECT_FALSE(fs[static_cast<std::size_t>(b->first)].done());
+    on_a = n->first;
+  }
+  release[static_cast<std::size_t>(on_a)].set();
+  release[static_cast<std::size_t>(b->first)].set();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), i);
+  EXPECT_EQ(pool.stats().completed, 2004u);
+  EXPECT_EQ(pool.stats().crashed, 0u);
+}
+
+// Counts its own runs in a shared array (a task that ran twice, or never, shows), busy-waits `us`
+// microseconds (long heads make idle workers take tasks back), returns x + 1.
+long long count_and_spin(int index, sp::SharedArray<std::uint32_t> runs, int us) {
+  std::atomic_ref<std::uint32_t>(runs[static_cast<std::size_t>(index)]).fetch_add(1, std::memory_order_relaxed);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  return index + 1;
+}
+
+int stress_rounds() {
+  const char* env = std::getenv("SPINDLE_STRESS_ROUNDS");
+  return env ? std::max(1, std::atoi(env)) : 60;
+}
+
+// Revocation racing with the worker's own claims and with completions: rounds of tiny tasks with a few long
+// ones mixed in, so that workers go idle while another has tasks queued behind a long head. Every task must
+// run exactly once (the runs array) and every future complete with its value.
+TEST_P(ProcessPool, RevocationRacingCompletionRunsEveryTaskExactlyOnce) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  std::mt19937 rng(20261125);
+  const int rounds = stress_rounds();
+  constexpr int kPerRound = 64;
+  sp::SharedArray<std::uint32_t> runs(static_cast<std::size_t>(rounds * kPerRound));
+  for (int r = 0; r < rounds; ++r) {
+    std::vector<spindle::Future<long long>> fs;
+    for (int i = 0; i < kPerRound; ++i) {
+      const int index = r * kPerRound + i;
+      const int us = rng() % 16 == 0 ? 300 + static_cast<int>(rng() % 1500) : static_cast<int>(rng() % 20);
+      fs.push_back(pool.submit<&count_and_spin>(index, runs, us));
+    }
+    for (int i = 0; i < kPerRound; ++i) ASSERT_EQ(fs[static_cast<std::size_t>(i)].result(), r * kPerRound + i + 1);
+  }
+  for (int i = 0; i < rounds * kPerRound; ++i) ASSERT_EQ(runs[static_cast<std::size_t>(i)], 1u) << "task " << i;
+  const auto st = pool.stats();
+  EXPECT_EQ(st.completed, static_cast<std::uint64_t>(rounds * kPerRound));
+  EXPECT_EQ(st.crashed, 0u);
+  RecordProperty("revoked", static_cast<int>(st.revoked));
+}
+
+// Revocation and worker death: kill workers while tasks move between them. A killed worker's running task
+// fails with WorkerCrashed; every other task runs exactly once.
+TEST_F(ProcessPoolSingle, RevocationAndWorkerDeathKeepTheLedgerExact) {
+  sp::ProcessPoolExecutor pool(2);
+  std::mt19937 rng(7);
+  const int rounds = std::max(1, stress_rounds() / 3);
+  constexpr int kPerRound = 48;
+  sp::SharedArray<std::uint32_t> runs(static_cast<std::size_t>(rounds * kPerRound));
+  std::uint64_t failed = 0;
+  for (int r = 0; r < rounds; ++r) {
+    std::vector<spindle::Future<long long>> fs;
+    for (int i = 0; i < kPerRound; ++i) {
+      const int us = rng() % 8 == 0 ? 500 + static_cast<int>(rng() % 1000) : static_cast<int>(rng() % 20);
+      fs.push_back(pool.submit<&count_and_spin>(r * kPerRound + i, runs, us));
+    }
+    if (r % 2 == 0) {
+      const auto pids = pool.worker_pids();
+      if (!pids.empty()) ::kill(pids[rng() % pids.size()], SIGKILL);
+    }
+    for (int i = 0; i < kPerRound; ++i) {
+      const int index = r * kPerRound + i;
+      try {
+        EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), index + 1);
+        EXPECT_EQ(runs[static_cast<std::size_t>(index)], 1u) << "task " << index;
+      } catch (const spindle::WorkerCrashed&) {
+        ++failed;  // it was running when its worker was killed: it ran once, or was killed while claiming
+        EXPECT_LE(runs[static_cast<std::size_t>(index)], 1u) << "task " << index;
+      }
+    }
+  }
+  const auto st = pool.stats();
+  EXPECT_EQ(st.crashed, failed);
+  EXPECT_EQ(st.completed + st.crashed, static_cast<std::uint64_t>(rounds * kPerRound));
+}
+
+// --- map(timeout) --------------------------------------------------------------------------------------------
+
+int wait_for_gate(sp::Event gate) {
+  gate.wait(std::chrono::seconds(60));
+  return 1;
+}
+
+TEST_F(ProcessPoolSingle, MapTimeoutCancelsQueuedChunksAndThrows) {
+  sp::Event gate;
+  std::uint64_t completed = 0;
+  {
+    sp::ProcessPoolExecutor pool(1);
+    std::vector<sp::Event> items(10, gate);
+    EXPECT_THROW(pool.map<&wait_for_gate>(items, {.timeout = std::chrono::milliseconds(50)}), spindle::TimeoutError);
+    EXPECT_FALSE(gate.is_set());
+    gate.set();  // the chunk already running ends; the queued ones were cancelled
+    pool.shutdown();
+    completed = pool.stats().completed;
+  }
+  // One worker, a task of unknown duration: only the first chunk was ever sent; the nine others were
+  // still queued in the parent and were cancelled by map.
+  EXPECT_EQ(completed, 1u) << "map's queued chunks ran after it timed out";
+}
+
+TEST_P(ProcessPool, MapWithinItsTimeoutReturnsEverything) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  std::vector<long long> in(500);
+  std::iota(in.begin(), in.end(), 0);
+  auto out = pool.map<&square>(in, {.chunksize = 10, .buffersize = 3, .timeout = std::chrono::seconds(60)});
+  ASSERT_EQ(out.size(), in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) EXPECT_EQ(out[i], in[i] * in[i]);
+  // A deadline already past: nothing can be waited for, but results already in still count (Python's
+  // result(timeout) on a done future); here nothing is done yet, so it times out.
+  sp::Event gate;
+  std::vector<sp::Event> items(3, gate);
+  EXPECT_THROW(pool.map<&wait_for_gate>(items, {.timeout = std::chrono::nanoseconds(0)}), spindle::TimeoutError);
+  gate.set();
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ struct ProcessPoolOptions {
   /// Resource limits of each worker.
   WorkerLimits limits = {};
   /// Most tasks sent ahead to one worker. Deep pipelining is what makes tiny tasks cheap; a worker's queued
-  /// tasks that never started are moved to another worker if it dies. The pool lowers the depth
+  /// tasks that never started are moved to another worker if it dies, and taken back for a worker that is
+  /// idle when they wait behind a long-running task (no head-of-line blocking). The pool lowers the depth
   /// automatically for long tasks (so that load stays balanced).
   std::size_t max_inflight_per_worker = 64;
 };
@@ -69,6 +70,10 @@ struct ProcessMapOptions {
   /// At most this many chunks are in flight ahead of the consumer; zero submits all at once. Python 3.14:
   /// `buffersize`.
   std::size_t buffersize = 0;
+  /// Deadline for all the results, measured from the call to map; none: wait as long as it takes. When it
+  /// passes, map cancels the chunks still queued in the parent (those already sent to a worker run on) and
+  /// throws TimeoutError. Python: `map(fn, *iterables, timeout=None)`.
+  std::optional<std::chrono::nanoseconds> timeout = std::nullopt;
 };
 
 /// Counters of a pool's life (for tests and monitoring).
@@ -78,6 +83,7 @@ struct ProcessPoolStats {
   std::uint64_t crashed = 0;       ///< tasks failed with WorkerCrashed
   std::uint64_t timed_out = 0;     ///< tasks failed with TimeoutError
   std::uint64_t requeued = 0;      ///< queued-but-unstarted tasks moved off a dead worker
+  std::uint64_t revoked = 0;       ///< unstarted tasks taken back from a live worker for an idle one
   std::uint64_t workers_started = 0;  ///< worker processes started, replacements included
   std::uint64_t workers_died = 0;     ///< workers that died while they had work (crash, kill, timeout)
 };
@@ -101,8 +107,8 @@ class TaskBase {
   virtual void cancel() noexcept = 0;
 
   Call call;
-  std::uint64_t seq = 0;
-  bool started = false;
+  std::uint64_t seq = 0;  ///< ordinal on the worker it was last sent to (the frame id)
+  bool started = false;   ///< the future is running (the task left the parent's queue once)
 };
 
 template <class R>
@@ -163,7 +169,11 @@ std::vector<R> map_chunk(std::vector<In> items) {
 /// while running it), TimeoutError (`task_timeout`), ProtocolError (a worker broke the protocol) or
 /// BrokenExecutor.
 /// **Cancellation:** `future.cancel()` succeeds while the task is queued in the parent; once sent to a worker
-/// it runs to completion (or is killed by `shutdown(kill_running=true)` / a timeout).
+/// its future is running (as in Python, where a task in the call queue is running) and it runs to completion
+/// (or is killed by `shutdown(kill_running=true)` / a timeout). A task sent to a worker but not started
+/// there may be taken back and run by another, idle worker: it still runs exactly once. `map` with a
+/// `timeout` cancels its queued chunks when the deadline passes; `shutdown(cancel_futures=true)` cancels
+/// everything still queued in the parent.
 /// **Python equivalent:** `concurrent.futures.ProcessPoolExecutor`.
 class ProcessPoolExecutor {
  public:
@@ -202,8 +212,9 @@ class ProcessPoolExecutor {
   }
 
   /// Applies `F` to every item of `items`, `chunksize` items per task, and returns the results in order.
-  /// Blocks until all are done (or rethrows the first failure in order). Python: `list(map(fn, items,
-  /// chunksize=...))`.
+  /// Blocks until all are done. If a chunk fails, or `options.timeout` passes first (TimeoutError), the
+  /// chunks still queued in the parent are cancelled (running ones run on) and the error is thrown: the
+  /// first failure in order. Python: `list(map(fn, items, chunksize=..., timeout=...))`.
   template <auto F, class Range>
     requires detail::NamedFunction<F>
   auto map(const Range& items, ProcessMapOptions options = {}) {
@@ -211,9 +222,25 @@ class ProcessPoolExecutor {
     using R = typename detail::Signature<decltype(F)>::result;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
     const std::size_t chunk = options.chunksize ? options.chunksize : 1;
+    // Measured from the call, as Python's map does; saturated so that a huge timeout means "no deadline".
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline =
+        !options.timeout ? std::chrono::steady_clock::time_point::max()
+        : *options.timeout >= std::chrono::steady_clock::time_point::max() - start
+            ? std::chrono::steady_clock::time_point::max()
+            : start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*options.timeout);
     std::vector<R> out;
     std::deque<Future<std::vector<R>>> inflight;
+    // On any error (a chunk failed, the deadline passed, submit threw): Python's map cancels what is left.
+    struct CancelRest {
+      std::deque<Future<std::vector<R>>>& fs;
+      ~CancelRest() {
+        for (auto& f : fs) f.cancel();
+      }
+    } cancel_rest{inflight};
     auto collect = [&] {
+      if (!inflight.front().wait_until(deadline))
+        throw TimeoutError("ProcessPoolExecutor::map: results not in before the timeout");
       auto part = std::move(inflight.front()).result();
       inflight.pop_front();
       for (auto& r : part) out.push_back(std::move(r));
