@@ -3,6 +3,8 @@
 
 #include "spindle/process/shared_memory.hpp"
 
+#include "resource_tracker.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -49,6 +51,9 @@ std::string random_name() {
   return name;
 }
 
+Segment::Segment(int fd, void* addr, std::size_t bytes, std::string name, bool owner) noexcept
+    : fd_(fd), addr_(addr), bytes_(bytes), name_(std::move(name)), owner_pid_(owner ? ::getpid() : 0) {}
+
 std::shared_ptr<Segment> Segment::create(std::size_t bytes, const char* debug_name) {
   if (bytes == 0) bytes = 1;
   const int fd = ::memfd_create(debug_name, MFD_CLOEXEC);
@@ -81,9 +86,15 @@ std::shared_ptr<Segment> Segment::adopt(int fd, std::size_t bytes) {
 }
 
 std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool create, std::size_t bytes) {
+  // Registered before it exists: a creator killed right after shm_open must not leak it.
+  if (create) track_shm(name);
   const int fd = create ? ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
                         : ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) fail(create ? "shm_open(O_CREAT|O_EXCL)" : "shm_open");
+  if (fd < 0) {
+    const int e = errno;
+    if (create) untrack_shm(name);
+    throw std::system_error(e, std::generic_category(), create ? "shm_open(O_CREAT|O_EXCL)" : "shm_open");
+  }
   try {
     if (create) {
       if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) fail("ftruncate");
@@ -103,20 +114,27 @@ std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool creat
     return std::make_shared<Segment>(fd, map(fd, bytes), bytes, name, create);
   } catch (...) {
     ::close(fd);
-    if (create) ::shm_unlink(name.c_str());
+    if (create) {
+      ::shm_unlink(name.c_str());
+      untrack_shm(name);
+    }
     throw;
   }
 }
 
 void Segment::unlink() {
   if (!name_.empty() && ::shm_unlink(name_.c_str()) != 0 && errno != ENOENT) fail("shm_unlink");
-  owner_ = false;
+  if (owner_pid_ != 0) untrack_shm(name_);
+  owner_pid_ = 0;
 }
 
 Segment::~Segment() {
   if (addr_) ::munmap(addr_, bytes_);
   if (fd_ >= 0) ::close(fd_);
-  if (owner_ && !name_.empty()) ::shm_unlink(name_.c_str());
+  if (owner_pid_ != 0 && owner_pid_ == ::getpid() && !name_.empty()) {
+    ::shm_unlink(name_.c_str());
+    untrack_shm(name_);
+  }
 }
 
 }  // namespace detail

@@ -7,7 +7,9 @@
 ///   Process argument and its descriptor travels with SCM_RIGHTS.
 /// - named (`SharedMemory::create_named(size)` / `attach(name)`): POSIX shm under /dev/shm, for processes
 ///   you did not start. Names are 128 random bits, created with O_EXCL and mode 0600, so they never collide
-///   and a pre-created name is an error, never a foreign object. The creator's destructor unlinks it.
+///   and a pre-created name is an error, never a foreign object. The creator's destructor unlinks it, and if
+///   the creator dies first (even by SIGKILL) its resource tracker process unlinks it (as Python's
+///   resource_tracker does); the name is registered before the segment exists, so no window leaks it.
 ///
 /// **Thread safety:** the object is not synchronised (like Python's); the memory is shared, so coordinate
 /// access with a process Lock/Event. **Errors:** std::system_error from the system calls.
@@ -27,6 +29,10 @@ namespace detail {
 /// "/spindle-" + 32 random hex digits.
 std::string random_name();
 
+/// Pid of this process's resource tracker (it unlinks the named segments this process leaves behind when it
+/// dies), or 0 if none was started: none needed yet, or the kernel lacks pidfd (Linux < 5.3).
+int shm_tracker_pid() noexcept;
+
 /// A mapped segment; shared by the copies of a SharedMemory / SharedArray.
 class Segment {
  public:
@@ -36,8 +42,8 @@ class Segment {
   static std::shared_ptr<Segment> adopt(int fd, std::size_t bytes);
   /// Maps the named POSIX segment.
   static std::shared_ptr<Segment> open_named(const std::string& name, bool create, std::size_t bytes);
-  Segment(int fd, void* addr, std::size_t bytes, std::string name, bool owner) noexcept
-      : fd_(fd), addr_(addr), bytes_(bytes), name_(std::move(name)), owner_(owner) {}
+  /// `owner`: this process created the named segment and unlinks it when the last copy goes.
+  Segment(int fd, void* addr, std::size_t bytes, std::string name, bool owner) noexcept;
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
   ~Segment();
@@ -53,7 +59,7 @@ class Segment {
   void* addr_;
   std::size_t bytes_;
   std::string name_;
-  bool owner_;
+  int owner_pid_;  // the creating process, 0 if none: a fork child's copy must not unlink its parent's segment
 };
 }  // namespace detail
 
