@@ -1,15 +1,24 @@
 // Interprocess Lock, Semaphore, Queue and Pipe.
 
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <ctime>
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
 #include <system_error>
 
 #include "spindle/process/lock.hpp"
@@ -127,12 +136,251 @@ int Semaphore::get_value() const {
   return v;
 }
 
+// --- Messages -------------------------------------------------------------------------------------------
+//
+// Queue and Pipe messages are SOCK_SEQPACKET records: a WireHeader, then the item. A unix datagram larger
+// than the socket's send buffer is refused (EMSGSIZE), and an unprivileged process cannot raise that buffer
+// over net.core.wmem_max (208 KiB by default), so an item over kInlineMax travels in a sealed-by-convention
+// memfd passed with SCM_RIGHTS: the record then carries only the header, whose `ext` is the item's size.
+
+namespace detail {
+namespace {
+
+struct WireHeader {
+  std::uint32_t slot;  // bounded Queue: the ledger slot of the item
+  std::uint32_t gen;   // and its generation
+  std::uint64_t ext;   // 0: the item follows inline; else its size, in the attached memfd
+};
+
+constexpr std::size_t kInlineMax = std::size_t{64} << 10;
+
+void send_wire(int fd, WireHeader h, const std::string& bytes, const char* what) {
+  int mfd = -1;
+  struct Closer {
+    int& fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{mfd};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(bytes.data()), bytes.size()}};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  if (bytes.size() > kInlineMax) {
+    mfd = ::memfd_create("spindle-item", MFD_CLOEXEC);
+    if (mfd < 0) fail(errno, what);
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      const ssize_t n = ::write(mfd, bytes.data() + off, bytes.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail(errno, what);
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    h.ext = bytes.size();
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &mfd, sizeof(int));
+  }
+  for (;;) {
+    if (::sendmsg(fd, &msg, MSG_NOSIGNAL) >= 0) return;
+    if (errno != EINTR) fail(errno, what);
+  }
+}
+
+enum class Received { item, again, eof };
+
+// Receives one record into `h` and `bytes` (at most `max` item bytes). A record that breaks the format still
+// hands back its header (so a bounded Queue frees its slot) and throws ProtocolError after.
+Received recv_wire(int fd, WireHeader& h, std::string& bytes, std::size_t max, int flags, const char* what,
+                   const std::function<void(const WireHeader&)>& on_header) {
+  bytes.resize(std::min(max, kInlineMax) + 1);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  h = {0, 0, 0};
+  iovec iov[2] = {{&h, sizeof h}, {bytes.data(), bytes.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  for (;;) {
+    n = ::recvmsg(fd, &msg, flags | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    if (n >= 0) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Received::again;
+    if (errno != EINTR) fail(errno, what);
+  }
+  if (n == 0) return Received::eof;
+  int mfd = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      if (mfd < 0) mfd = got;
+      else ::close(got);  // never more than one; do not leak extras
+    }
+  }
+  struct Closer {
+    int& fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{mfd};
+  if (static_cast<std::size_t>(n) < sizeof h) throw ProtocolError(std::string(what) + ": record shorter than its header");
+  on_header(h);
+  const std::size_t inline_bytes = static_cast<std::size_t>(n) - sizeof h;
+  if (h.ext == 0) {
+    if (mfd >= 0) throw ProtocolError(std::string(what) + ": unexpected descriptor");
+    if (inline_bytes > max) throw ProtocolError(std::string(what) + ": item larger than the bound");
+    bytes.resize(inline_bytes);
+    return Received::item;
+  }
+  if (mfd < 0 || inline_bytes != 0) throw ProtocolError(std::string(what) + ": malformed out-of-line item");
+  if (h.ext > max) throw ProtocolError(std::string(what) + ": item larger than the bound");
+  struct stat st {};
+  if (::fstat(mfd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < h.ext)
+    throw ProtocolError(std::string(what) + ": out-of-line item smaller than announced");
+  bytes.resize(static_cast<std::size_t>(h.ext));
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t r = ::pread(mfd, bytes.data() + off, bytes.size() - off, static_cast<off_t>(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) fail(r < 0 ? errno : EIO, what);
+    off += static_cast<std::size_t>(r);
+  }
+  return Received::item;
+}
+
+}  // namespace
+}  // namespace detail
+
 // --- Queue ----------------------------------------------------------------------------------------------
+//
+// A bounded queue needs a slot taken before an item is sent. A semaphore (Python's design) loses the slot
+// for good if the putter dies between taking it and sending: a queue of maxsize 1 is then wedged. Here a
+// slot is an entry of a ledger in shared memory, reserved under the putter's pid with a generation; the item
+// carries (slot, generation); the getter frees the slot whose generation matches. A putter that finds the
+// queue full frees the reservations of dead pids, bumping their generation, so that an item the dead putter
+// did send no longer matches: the bound is then briefly exceeded by that one item, never lowered for good.
+// The ledger is guarded by a robust mutex: a process that dies inside the few instructions it holds it hands
+// it over with EOWNERDEAD, and the next holder rebuilds the free list from the entries, which are the truth.
 
 namespace detail {
 
+namespace {
+
+enum : std::uint32_t { kSlotFree = 0, kSlotReserved = 1, kSlotSent = 2 };
+
+struct SlotEntry {
+  std::int32_t pid;  // the reserving process while kSlotReserved
+  std::uint32_t gen;
+  std::uint32_t state;
+};
+
+struct QueueCtl {
+  pthread_mutex_t mu;
+  std::uint32_t wake;         // futex word: bumped when a slot is freed
+  std::uint32_t free_top;     // entries on the free stack
+  std::uint32_t next_unused;  // entries [next_unused, maxsize) were never used (a lazy free list)
+  std::uint32_t reserved;     // entries in kSlotReserved
+  std::uint64_t maxsize;
+  long count;                 // items sent and not yet received (atomic_ref)
+};
+
+constexpr std::size_t kMaxQueueSlots = std::size_t{1} << 26;
+constexpr auto kReclaimSlice = std::chrono::milliseconds(100);
+
+std::size_t ctl_bytes(std::size_t maxsize) {
+  return sizeof(QueueCtl) + maxsize * (sizeof(SlotEntry) + sizeof(std::uint32_t));
+}
+
+struct Ledger {
+  QueueCtl* ctl;
+  SlotEntry* entries;
+  std::uint32_t* stack;
+
+  explicit Ledger(const SharedMemory& m)
+      : ctl(reinterpret_cast<QueueCtl*>(m.buf().data())),
+        entries(reinterpret_cast<SlotEntry*>(m.buf().data() + sizeof(QueueCtl))),
+        stack(reinterpret_cast<std::uint32_t*>(m.buf().data() + sizeof(QueueCtl) + ctl->maxsize * sizeof(SlotEntry))) {}
+
+  void lock() {
+    const int rc = pthread_mutex_lock(&ctl->mu);
+    if (rc == EOWNERDEAD) {
+      repair();
+      pthread_mutex_consistent(&ctl->mu);
+    } else if (rc != 0) {
+      fail(rc, "Queue: lock");
+    }
+  }
+  void unlock() { pthread_mutex_unlock(&ctl->mu); }
+
+  // A holder died mid-update: the entries are the truth; rebuild the free stack and counts from them.
+  void repair() noexcept {
+    ctl->free_top = 0;
+    ctl->reserved = 0;
+    for (std::uint32_t i = 0; i < ctl->next_unused; ++i) {
+      if (entries[i].state == kSlotFree) stack[ctl->free_top++] = i;
+      if (entries[i].state == kSlotReserved) ++ctl->reserved;
+    }
+  }
+
+  std::uint64_t free_slots() const noexcept { return ctl->free_top + (ctl->maxsize - ctl->next_unused); }
+
+  // Frees entry i (lock held).
+  void release(std::uint32_t i) noexcept {
+    if (entries[i].state == kSlotReserved) --ctl->reserved;
+    entries[i].state = kSlotFree;
+    entries[i].pid = 0;
+    stack[ctl->free_top++] = i;
+    ++ctl->wake;
+  }
+
+  // Frees the reservations of processes that died (lock held); the number freed.
+  std::size_t reclaim_dead() noexcept {
+    std::size_t n = 0;
+    for (std::uint32_t i = 0; i < ctl->next_unused && ctl->reserved > 0; ++i) {
+      if (entries[i].state != kSlotReserved) continue;
+      if (::kill(entries[i].pid, 0) == 0 || errno != ESRCH) continue;
+      ++entries[i].gen;  // an item the dead putter did send must not free the slot a second time
+      release(i);
+      ++n;
+    }
+    return n;
+  }
+
+  void wake_one() noexcept { ::syscall(SYS_futex, &ctl->wake, FUTEX_WAKE, 1, nullptr, nullptr, 0); }
+  void wait(std::uint32_t seen, std::chrono::nanoseconds slice) noexcept {
+    const auto ns = std::max<long long>(0, slice.count());
+    timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    ::syscall(SYS_futex, &ctl->wake, FUTEX_WAIT, seen, &ts, nullptr, 0);
+  }
+};
+
+}  // namespace
+
 QueueCore::QueueCore(std::size_t maxsize, std::size_t max_item_bytes)
-    : maxsize_(maxsize), max_item_(max_item_bytes), count_(1) {
+    : maxsize_(maxsize), max_item_(max_item_bytes) {
+  if (maxsize > kMaxQueueSlots) throw std::invalid_argument("Queue: maxsize over 2^26");
+  ctl_ = SharedMemory(ctl_bytes(maxsize));
+  auto* ctl = reinterpret_cast<QueueCtl*>(ctl_.buf().data());
+  ctl->maxsize = maxsize;
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  const int rc = pthread_mutex_init(&ctl->mu, &a);
+  pthread_mutexattr_destroy(&a);
+  if (rc != 0) fail(rc, "Queue: pthread_mutex_init");
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail(errno, "socketpair");
   wfd_ = sv[0];
@@ -140,7 +388,12 @@ QueueCore::QueueCore(std::size_t maxsize, std::size_t max_item_bytes)
   const int bytes = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(max_item_bytes * 4, 1 << 20), 64 << 20));
   ::setsockopt(wfd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
   ::setsockopt(rfd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-  if (maxsize) slots_.emplace(static_cast<unsigned>(maxsize));
+}
+
+void QueueCore::check() const {
+  if (maxsize_ > kMaxQueueSlots || ctl_.size() < ctl_bytes(maxsize_) ||
+      reinterpret_cast<const QueueCtl*>(ctl_.buf().data())->maxsize != maxsize_)
+    throw ProtocolError("Queue: bad handle");
 }
 
 QueueCore::~QueueCore() {
@@ -150,15 +403,66 @@ QueueCore::~QueueCore() {
 
 bool QueueCore::put(const std::string& bytes, bool block, std::optional<std::chrono::nanoseconds> timeout) {
   if (bytes.size() > max_item_) throw ProtocolError("Queue.put: item larger than max_item_bytes");
-  if (slots_ && !slots_->acquire(block, timeout)) return false;
-  for (;;) {
-    const ssize_t n = ::send(wfd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n >= 0) break;
-    if (errno == EINTR) continue;
-    if (slots_) slots_->release();
-    fail(errno, "Queue.put");
+  WireHeader h{0, 0, 0};
+  std::optional<Ledger> ledger;
+  if (maxsize_) {
+    ledger.emplace(ctl_);
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (!block) deadline = std::chrono::steady_clock::now();
+    else if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+    ledger->lock();
+    for (;;) {
+      if (ledger->free_slots() > 0) break;
+      if (ledger->ctl->reserved > 0 && ledger->reclaim_dead() > 0) continue;
+      auto slice = std::chrono::nanoseconds(kReclaimSlice);
+      if (deadline) {
+        const auto left = *deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds::zero()) {
+          ledger->unlock();
+          return false;
+        }
+        slice = std::min<std::chrono::nanoseconds>(slice, left);
+      }
+      // Sliced: the only event that frees a slot a dead putter holds is a look at the ledger.
+      const std::uint32_t seen = ledger->ctl->wake;
+      ledger->unlock();
+      ledger->wait(seen, slice);
+      ledger->lock();
+    }
+    QueueCtl& c = *ledger->ctl;
+    const std::uint32_t i = c.free_top > 0 ? ledger->stack[--c.free_top] : c.next_unused++;
+    SlotEntry& e = ledger->entries[i];
+    ++e.gen;
+    e.pid = static_cast<std::int32_t>(::getpid());
+    e.state = kSlotReserved;
+    ++c.reserved;
+    h = {i, e.gen, 0};
+    ledger->unlock();
   }
-  std::atomic_ref<long>(count_[0]).fetch_add(1, std::memory_order_relaxed);
+  try {
+    send_wire(wfd_, h, bytes, "Queue.put");
+  } catch (...) {
+    if (ledger) {
+      ledger->lock();
+      SlotEntry& e = ledger->entries[h.slot];
+      if (e.gen == h.gen && e.state == kSlotReserved) ledger->release(h.slot);
+      ledger->unlock();
+      ledger->wake_one();
+    }
+    throw;
+  }
+  // Count before the reservation is closed: a getter may take the item (and decrement) at once.
+  std::atomic_ref<long>(reinterpret_cast<QueueCtl*>(ctl_.buf().data())->count).fetch_add(1, std::memory_order_relaxed);
+  if (ledger) {
+    ledger->lock();
+    SlotEntry& s = ledger->entries[h.slot];
+    if (s.gen == h.gen && s.state == kSlotReserved) {  // else a getter already took the item and freed it
+      s.state = kSlotSent;
+      s.pid = 0;
+      --ledger->ctl->reserved;
+    }
+    ledger->unlock();
+  }
   return true;
 }
 
@@ -166,28 +470,34 @@ bool QueueCore::get(std::string& bytes, bool block, std::optional<std::chrono::n
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (!block) deadline = std::chrono::steady_clock::now();
   else if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
-  bytes.resize(max_item_ + 1);
+  auto* ctl = reinterpret_cast<QueueCtl*>(ctl_.buf().data());
+  // Whatever follows, a received record was taken off the queue: count it and free its slot first.
+  const auto taken = [&](const WireHeader& h) {
+    std::atomic_ref<long>(ctl->count).fetch_sub(1, std::memory_order_relaxed);
+    if (!maxsize_ || h.slot >= maxsize_) return;
+    Ledger ledger(ctl_);
+    ledger.lock();
+    SlotEntry& s = ledger.entries[h.slot];
+    const bool mine = h.slot < ctl->next_unused && s.gen == h.gen && s.state != kSlotFree;
+    if (mine) ledger.release(h.slot);
+    ledger.unlock();
+    if (mine) ledger.wake_one();
+  };
   for (;;) {
     pollfd p{rfd_, POLLIN, 0};
     const int r = ::poll(&p, 1, poll_ms(deadline));
     if (r < 0 && errno == EINTR) continue;
     if (r == 0) return false;
     // Several consumers may race for one message: a non-blocking receive that finds nothing polls again.
-    const ssize_t n = ::recv(rfd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      fail(errno, "Queue.get");
-    }
-    std::atomic_ref<long>(count_[0]).fetch_sub(1, std::memory_order_relaxed);
-    if (slots_) slots_->release();
-    if (static_cast<std::size_t>(n) > max_item_) throw ProtocolError("Queue.get: item larger than max_item_bytes");
-    bytes.resize(static_cast<std::size_t>(n));
-    return true;
+    WireHeader h{};
+    const Received got = recv_wire(rfd_, h, bytes, max_item_, MSG_DONTWAIT, "Queue.get", taken);
+    if (got == Received::item) return true;
+    if (got == Received::eof) throw spindle::Error("Queue.get: the queue's socket was shut down");
   }
 }
 
 std::size_t QueueCore::qsize() const noexcept {
-  const long c = std::atomic_ref<long>(count_[0]).load(std::memory_order_relaxed);
+  const long c = std::atomic_ref<long>(reinterpret_cast<QueueCtl*>(ctl_.buf().data())->count).load(std::memory_order_relaxed);
   return c < 0 ? 0 : static_cast<std::size_t>(c);
 }
 
@@ -202,27 +512,15 @@ void ConnectionCore::close() noexcept {
 
 void ConnectionCore::send(const std::string& bytes) {
   if (bytes.size() > max_) throw ProtocolError("Connection.send: message larger than the connection's bound");
-  for (;;) {
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n >= 0) return;
-    if (errno != EINTR) fail(errno, "Connection.send");
-  }
+  send_wire(fd_, WireHeader{0, 0, 0}, bytes, "Connection.send");
 }
 
 bool ConnectionCore::recv(std::string& bytes, std::optional<std::chrono::nanoseconds> timeout) {
   if (timeout && !poll(*timeout)) return false;
-  bytes.resize(max_ + 1);
-  for (;;) {
-    const ssize_t n = ::recv(fd_, bytes.data(), bytes.size(), MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(errno, "Connection.recv");
-    }
-    if (n == 0) throw spindle::Error("EOFError: the other end of the pipe is closed");
-    if (static_cast<std::size_t>(n) > max_) throw ProtocolError("Connection.recv: message larger than the bound");
-    bytes.resize(static_cast<std::size_t>(n));
-    return true;
-  }
+  WireHeader h{};
+  const Received got = recv_wire(fd_, h, bytes, max_, 0, "Connection.recv", [](const WireHeader&) {});
+  if (got == Received::eof) throw spindle::Error("EOFError: the other end of the pipe is closed");
+  return true;
 }
 
 bool ConnectionCore::poll(std::chrono::nanoseconds timeout) const {

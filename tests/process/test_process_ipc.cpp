@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <cstring>
+
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -39,6 +42,26 @@ void take_lock_and_die(sp::Lock l, sp::Event held) {
   for (;;) std::this_thread::sleep_for(1h);
 }
 void release_twice(sp::Semaphore s) { s.release(2); }
+void put_big_forever(sp::Queue<std::string> q) {
+  const std::string item(60 << 10, 'b');  // inline records: the socket buffer fills long before the bound
+  for (;;) q.put(item);
+}
+void put_one(sp::Queue<std::string> q, std::size_t bytes) { q.put(std::string(bytes, 'q')); }
+void echo(sp::Connection<std::string> c) { c.send(c.recv()); }
+
+// The state letter of /proc/<pid>/stat.
+char proc_state(int pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char buf[512] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* rp = std::strrchr(buf, ')');
+  return rp ? rp[2] : 0;
+}
 
 const bool forkserver_started = (sp::init(), true);
 
@@ -79,6 +102,62 @@ TEST_F(Ipc, QueueFullAndTimeouts) {
   EXPECT_EQ(q.get(), "a");
   EXPECT_EQ(q.get(), "b");
   EXPECT_THROW(q.get(true, 10ms), spindle::QueueEmpty);
+}
+
+// A putter killed while it holds a slot (blocked sending into a full socket) must not shrink the queue:
+// the next putter that finds it full reclaims the dead process's reservation.
+TEST_F(Ipc, QueueSlotOfAKilledPutterIsReclaimed) {
+  constexpr std::size_t kMax = 100;
+  sp::Queue<std::string> q(kMax, 64 << 10);
+  sp::Process p(sp::target<&put_big_forever>, q);
+  p.start();
+  // Bounded wait for an external state: the child sleeps only when its send blocks on the full socket (the
+  // ledger has room for 100 items, the socket buffer for far fewer), i.e. while it holds a reservation.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!(q.qsize() > 0 && proc_state(p.pid()) == 'S') && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  ASSERT_EQ(proc_state(p.pid()), 'S');
+  p.kill();
+  p.join();
+  std::size_t drained = 0;
+  while (true) {
+    try {
+      EXPECT_EQ(q.get_nowait().size(), std::size_t{60} << 10);
+      ++drained;
+    } catch (const spindle::QueueEmpty&) {
+      break;
+    }
+  }
+  EXPECT_GT(drained, 0u);
+  EXPECT_LT(drained, kMax);
+  // The whole bound is usable again, and still enforced.
+  for (std::size_t i = 0; i < kMax; ++i) ASSERT_NO_THROW(q.put("x", true, 10s)) << "slot " << i << " leaked";
+  EXPECT_THROW(q.put_nowait("y"), spindle::QueueFull);
+  for (std::size_t i = 0; i < kMax; ++i) EXPECT_EQ(q.get(), "x");
+  EXPECT_TRUE(q.empty());
+}
+
+// Items over the socket's send buffer (208 KiB by default on Linux) travel in a memfd.
+TEST_F(Ipc, LargeItemsCrossQueueAndPipe) {
+  sp::Queue<std::string> q(2, 8 << 20);
+  sp::Process p(sp::target<&put_one>, q, std::size_t{5} << 20);
+  p.start();
+  const std::string got = q.get(true, 30s);
+  p.join();
+  EXPECT_EQ(got.size(), std::size_t{5} << 20);
+  EXPECT_EQ(got.find_first_not_of('q'), std::string::npos);
+  EXPECT_THROW(q.put(std::string((8 << 20) + 1, 'z')), sp::ProtocolError);
+
+  auto [mine, theirs] = sp::Pipe<std::string>(true, 4 << 20);
+  sp::Process e(sp::target<&echo>, theirs);
+  e.start();
+  theirs.close();
+  std::string big(3 << 20, 0);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131);
+  mine.send(big);
+  EXPECT_EQ(mine.recv(), big);
+  e.join();
+  EXPECT_EQ(e.exitcode(), 0);
 }
 
 TEST_F(Ipc, PipeRoundTrips) {

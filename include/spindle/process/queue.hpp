@@ -2,7 +2,7 @@
 /// @file
 /// `Queue<T>` between processes: a bounded FIFO. Items are encoded with the codec and travel as messages on
 /// a SOCK_SEQPACKET socket pair (each item one atomic message, so several producers and consumers in several
-/// processes never interleave); a process-shared Semaphore bounds it to `maxsize`. Python:
+/// processes never interleave); a slot ledger in shared memory bounds it to `maxsize`. Python:
 /// `multiprocessing.Queue(maxsize)`.
 
 #include <chrono>
@@ -12,13 +12,13 @@
 
 #include "spindle/core/errors.hpp"
 #include "spindle/process/codec.hpp"
-#include "spindle/process/lock.hpp"
-#include "spindle/process/shared_array.hpp"
+#include "spindle/process/shared_memory.hpp"
 
 namespace spindle::process {
 
 namespace detail {
-/// The untyped queue: descriptors, bound and count.
+/// The untyped queue: the socket pair that carries the items, and a control block in shared memory (a
+/// robust mutex, the slot ledger of a bounded queue, the count).
 class QueueCore {
  public:
   QueueCore(std::size_t maxsize, std::size_t max_item_bytes);
@@ -35,26 +35,27 @@ class QueueCore {
   template <class A>
   void save(A& ar) const {
     ar(ar.add_fd(wfd_), ar.add_fd(rfd_), static_cast<std::uint64_t>(maxsize_), static_cast<std::uint64_t>(max_item_),
-       slots_, count_);
+       ctl_);
   }
   template <class A>
   void load(A& ar) {
     std::uint32_t w = 0, r = 0;
     std::uint64_t m = 0, item = 0;
-    ar(w, r, m, item, slots_, count_);
+    ar(w, r, m, item, ctl_);
     wfd_ = ar.take_fd(w);
     rfd_ = ar.take_fd(r);
     maxsize_ = static_cast<std::size_t>(m);
     max_item_ = static_cast<std::size_t>(item);
+    check();
   }
 
  private:
+  void check() const;
   int wfd_ = -1;
   int rfd_ = -1;
   std::size_t maxsize_ = 0;
   std::size_t max_item_ = 0;
-  std::optional<Semaphore> slots_;  // free slots (bounded queues)
-  SharedArray<long> count_;
+  SharedMemory ctl_;
 };
 }  // namespace detail
 
@@ -62,8 +63,12 @@ class QueueCore {
 ///
 /// **Thread safety:** any thread of any process holding the queue. **Errors:** `put` throws QueueFull when
 /// it cannot put (non-blocking or timed out), `get` QueueEmpty; ProtocolError for an item over
-/// `max_item_bytes` or a malformed one. A process killed after taking a slot but before sending its item
-/// leaks that slot. **Python equivalent:** `multiprocessing.Queue(maxsize)`.
+/// `max_item_bytes` or a malformed one.
+/// **Process death:** a process killed in the middle of a put cannot leak its slot: each slot is reserved in
+/// a ledger under the dying process's pid, and a putter that finds the queue full reclaims the slots of dead
+/// reservers (within 100 ms). If the item did get out before the death, the queue holds one item over
+/// `maxsize` until it is taken, never one under. **Python equivalent:** `multiprocessing.Queue(maxsize)`
+/// (whose slot, and item, a killed putter loses).
 template <class T>
 class Queue {
  public:
