@@ -37,6 +37,7 @@ namespace {
 
 int add_one(int x) { return x + 1; }
 long long square(long long x) { return x * x; }
+long long cube(long long x) { return x * x * x; }
 std::string greet(std::string name, int times) {
   std::string out;
   for (int i = 0; i < times; ++i) out += "hi " + name + ";";
@@ -155,6 +156,15 @@ TEST_P(ProcessPool, TaskExceptionIsRemoteError) {
     EXPECT_EQ(e.message(), "bad input 7");
   }
   EXPECT_EQ(pool.submit<&throws_runtime>(-3).result(), -3);
+}
+
+// Regression (clang 14): every map chunk function had the same registry id, so the second function mapped
+// in a program ran the first one.
+TEST_P(ProcessPool, MapOfTwoFunctionsWithOneSignatureRunsEach) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  const std::vector<long long> in{1, 2, 3, 4};
+  EXPECT_EQ(pool.map<&square>(in), (std::vector<long long>{1, 4, 9, 16}));
+  EXPECT_EQ(pool.map<&cube>(in), (std::vector<long long>{1, 8, 27, 64}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, ProcessPool, ::testing::Values(1, 2, 4, 16));
@@ -441,9 +451,10 @@ long long count_and_spin(int index, sp::SharedArray<std::uint32_t> runs, int us)
   return index + 1;
 }
 
+// 60 rounds; SPINDLE_STRESS_SCALE (percent, as the other stress tests) scales them for long soak runs.
 int stress_rounds() {
-  const char* env = std::getenv("SPINDLE_STRESS_ROUNDS");
-  return env ? std::max(1, std::atoi(env)) : 60;
+  const char* env = std::getenv("SPINDLE_STRESS_SCALE");
+  return env ? std::max(1, 60 * std::atoi(env) / 100) : 60;
 }
 
 // Revocation racing with the worker's own claims and with completions: rounds of tiny tasks with a few long

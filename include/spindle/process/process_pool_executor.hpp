@@ -149,14 +149,19 @@ class Task final : public TaskBase {
 
 class PoolCore;
 
-/// The task map() submits per chunk: F over each element.
+/// The task map() submits per chunk: F over each element. A static member of a class template rather than a
+/// function template: clang 14 names a function template specialisation `&map_chunk` in __PRETTY_FUNCTION__
+/// (no template arguments), which gave every map chunk function the same registry id (the worker then ran
+/// the first one registered), whereas it spells out a class template's arguments.
 template <auto F, class In, class R>
-std::vector<R> map_chunk(std::vector<In> items) {
-  std::vector<R> out;
-  out.reserve(items.size());
-  for (auto& x : items) out.push_back(F(std::move(x)));
-  return out;
-}
+struct MapChunk {
+  static std::vector<R> run(std::vector<In> items) {
+    std::vector<R> out;
+    out.reserve(items.size());
+    for (auto& x : items) out.push_back(F(std::move(x)));
+    return out;
+  }
+};
 
 }  // namespace detail
 
@@ -250,7 +255,7 @@ class ProcessPoolExecutor {
     auto flush = [&] {
       if (batch.empty()) return;
       if (options.buffersize && inflight.size() >= options.buffersize) collect();
-      inflight.push_back(submit<&detail::map_chunk<F, In, R>>(batch));
+      inflight.push_back(submit<&detail::MapChunk<F, In, R>::run>(batch));
       batch.clear();
     };
     for (const auto& item : items) {
