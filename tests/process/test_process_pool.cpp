@@ -513,6 +513,7 @@ TEST_F(ProcessPoolSingle, RevocationAndWorkerDeathKeepTheLedgerExact) {
     }
   }
   const auto st = pool.stats();
+  RecordProperty("revoked", static_cast<int>(st.revoked));
   EXPECT_EQ(st.crashed, failed);
   EXPECT_EQ(st.completed + st.crashed, static_cast<std::uint64_t>(rounds * kPerRound));
 }

@@ -3,7 +3,8 @@
 /// `ProcessPoolExecutor`: run named functions in worker processes and get core `Future`s back. A worker
 /// that dies fails only the task it was running (`WorkerCrashed`), is replaced, and the pool goes on; a task
 /// over `task_timeout` has its worker killed and fails with `TimeoutError`; a task's exception comes back as
-/// `RemoteError`. Python equivalent: `concurrent.futures.ProcessPoolExecutor` (which instead breaks the whole
+/// `RemoteError`. Tiny tasks are pipelined to workers, yet no task waits behind a long one while a worker is
+/// idle: unstarted tasks are taken back, exactly once, for the idle worker. Python equivalent: `concurrent.futures.ProcessPoolExecutor` (which instead breaks the whole
 /// pool when one worker dies).
 
 #include <chrono>
