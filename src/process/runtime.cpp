@@ -220,12 +220,11 @@ void close_fds(std::vector<int>& fds) {
 // Claims the task with ordinal `seq`: true if it may run here, false if the parent revoked it. A Process's
 // 8-byte block only records the ordinal (nobody revokes a Process's one task).
 bool claim_task(Segment& control, std::uint64_t bytes, std::uint64_t seq) {
-  auto* block = static_cast<ControlBlock*>(control.data());
-  std::atomic_ref<std::uint64_t> claim(block->claim);
   if (bytes < sizeof(ControlBlock)) {
-    claim.store(seq, std::memory_order_release);
+    std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(control.data())).store(seq, std::memory_order_release);
     return true;
   }
+  std::atomic_ref<std::uint64_t> claim(static_cast<ControlBlock*>(control.data())->claim);
   std::uint64_t c = claim.load(std::memory_order_acquire);
   for (;;) {
     if (c & ControlBlock::kRevoked) return false;
