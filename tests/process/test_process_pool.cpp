@@ -542,6 +542,24 @@ TEST_F(ProcessPoolSingle, MapTimeoutCancelsQueuedChunksAndThrows) {
   EXPECT_EQ(completed, 1u) << "map's queued chunks ran after it timed out";
 }
 
+// With buffersize, map waits (and can time out) while it is still submitting: the rest is never submitted.
+TEST_F(ProcessPoolSingle, MapTimeoutWhileSubmittingWithABuffer) {
+  sp::Event gate;
+  std::uint64_t submitted = 0, completed = 0;
+  {
+    sp::ProcessPoolExecutor pool(1);
+    std::vector<sp::Event> items(10, gate);
+    EXPECT_THROW(pool.map<&wait_for_gate>(items, {.buffersize = 2, .timeout = std::chrono::milliseconds(20)}),
+                 spindle::TimeoutError);
+    gate.set();
+    pool.shutdown();
+    submitted = pool.stats().submitted;
+    completed = pool.stats().completed;
+  }
+  EXPECT_EQ(submitted, 2u) << "map went on submitting after its deadline";
+  EXPECT_EQ(completed, 1u) << "the queued chunk ran although map cancelled it";
+}
+
 TEST_P(ProcessPool, MapWithinItsTimeoutReturnsEverything) {
   sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
   std::vector<long long> in(500);
