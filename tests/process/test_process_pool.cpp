@@ -63,6 +63,10 @@ struct Custom {
   }
 };
 Custom custom_twice(Custom c) { return Custom{c.a * 2, c.b + c.b}; }
+template <class T>
+T scaled(T x) {
+  return x * static_cast<T>(sizeof(T));
+}
 int die_by_signal(int sig) {
   ::raise(sig);
   return 0;
@@ -165,6 +169,18 @@ TEST_P(ProcessPool, MapOfTwoFunctionsWithOneSignatureRunsEach) {
   const std::vector<long long> in{1, 2, 3, 4};
   EXPECT_EQ(pool.map<&square>(in), (std::vector<long long>{1, 4, 9, 16}));
   EXPECT_EQ(pool.map<&cube>(in), (std::vector<long long>{1, 8, 27, 64}));
+}
+
+// Regression (clang 14 names `scaled<int>` and `scaled<long long>` alike): the registry id includes the
+// function's type, so each specialisation runs its own code.
+TEST_P(ProcessPool, SpecialisationsOfOneTemplateRunTheirOwnCode) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  auto a = pool.submit<&scaled<int>>(3);
+  auto b = pool.submit<&scaled<long long>>(3LL);
+  auto c = pool.submit<&scaled<short>>(static_cast<short>(3));
+  EXPECT_EQ(a.result(), 12);
+  EXPECT_EQ(b.result(), 24LL);
+  EXPECT_EQ(c.result(), 6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, ProcessPool, ::testing::Values(1, 2, 4, 16));

@@ -34,8 +34,9 @@ struct FunctionEntry {
   Invoker invoke;
 };
 
-/// Adds `entry` to the registry (aborts on an id collision between two different names, which would make a
-/// task run the wrong function).
+/// Adds `entry` to the registry. Aborts, with a message, on an id shared by two different functions, which
+/// would make a task run the wrong one: two names that hash alike, or (clang 14) two specialisations of one
+/// function template with the same signature, which that compiler names alike.
 void register_function(const FunctionEntry& entry) noexcept;
 /// The registered function with this id, or null.
 const FunctionEntry* find_function(std::uint64_t id) noexcept;
@@ -51,6 +52,14 @@ constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
 
 template <auto F>
 constexpr std::string_view pretty_name() noexcept {
+  return __PRETTY_FUNCTION__;
+}
+
+/// The compiler's spelling of T. With F's type in the id, two specialisations of one function template
+/// with different signatures get different ids even under clang 14, whose __PRETTY_FUNCTION__ drops a
+/// function template's arguments (`twice<int>` and `twice<long>` both print as `&twice`).
+template <class T>
+constexpr std::string_view type_name() noexcept {
   return __PRETTY_FUNCTION__;
 }
 
@@ -107,7 +116,7 @@ struct Registration {
 template <auto F>
 struct Registrar {
   static constexpr std::string_view name = short_name(pretty_name<F>());
-  static constexpr std::uint64_t id = fnv1a(pretty_name<F>());
+  static constexpr std::uint64_t id = fnv1a(pretty_name<F>()) ^ (fnv1a(type_name<decltype(F)>()) * 31);
   static const Registration registration;
 };
 #if defined(__GNUC__)
