@@ -76,6 +76,10 @@ int sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
 }
+int signal_then_sleep_ms(sp::Event started, int ms) {
+  started.set();
+  return sleep_ms(ms);
+}
 int spin_forever(int) {
   volatile unsigned long x = 0;
   for (;;) x = x + 1;
@@ -222,9 +226,11 @@ TEST_F(ProcessPoolSingle, ExitCodeCrashReportsTheCode) {
 
 TEST_F(ProcessPoolSingle, ExternalKillOfAWorkerCostsOneFuture) {
   sp::ProcessPoolExecutor pool(2);
-  auto stuck = pool.submit<&sleep_ms>(60'000);
-  // Wait until it runs somewhere, then kill that worker from outside.
-  while (!stuck.running()) std::this_thread::yield();
+  sp::Event started;
+  auto stuck = pool.submit<&signal_then_sleep_ms>(started, 60'000);
+  // Wait until it runs in a worker (not merely sent to one: a worker killed before it starts a task hands the
+  // task to another worker, which is right, and would leave this test waiting 60 s), then kill the workers.
+  ASSERT_TRUE(started.wait(30s));
   std::vector<spindle::Future<int>> others;
   for (int i = 0; i < 20; ++i) others.push_back(pool.submit<&add_one>(i));
   for (int i = 0; i < 20; ++i) EXPECT_EQ(others[static_cast<std::size_t>(i)].result(), i + 1);
