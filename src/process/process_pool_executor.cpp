@@ -249,9 +249,19 @@ class PoolCore {
 
   void spawn_worker() {
     Child c;
+    std::shared_ptr<Segment> control;
+    std::vector<int> dups;
     try {
+      // Everything that can run out of descriptors comes before the child exists: a worker started without
+      // its config would wait for it forever (found by an EMFILE test: the pool hung).
+      control = Segment::create(sizeof(ControlBlock), "spindle-worker-control");
+      // Descriptor 0: the control block; then the initializer's.
+      dups.push_back(dup_or_throw(control->fd()));
+      if (opt_.initializer)
+        for (int fd : opt_.initializer->fds) dups.push_back(dup_or_throw(fd));
       c = start_child(opt_.start_method);
     } catch (const std::exception& e) {
+      for (int fd : dups) ::close(fd);
       if (workers_.empty()) {
         std::lock_guard lock(m_);
         broken_ = true;
@@ -265,14 +275,10 @@ class PoolCore {
     auto w = std::make_unique<Worker>(c, opt_.max_frame_bytes);
     const int flags = ::fcntl(c.fd, F_GETFL);
     ::fcntl(c.fd, F_SETFL, flags | O_NONBLOCK);
-    w->control = Segment::create(sizeof(ControlBlock), "spindle-worker-control");
+    w->control = std::move(control);
     WorkerConfig wc = cfg_;
     wc.control_bytes = sizeof(ControlBlock);
     std::string cfg = encode(wc);
-    // Descriptor 0: the control block; then the initializer's.
-    std::vector<int> dups{::fcntl(w->control->fd(), F_DUPFD_CLOEXEC, 0)};
-    if (opt_.initializer)
-      for (int fd : opt_.initializer->fds) dups.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     append_frame(w->out, FrameType::config, 0, cfg, static_cast<std::uint16_t>(dups.size()));
     w->out_fds.emplace_back(0, std::move(dups));
     epoll_event ev{};
@@ -284,6 +290,12 @@ class PoolCore {
       pids_.push_back(c.pid);
     }
     workers_.push_back(std::move(w));
+  }
+
+  static int dup_or_throw(int fd) {
+    const int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) throw std::system_error(errno, std::generic_category(), "dup");
+    return d;
   }
 
   std::size_t depth(const Worker& w, Clock::time_point now) const {
@@ -406,6 +418,20 @@ class PoolCore {
       delete t;
       return;
     }
+    // The task's descriptors travel as copies (the Call keeps its own); out of descriptors, fail this task
+    // alone, before it takes an ordinal.
+    std::vector<int> dups;
+    for (int fd : t->call.fds) {
+      const int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (d < 0) {
+        const int e = errno;
+        for (int x : dups) ::close(x);
+        t->fail(std::make_exception_ptr(std::system_error(e, std::generic_category(), "sending a task's descriptors")));
+        delete t;
+        return;
+      }
+      dups.push_back(d);
+    }
     // The frame id is the task's ordinal on this worker (consecutive: the claim word relies on it).
     t->seq = w.next_seq++;
     FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(FrameType::task),
@@ -414,11 +440,7 @@ class PoolCore {
     w.out.append(reinterpret_cast<const char*>(&h), sizeof h);
     w.out.append(reinterpret_cast<const char*>(&id), sizeof id);
     w.out.append(t->call.args);
-    if (!t->call.fds.empty()) {
-      std::vector<int> dups;
-      for (int fd : t->call.fds) dups.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-      w.out_fds.emplace_back(at, std::move(dups));
-    }
+    if (!dups.empty()) w.out_fds.emplace_back(at, std::move(dups));
     if (w.inflight.empty()) w.head_start = Clock::now();
     w.inflight.push_back(t);
     ++w.sent;
@@ -466,10 +488,14 @@ class PoolCore {
           set_want_out(w, true);
           return;
         }
-        // EPIPE/ECONNRESET: the worker is gone; reading will show EOF.
+        const int e = errno;
         w.out.clear();
         w.out_off = 0;
         drop_out_fds(w);
+        // EPIPE/ECONNRESET: the worker is gone; reading will show EOF. Anything else (ENOMEM, ETOOMANYREFS,
+        // ENOBUFS) lost a frame the worker waits for: kill it rather than leave it, and its tasks, waiting.
+        if (e != EPIPE && e != ECONNRESET)
+          protocol_violation(w, std::string("cannot send to the worker: ") + std::strerror(e));
         return;
       }
       if (fds) {
