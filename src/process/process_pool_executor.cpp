@@ -179,6 +179,7 @@ class PoolCore {
         stop_now = shutdown_ && pending_.empty() && workers_.empty();
       }
       if (stop_now) break;
+      retry_or_fail_spawn();
       dispatch();
       for (auto& w : workers_) flush(*w);
       if (shutdown_snapshot() && pending_.empty()) {
@@ -238,6 +239,25 @@ class PoolCore {
     pending_.clear();
   }
 
+  // After a failed start with no worker alive: work that arrives tries again; if that fails too, the waiting
+  // tasks fail with SpawnError (and later work tries again: the shortage may be over).
+  void retry_or_fail_spawn() {
+    if (spawn_error_.empty() || !workers_.empty() || pending_.empty()) return;
+    spawn_error_.clear();
+    for (std::size_t i = 0; i < n_ && spawn_error_.empty(); ++i) spawn_worker();
+    if (!workers_.empty()) return;
+    {
+      std::lock_guard lock(m_);
+      for (TaskBase* t : pending_) {
+        if (!t->started) t->start();
+        t->fail(std::make_exception_ptr(SpawnError(spawn_error_)));
+        delete t;
+      }
+      pending_.clear();
+    }
+    poke();  // turn the loop once more: a shutdown waiting for pending_ to drain can now finish
+  }
+
   void fail_pending_locked() {
     for (TaskBase* t : pending_) {
       if (!t->started) t->start();
@@ -263,9 +283,9 @@ class PoolCore {
     } catch (const std::exception& e) {
       for (int fd : dups) ::close(fd);
       if (workers_.empty()) {
-        std::lock_guard lock(m_);
-        broken_ = true;
-        broken_reason_ = std::string("cannot start a worker process: ") + e.what();
+        // Nothing can run: the waiting tasks fail (SpawnError, next loop turn), the pool stays usable and
+        // tries again on the next submit (a shortage of descriptors or processes is often transient).
+        spawn_error_ = std::string("cannot start a worker process: ") + e.what();
       } else {
         report_unhandled_exception("ProcessPoolExecutor: starting a replacement worker", std::current_exception());
       }
@@ -739,6 +759,7 @@ class PoolCore {
   bool killed_all_ = false;
   bool broken_ = false;
   std::string broken_reason_;
+  std::string spawn_error_;  // manager thread: why the last start failed while no worker was alive
   std::vector<pid_t> pids_;
   std::deque<TaskBase*> pending_;  // the manager's, but touched under m_ by cancel/fail helpers
 

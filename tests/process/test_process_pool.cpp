@@ -291,6 +291,48 @@ TEST_F(ProcessPoolSingle, OutOfDescriptorsIsAClearErrorNeverAHang) {
   EXPECT_GT(worked, 0) << "with a dozen descriptors free the pool should work";
 }
 
+// RELIABILITY T25, second half: a pool whose worker cannot be replaced (no descriptor left) fails only the
+// tasks that wait, with SpawnError, and works again once descriptors are free.
+TEST_F(ProcessPoolSingle, ReplacementOutOfDescriptorsFailsWaitingTasksThenRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "UBSan needs a free descriptor for its own checks";
+#endif
+  sp::ProcessPoolExecutor pool(1);
+  ASSERT_EQ(pool.submit<&add_one>(1).result(), 2);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(spindle::test::fd_count() + 16);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> hog;
+  for (;;) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    hog.push_back(fd);
+  }
+  // The worker dies; its two descriptors come back, too few to start a replacement.
+  std::string during;
+  try {
+    pool.submit<&die_by_signal>(SIGKILL).result();
+  } catch (const spindle::WorkerCrashed&) {
+  }
+  auto waiting = pool.submit<&add_one>(2);
+  const bool settled = waiting.wait_for(30s);
+  try {
+    during = settled ? std::to_string(waiting.result()) : "hung";
+  } catch (const sp::SpawnError& e) {
+    during = std::string("SpawnError: ") + e.what();
+  } catch (const std::exception& e) {
+    during = std::string("other: ") + e.what();
+  }
+  for (int fd : hog) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(during.rfind("SpawnError: ", 0), 0u) << during;
+  EXPECT_NE(during.find("Too many open files"), std::string::npos) << during;
+  // Descriptors are free again: the next submit starts a worker.
+  EXPECT_EQ(pool.submit<&add_one>(3).result(), 4);
+}
+
 TEST_F(ProcessPoolSingle, TaskTimeoutKillsTheWorker) {
   sp::ProcessPoolExecutor pool({.max_workers = 1, .task_timeout = 200ms});
   auto stuck = pool.submit<&spin_forever>(0);

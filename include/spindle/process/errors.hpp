@@ -16,4 +16,12 @@ class ProtocolError : public spindle::Error {
   using spindle::Error::Error;
 };
 
+/// A worker process could not be started (out of descriptors, processes or memory) while tasks waited for
+/// one. Only those tasks fail with it: the pool is not broken, and tries to start workers again on the next
+/// submit. Python has no equivalent: its pool breaks (BrokenProcessPool).
+class SpawnError : public spindle::Error {
+ public:
+  using spindle::Error::Error;
+};
+
 }  // namespace spindle::process

@@ -172,8 +172,9 @@ struct MapChunk {
 /// thread (done-callbacks run there).
 /// **Errors:** `submit` throws ShutdownError after shutdown and BrokenExecutor once the pool is broken (an
 /// initializer failed); a future fails with RemoteError (the task threw), WorkerCrashed (its worker died
-/// while running it), TimeoutError (`task_timeout`), ProtocolError (a worker broke the protocol) or
-/// BrokenExecutor.
+/// while running it), TimeoutError (`task_timeout`), ProtocolError (a worker broke the protocol),
+/// SpawnError (no worker could be started, e.g. out of descriptors: only the waiting tasks fail, and the next
+/// submit tries again) or BrokenExecutor.
 /// **Cancellation:** `future.cancel()` succeeds while the task is queued in the parent; once sent to a worker
 /// its future is running (as in Python, where a task in the call queue is running) and it runs to completion
 /// (or is killed by `shutdown(kill_running=true)` / a timeout). A task sent to a worker but not started
