@@ -35,14 +35,7 @@ inline long env_or(const char* name, long fallback) {
   return v ? std::atol(v) : fallback;
 }
 
-class ProcessPoolKills : public spindle::test::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTest::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
+class ProcessPoolKills : public spindle::test::ProcessCheckedTest {};
 
 inline void run_kills(long tasks, long kills) {
   sp::ProcessPoolExecutor pool(4);

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "census.hpp"
 #include "spindle/process/start_method.hpp"
 
 namespace spindle::test {
@@ -73,6 +74,31 @@ class ChildCensus {
  private:
   std::size_t children_;
   int shm_;
+};
+
+/// The fixture of the processes model's tests: LeakCheckedTest plus the child and /dev/shm census.
+class ProcessCheckedTest : public LeakCheckedTest {
+ protected:
+  void TearDown() override {
+    children_.check();
+    LeakCheckedTest::TearDown();
+  }
+
+ private:
+  ChildCensus children_;
+};
+
+/// The same, parameterised.
+template <class P>
+class ProcessCheckedTestWithParam : public LeakCheckedTestWithParam<P> {
+ protected:
+  void TearDown() override {
+    children_.check();
+    LeakCheckedTestWithParam<P>::TearDown();
+  }
+
+ private:
+  ChildCensus children_;
 };
 
 }  // namespace spindle::test

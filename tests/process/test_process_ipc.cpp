@@ -65,14 +65,7 @@ char proc_state(int pid) {
 
 const bool forkserver_started = (sp::init(), true);
 
-class Ipc : public spindle::test::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTest::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
+class Ipc : public spindle::test::ProcessCheckedTest {};
 
 TEST_F(Ipc, BoundedQueueAcrossProcesses) {
   sp::Queue<int> q(10);

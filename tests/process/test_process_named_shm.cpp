@@ -59,14 +59,7 @@ bool wait_unlinked(const std::string& name, std::chrono::seconds limit) {
 
 const bool forkserver_started = (sp::init(), true);
 
-class SharedMemoryTest : public spindle::test::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTest::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
+class SharedMemoryTest : public spindle::test::ProcessCheckedTest {};
 
 TEST_F(SharedMemoryTest, NamedSegmentsAreUniquePrivateAndUnlinked) {
   std::string name;

@@ -105,14 +105,7 @@ long long cpu_limit_rlimit(int) {
 
 const bool forkserver_started = (sp::init(), true);  // before any census baseline
 
-class ProcessPool : public spindle::test::LeakCheckedTestWithParam<int> {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTestWithParam<int>::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
+class ProcessPool : public spindle::test::ProcessCheckedTestWithParam<int> {};
 
 TEST_P(ProcessPool, SubmitReturnsResults) {
   sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
@@ -189,14 +182,7 @@ TEST_P(ProcessPool, SpecialisationsOfOneTemplateRunTheirOwnCode) {
 
 INSTANTIATE_TEST_SUITE_P(Workers, ProcessPool, ::testing::Values(1, 2, 4, 16));
 
-class ProcessPoolSingle : public spindle::test::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTest::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
+class ProcessPoolSingle : public spindle::test::ProcessCheckedTest {};
 
 TEST_F(ProcessPoolSingle, CodecCarriesStandardAndUserTypes) {
   sp::ProcessPoolExecutor pool(2);

@@ -36,14 +36,9 @@ void write_shm(sp::SharedMemory m) { std::memset(m.buf().data(), 'z', m.size());
 
 const bool forkserver_started = (sp::init(), true);
 
-class ProcessTest : public spindle::test::LeakCheckedTestWithParam<sp::StartMethod> {
+class ProcessTest : public spindle::test::ProcessCheckedTestWithParam<sp::StartMethod> {
  protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTestWithParam<sp::StartMethod>::TearDown();
-  }
   sp::ProcessOptions opts(std::string name = {}) { return {.name = std::move(name), .start_method = GetParam()}; }
-  spindle::test::ChildCensus children_;
 };
 
 TEST_P(ProcessTest, RunsTargetAndReportsExitCode) {
@@ -121,14 +116,7 @@ TEST_P(ProcessTest, SharedArrayAndMemoryAreWrittenInPlace) {
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest,
                          ::testing::Values(sp::StartMethod::forkserver, sp::StartMethod::spawn));
 
-class SharedMemoryTest : public spindle::test::LeakCheckedTest {
- protected:
-  void TearDown() override {
-    children_.check();
-    spindle::test::LeakCheckedTest::TearDown();
-  }
-  spindle::test::ChildCensus children_;
-};
+class SharedMemoryTest : public spindle::test::ProcessCheckedTest {};
 
 TEST_F(SharedMemoryTest, AnonymousSegmentHasNoName) {
   sp::SharedMemory m(100);
