@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -70,6 +71,14 @@ inline long maxrss_kb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
+}
+
+/// The workload's self-check: true if `got` is the expected sum; otherwise says so on stderr (a figure
+/// from a wrong computation is not a figure).
+inline bool sum_ok(const std::string& what, long long got, long long expected) {
+  if (got == expected) return true;
+  std::fprintf(stderr, "%s: wrong sum %lld, expected %lld\n", what.c_str(), got, expected);
+  return false;
 }
 
 /// True if `variant` was selected (or no selection was made).

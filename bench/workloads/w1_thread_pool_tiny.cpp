@@ -49,11 +49,7 @@ int run_w1(const Options& options) {
         .add("per_s", static_cast<std::int64_t>(static_cast<double>(tasks) / seconds))
         .add("ns_per_task", seconds * 1e9 / static_cast<double>(tasks), 1)
         .emit(options);
-    if (sum != expected) {
-      std::fprintf(stderr, "W1: wrong sum %lld, expected %lld\n", static_cast<long long>(sum),
-                   static_cast<long long>(expected));
-      rc = 1;
-    }
+    if (!sum_ok("W1", static_cast<long long>(sum), static_cast<long long>(expected))) rc = 1;
   }
   return rc;
 }

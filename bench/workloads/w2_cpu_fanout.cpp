@@ -69,10 +69,7 @@ int run_variant(const Options& options, const std::string& id, std::uint64_t ite
         .add("seconds", seconds)
         .add("speedup", serial / seconds, 2)
         .emit(options);
-    if (sum != expected) {
-      std::fprintf(stderr, "%s %s: wrong sum\n", id.c_str(), mode);
-      rc = 1;
-    }
+    if (!sum_ok(id + " " + mode, static_cast<long long>(sum), static_cast<long long>(expected))) rc = 1;
   };
   if (selected(options, "serial")) report("serial", serial, expected);
   if (selected(options, "threads2")) {

@@ -43,12 +43,7 @@ int run_w3(const Options& options) {
       .add("base_rss_kb", static_cast<std::int64_t>(base_rss))
       .add("bytes_per_task", static_cast<double>(peak - base_rss) * 1024.0 / static_cast<double>(n), 1)
       .emit(options);
-  if (sum != n / 2) {
-    std::fprintf(stderr, "W3: wrong sum %lld, expected %lld\n", static_cast<long long>(sum),
-                 static_cast<long long>(n / 2));
-    return 1;
-  }
-  return 0;
+  return sum_ok("W3", static_cast<long long>(sum), static_cast<long long>(n / 2)) ? 0 : 1;
 }
 
 const Register reg("W3", "async sleep fan-out: 100k tasks sleeping 0.2 s, gathered", run_w3);

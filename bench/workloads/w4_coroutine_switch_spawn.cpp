@@ -71,11 +71,7 @@ int run_w4(const Options& options) {
         .add("seconds", seconds)
         .add("ns_per_task", seconds * 1e9 / static_cast<double>(n), 1)
         .emit(options);
-    if (sum != expected) {
-      std::fprintf(stderr, "W4 spawn: wrong sum %lld, expected %lld\n", static_cast<long long>(sum),
-                   static_cast<long long>(expected));
-      rc = 1;
-    }
+    if (!sum_ok("W4 spawn", static_cast<long long>(sum), static_cast<long long>(expected))) rc = 1;
   }
   return rc;
 }

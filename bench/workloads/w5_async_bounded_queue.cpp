@@ -43,12 +43,7 @@ int run_w5(const Options& options) {
       .add("ns_per_item", seconds * 1e9 / static_cast<double>(n), 1)
       .emit(options);
   const std::int64_t expected = n * (n - 1) / 2;
-  if (sum != expected) {
-    std::fprintf(stderr, "W5: wrong sum %lld, expected %lld\n", static_cast<long long>(sum),
-                 static_cast<long long>(expected));
-    return 1;
-  }
-  return 0;
+  return sum_ok("W5", static_cast<long long>(sum), static_cast<long long>(expected)) ? 0 : 1;
 }
 
 const Register reg("W5", "async bounded queue (maxsize 100), 1M items, one producer, one consumer", run_w5);

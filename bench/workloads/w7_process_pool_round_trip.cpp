@@ -58,10 +58,7 @@ int run_w7(const Options& options) {
     for (auto& f : futures) sum += f.result();
     const double seconds = now_s() - t0;
     report(options, "submit", tasks, seconds);
-    if (sum != expected) {
-      std::fprintf(stderr, "W7 submit: wrong sum\n");
-      rc = 1;
-    }
+    if (!sum_ok("W7 submit", static_cast<long long>(sum), static_cast<long long>(expected))) rc = 1;
   }
 
   if (selected(options, "map-c100")) {
@@ -71,10 +68,9 @@ int run_w7(const Options& options) {
     const auto out = pool.map<&w7_inc>(items, {.chunksize = 100});
     const double seconds = now_s() - t0;
     report(options, "map-c100", tasks, seconds);
-    if (std::accumulate(out.begin(), out.end(), std::int64_t{0}) != expected) {
-      std::fprintf(stderr, "W7 map-c100: wrong sum\n");
+    if (!sum_ok("W7 map-c100", static_cast<long long>(std::accumulate(out.begin(), out.end(), std::int64_t{0})),
+                static_cast<long long>(expected)))
       rc = 1;
-    }
   }
   return rc;
 }

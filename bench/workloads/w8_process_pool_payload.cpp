@@ -57,10 +57,8 @@ int run_w8(const Options& options) {
     std::uint64_t sum = 0;
     for (auto& f : fs) sum += f.result();
     report(options, "copy", tasks, now_s() - t0);
-    if (sum != one * static_cast<std::uint64_t>(tasks)) {
-      std::fprintf(stderr, "W8 copy: wrong sum\n");
+    if (!sum_ok("W8 copy", static_cast<long long>(sum), static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
       rc = 1;
-    }
   }
   if (selected(options, "shared")) {
     // The buffer lives in shared memory once; every task gets a handle to it.
@@ -73,10 +71,8 @@ int run_w8(const Options& options) {
     std::uint64_t sum = 0;
     for (auto& f : fs) sum += f.result();
     report(options, "shared", tasks, now_s() - t0);
-    if (sum != one * static_cast<std::uint64_t>(tasks)) {
-      std::fprintf(stderr, "W8 shared: wrong sum\n");
+    if (!sum_ok("W8 shared", static_cast<long long>(sum), static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
       rc = 1;
-    }
   }
   return rc;
 }

@@ -53,12 +53,7 @@ int run_w9(const Options& options) {
       .add("per_s", static_cast<std::int64_t>(static_cast<double>(items) / seconds))
       .add("ns_per_item", seconds * 1e9 / static_cast<double>(items), 1)
       .emit(options);
-  if (sum != expected) {
-    std::fprintf(stderr, "W9: wrong sum %lld, expected %lld\n", static_cast<long long>(sum),
-                 static_cast<long long>(expected));
-    return 1;
-  }
-  return 0;
+  return sum_ok("W9", static_cast<long long>(sum), static_cast<long long>(expected)) ? 0 : 1;
 }
 
 const Register reg("W9", "thread MPMC bounded queue (capacity 1024), 2 producers, 2 consumers, 10M items", run_w9);
