@@ -1,7 +1,6 @@
 // The epoll backend: level-triggered interest per fd, and an eventfd for wake-ups from other threads.
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,26 +19,16 @@ class EpollPoller final : public Poller {
   EpollPoller() {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) throw_errno("epoll_create1");
-    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_ < 0) {
-      const int e = errno;
-      ::close(ep_);
-      throw std::system_error(e, std::generic_category(), "eventfd");
-    }
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = wake_;
-    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev) < 0) {
+    ev.data.fd = wake_.fd();
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_.fd(), &ev) < 0) {
       const int e = errno;
-      ::close(wake_);
       ::close(ep_);
       throw std::system_error(e, std::generic_category(), "epoll_ctl(eventfd)");
     }
   }
-  ~EpollPoller() override {
-    ::close(wake_);
-    ::close(ep_);
-  }
+  ~EpollPoller() override { ::close(ep_); }
   EpollPoller(const EpollPoller&) = delete;
   EpollPoller& operator=(const EpollPoller&) = delete;
 
@@ -75,10 +64,8 @@ class EpollPoller final : public Poller {
     }
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == wake_) {
-        std::uint64_t v;
-        while (::read(wake_, &v, sizeof v) > 0) {
-        }
+      if (fd == wake_.fd()) {
+        wake_.drain();
         continue;
       }
       const std::uint32_t e = events[i].events;
@@ -86,17 +73,11 @@ class EpollPoller final : public Poller {
     }
   }
 
-  void wake() noexcept override {
-    const std::uint64_t one = 1;
-    ssize_t r;
-    do {
-      r = ::write(wake_, &one, sizeof one);
-    } while (r < 0 && errno == EINTR);
-  }
+  void wake() noexcept override { wake_.signal(); }
 
  private:
+  WakeFd wake_;  // before ep_ is made, closed after it
   int ep_ = -1;
-  int wake_ = -1;
   std::unordered_map<int, std::uint32_t> interest_;
 };
 

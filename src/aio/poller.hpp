@@ -1,12 +1,45 @@
 #pragma once
-// The I/O backend behind EventLoop: epoll today; an io_uring backend implements the same interface (the
-// networking issue). Internal to src/aio.
+// The I/O backends behind EventLoop (epoll, io_uring) and their shared parts. Internal to src/aio.
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 namespace spindle::aio::detail {
+
+/// The eventfd that ends a poller's wait from another thread; shared by every backend.
+class WakeFd {
+ public:
+  WakeFd() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+  ~WakeFd() { ::close(fd_); }
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  int fd() const noexcept { return fd_; }
+  /// Makes the fd readable (any thread).
+  void signal() noexcept {
+    const std::uint64_t one = 1;
+    ssize_t r;
+    do {
+      r = ::write(fd_, &one, sizeof one);
+    } while (r < 0 && errno == EINTR);
+  }
+  /// Consumes the wake-ups so far (the poller's thread).
+  void drain() noexcept {
+    std::uint64_t v;
+    while (::read(fd_, &v, sizeof v) > 0) {
+    }
+  }
+
+ private:
+  int fd_;
+};
 
 struct PollEvent {
   int fd;

@@ -6,7 +6,6 @@
 
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,17 +33,10 @@ class UringPoller final : public Poller {
   UringPoller() {
     const int rc = io_uring_queue_init(1024, &ring_, 0);
     if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
-    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_ < 0) {
-      const int e = errno;
-      io_uring_queue_exit(&ring_);
-      throw std::system_error(e, std::generic_category(), "eventfd");
-    }
     arm_wake();
   }
   ~UringPoller() override {
-    io_uring_queue_exit(&ring_);  // cancels what is in flight
-    ::close(wake_);
+    io_uring_queue_exit(&ring_);  // cancels what is in flight (before wake_ closes)
   }
   UringPoller(const UringPoller&) = delete;
   UringPoller& operator=(const UringPoller&) = delete;
@@ -105,13 +97,7 @@ class UringPoller final : public Poller {
     io_uring_cq_advance(&ring_, seen);
   }
 
-  void wake() noexcept override {
-    const std::uint64_t one = 1;
-    ssize_t r;
-    do {
-      r = ::write(wake_, &one, sizeof one);
-    } while (r < 0 && errno == EINTR);
-  }
+  void wake() noexcept override { wake_.signal(); }
 
  private:
   struct Interest {
@@ -132,7 +118,7 @@ class UringPoller final : public Poller {
 
   void arm_wake() {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_poll_add(sqe, wake_, POLLIN);
+    io_uring_prep_poll_add(sqe, wake_.fd(), POLLIN);
     io_uring_sqe_set_data64(sqe, kWake);
     wake_armed_ = true;
   }
@@ -141,9 +127,7 @@ class UringPoller final : public Poller {
     const std::uint64_t data = io_uring_cqe_get_data64(cqe);
     if (data == kIgnore) return;
     if (data == kWake) {
-      std::uint64_t v;
-      while (::read(wake_, &v, sizeof v) > 0) {
-      }
+      wake_.drain();
       wake_armed_ = false;
       return;
     }
@@ -159,8 +143,8 @@ class UringPoller final : public Poller {
     out.push_back(PollEvent{fd, (r & POLLIN) != 0 || err, (r & POLLOUT) != 0 || err});
   }
 
+  WakeFd wake_;  // made before the ring and closed after it (members are destroyed in reverse)
   io_uring ring_{};
-  int wake_ = -1;
   bool wake_armed_ = false;
   std::unordered_map<int, Interest> fds_;
   std::vector<int> dirty_;
