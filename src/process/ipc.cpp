@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <stdexcept>
 #include <system_error>
 
@@ -199,8 +198,9 @@ enum class Received { item, again, eof };
 
 // Receives one record into `h` and `bytes` (at most `max` item bytes). A record that breaks the format still
 // hands back its header (so a bounded Queue frees its slot) and throws ProtocolError after.
+template <class OnHeader>
 Received recv_wire(int fd, WireHeader& h, std::string& bytes, std::size_t max, int flags, const char* what,
-                   const std::function<void(const WireHeader&)>& on_header) {
+                   OnHeader&& on_header) {
   bytes.resize(std::min(max, kInlineMax) + 1);
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
   h = {0, 0, 0};

@@ -441,16 +441,13 @@ class PoolCore {
     // The task's descriptors travel as copies (the Call keeps its own); out of descriptors, fail this task
     // alone, before it takes an ordinal.
     std::vector<int> dups;
-    for (int fd : t->call.fds) {
-      const int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-      if (d < 0) {
-        const int e = errno;
-        for (int x : dups) ::close(x);
-        t->fail(std::make_exception_ptr(std::system_error(e, std::generic_category(), "sending a task's descriptors")));
-        delete t;
-        return;
-      }
-      dups.push_back(d);
+    try {
+      for (int fd : t->call.fds) dups.push_back(dup_or_throw(fd));
+    } catch (...) {
+      for (int x : dups) ::close(x);
+      t->fail(std::current_exception());
+      delete t;
+      return;
     }
     // The frame id is the task's ordinal on this worker (consecutive: the claim word relies on it).
     t->seq = w.next_seq++;
