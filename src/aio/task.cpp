@@ -1,8 +1,13 @@
 // Task state: cancellation, completion, watchers, the live-task list and the coroutine frame pool.
 
+#include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "spindle/aio/event_loop.hpp"
 #include "spindle/core/unhandled.hpp"
@@ -26,33 +31,68 @@ constexpr std::size_t kClasses = 48;  // frames up to 768 bytes are pooled
 
 constexpr std::size_t kChunk = 256 * 1024;
 
-// Frames are carved from 256 KiB chunks (no malloc header per frame) and recycled through per-size free
-// lists; the chunks go back to the system when the thread exits. A frame freed on another thread joins that
-// thread's lists (harmless: memory migrates).
+// Frames are carved from 256 KiB chunks (no malloc header per frame) and recycled through per-thread,
+// per-size free lists. A frame freed on another thread joins that thread's lists (memory migrates).
+//
+// Chunks are never given back to the system: a frame carved on one thread may still be live, or sit in
+// another thread's free list, after the carving thread exits (a coroutine made on one thread and run on a
+// loop on another, as Python's run_coroutine_threadsafe does). Freeing a chunk at thread exit made that a
+// use-after-free. Instead an exiting thread leaves its free frames and the unused tail of its chunk in the
+// depot, and a thread that runs short takes them, so memory stays bounded by the peak of live frames.
+struct Depot {
+  std::mutex mu;
+  void* heads[kClasses] = {};
+  std::vector<std::pair<char*, std::size_t>> spans;  // unused chunk tails
+  std::atomic<bool> stocked{false};                  // read without the lock on the allocation slow path
+};
+
+Depot& depot() {
+  static Depot* d = new Depot;  // never destroyed: threads (and their pools) end during static destruction
+  return *d;
+}
+
 struct FramePool {
   void* heads[kClasses] = {};
   char* cur = nullptr;
   std::size_t left = 0;
-  void* chunks = nullptr;  // singly linked through each chunk's first word
   long allocated = 0;
   long freed = 0;
   FramePool() = default;
   FramePool(const FramePool&) = delete;
   FramePool& operator=(const FramePool&) = delete;
   ~FramePool() {
-    while (chunks != nullptr) {
-      void* next = *static_cast<void**>(chunks);
-      ::operator delete(chunks);
-      chunks = next;
+    Depot& d = depot();
+    std::lock_guard lock(d.mu);
+    for (std::size_t c = 0; c < kClasses; ++c) {
+      if (heads[c] == nullptr) continue;
+      void* tail = heads[c];
+      while (*static_cast<void**>(tail) != nullptr) tail = *static_cast<void**>(tail);
+      *static_cast<void**>(tail) = d.heads[c];
+      d.heads[c] = heads[c];
     }
+    if (left >= kGrain) d.spans.emplace_back(cur, left);
+    d.stocked.store(true, std::memory_order_relaxed);
+  }
+  // Takes the depot's free frames of every class this pool has none of, and a chunk tail if it needs one.
+  void restock() {
+    Depot& d = depot();
+    if (!d.stocked.load(std::memory_order_relaxed)) return;
+    std::lock_guard lock(d.mu);
+    bool more = false;
+    for (std::size_t c = 0; c < kClasses; ++c) {
+      if (heads[c] == nullptr) heads[c] = std::exchange(d.heads[c], nullptr);
+      more = more || d.heads[c] != nullptr;
+    }
+    if (left < kGrain && !d.spans.empty()) {
+      std::tie(cur, left) = d.spans.back();
+      d.spans.pop_back();
+    }
+    d.stocked.store(more || !d.spans.empty(), std::memory_order_relaxed);
   }
   void* carve(std::size_t bytes) {
     if (left < bytes) {
-      char* c = static_cast<char*>(::operator new(kChunk));
-      *reinterpret_cast<void**>(c) = chunks;
-      chunks = c;
-      cur = c + kGrain;
-      left = kChunk - kGrain;
+      cur = static_cast<char*>(::operator new(kChunk));  // never freed: see the Depot comment
+      left = kChunk;
     }
     void* p = cur;
     cur += bytes;
@@ -71,6 +111,7 @@ void* frame_alloc(std::size_t size) {
 #ifndef SPINDLE_AIO_PLAIN_FRAMES
   const std::size_t cls = (size + kGrain - 1) / kGrain;
   if (cls < kClasses) {
+    if (pool.heads[cls] == nullptr) pool.restock();
     if (void* p = pool.heads[cls]) {
       pool.heads[cls] = *static_cast<void**>(p);
       return p;

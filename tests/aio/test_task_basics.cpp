@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "census.hpp"
@@ -24,6 +25,33 @@ aio::Task<int> add(int a, int b) {
 }
 
 TEST_F(AioBasics, RunReturnsTheMainResult) { EXPECT_EQ(aio::run(add(1, 2), vopts()), 45); }
+
+aio::Task<std::string> spelled(int n) {
+  std::string s = std::to_string(n);
+  co_await aio::sleep(0ms);
+  co_return s + "!";
+}
+
+// A coroutine made on one thread and run on another after the first has exited (as a Python program passes
+// a coroutine object to a loop on another thread). Its frame comes from the making thread's frame pool,
+// which must not give the memory back when that thread exits (regression: it did, and running the task
+// touched unmapped memory).
+TEST_F(AioBasics, CoroutineMadeOnAThreadThatExitedStillRuns) {
+  std::vector<aio::Task<std::string>> made;
+  std::thread maker([&] {
+    for (int i = 0; i < 100; ++i) made.push_back(spelled(i));
+  });
+  maker.join();
+  std::vector<std::string> big(8, std::string(std::size_t{1} << 20, 'x'));  // reuse what was freed, if any
+  auto main = [&]() -> aio::Task<std::string> {
+    std::string all;
+    for (auto& t : made) all += co_await std::move(t);
+    co_return all;
+  };
+  std::string expected;
+  for (int i = 0; i < 100; ++i) expected += std::to_string(i) + "!";
+  EXPECT_EQ(aio::run(main(), vopts()), expected);
+}
 
 TEST_F(AioBasics, ExceptionPropagatesThroughAwaitAndRun) {
   auto boom = []() -> aio::Task<int> {
