@@ -105,12 +105,4 @@ inline long vm_kib() {
   return pages * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/// A row for a variant whose model has not landed in spindle yet: clearly marked, no figure.
-inline lab::Row not_available(std::string variant, std::string model, double seed = lab::kNone,
-                              double ideal = lab::kNone, std::string unit = "s") {
-  lab::Row row{std::move(variant), lab::kNone, seed, ideal, std::move(unit), ""};
-  row.note = "not available yet: " + model + " has not landed";
-  return row;
-}
-
 }  // namespace spindle::labs
