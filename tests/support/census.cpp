@@ -1,8 +1,11 @@
 #include "census.hpp"
 
 #include <dirent.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "spindle/core/detail/shared_state.hpp"
@@ -27,9 +30,17 @@ int fd_count() { return count_entries("/proc/self/fd"); }
 namespace {
 // Sanitizer runtimes start helper threads of their own (TSan's background thread) with the process's first
 // pthread_create: start and join one thread before any baseline is taken, so they are part of it.
+// The warm-up thread itself must be gone from /proc/self/task before the first baseline is counted: a joined
+// thread can stay listed until the kernel reaps it, and a baseline that counted it would make check() fail
+// (fewer threads than the baseline) however correct the test.
 int warmed_thread_count() {
   static const bool warmed = [] {
-    std::thread([] {}).join();
+    pid_t tid = 0;
+    std::thread([&tid] { tid = static_cast<pid_t>(::syscall(SYS_gettid)); }).join();
+    const std::string entry = "/proc/self/task/" + std::to_string(tid);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (::access(entry.c_str(), F_OK) == 0 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
     return true;
   }();
   (void)warmed;
