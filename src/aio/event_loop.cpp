@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <typeinfo>
 #include <unordered_map>
@@ -180,6 +182,15 @@ bool env_debug() {
   return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
 }
 
+// LoopOptions::backend when unset: SPINDLE_AIO_BACKEND, so that a whole test suite (or program) can be run on
+// either backend without a rebuild. A misspelling is an error rather than a silent epoll.
+Backend env_backend() {
+  const char* v = std::getenv("SPINDLE_AIO_BACKEND");
+  if (v == nullptr || v[0] == '\0' || std::strcmp(v, "epoll") == 0) return Backend::epoll;
+  if (std::strcmp(v, "io_uring") == 0 || std::strcmp(v, "uring") == 0) return Backend::io_uring;
+  throw std::invalid_argument(std::string("SPINDLE_AIO_BACKEND=") + v + ": expected epoll, io_uring or uring");
+}
+
 }  // namespace
 
 EventLoop::EventLoop(LoopOptions options)
@@ -189,7 +200,7 @@ EventLoop::EventLoop(LoopOptions options)
   core_.clock = clock_.get();
   core_.owner = this;
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
-  if (options.backend == Backend::io_uring) {
+  if ((options.backend ? *options.backend : env_backend()) == Backend::io_uring) {
     impl_->poller = detail::make_uring_poller_or_epoll(&backend_);
   } else {
     impl_->poller = detail::make_epoll_poller();
