@@ -35,6 +35,14 @@ class InvalidStateError : public Error {
   using Error::Error;
 };
 
+/// An untimed wait would never return: the awaited task is queued in a thread pool whose every worker is itself
+/// blocked waiting on queued tasks (a pool waiting on itself with helping off, or pools waiting on each other).
+/// Python has none (it hangs); the nearest is the `RuntimeError` of a thread joining itself.
+class DeadlockError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A Promise was destroyed before it delivered a result: the Future would otherwise wait forever.
 class BrokenPromise : public Error {
  public:
