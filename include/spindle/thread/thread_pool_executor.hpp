@@ -349,7 +349,7 @@ auto ThreadPoolExecutor::map(F fn, R&& range, MapOptions options) {
   if constexpr (std::is_lvalue_reference_v<R>) {
     return MapResult<F, Held>(*this, std::move(fn), Held{&range}, options);
   } else {
-    return MapResult<F, Held>(*this, std::move(fn), Held(std::move(range)), options);
+    return MapResult<F, Held>(*this, std::move(fn), Held(std::forward<R>(range)), options);
   }
 }
 
