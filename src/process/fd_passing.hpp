@@ -1,6 +1,6 @@
 #pragma once
 // Descriptor passing: the one place that calls sendmsg/recvmsg with SCM_RIGHTS. The worker channels (stream
-// sockets, process_pool_executor.cpp, process.cpp, the forkserver) and the Queue/Pipe records (seqpacket
+// sockets, pool_worker_link.cpp, process.cpp, the forkserver) and the Queue/Pipe records (seqpacket
 // sockets, ipc.cpp) all go through it, so that every receive gets close-on-exec descriptors, retries EINTR,
 // and treats a truncated control message (descriptors the kernel dropped) as the error it is.
 
