@@ -1,7 +1,7 @@
 // W6 (WORKLOADS.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
 // (each connection a task: read up to 64 bytes, write them back, drain) on its own thread. The built-in load
-// generator is single-threaded (epoll, 50 connections (--arg connections=N), TCP_NODELAY, one 64-byte request in flight each; 1 s
-// warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.
+// generator is single-threaded (epoll, 50 connections or --arg connections=N, TCP_NODELAY, one 64-byte
+// request in flight each; 1 s warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.
 // `--arg serve=PORT` serves on PORT until SIGINT/SIGTERM for an outside load generator.
 
 #include <netinet/in.h>

@@ -74,7 +74,9 @@ std::string quoted(const std::string& word) { return std::string("'").append(wor
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-std::string show(const Outcome& o) { return "rc=" + std::to_string(o.rc) + "\nstdout:\n" + o.out + "\nstderr:\n" + o.err; }
+std::string show(const Outcome& o) {
+  return "rc=" + std::to_string(o.rc) + "\nstdout:\n" + o.out + "\nstderr:\n" + o.err;
+}
 
 class Cli : public spindle::test::LeakCheckedTest {};
 
