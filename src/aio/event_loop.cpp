@@ -37,8 +37,9 @@ std::vector<const LoopCore*>& alive_loops() {
 }
 
 /// call_soon_threadsafe's queue: a vector under a mutex and one eventfd write per batch (the `pending` flag
-/// tells producers whether the loop has been woken since it last drained).
-class Remote final : public RemoteQueue {
+/// tells producers whether the loop has been woken since it last drained). Also what a VirtualClock moved by
+/// hand wakes, so that the loop looks at its timers again.
+class Remote final : public RemoteQueue, public ClockWaker {
  public:
   explicit Remote(Poller* poller) : poller_(poller) {}
   bool post(CallbackBase* cb) noexcept override {
@@ -52,6 +53,10 @@ class Remote final : public RemoteQueue {
     }
     cb->unref();  // closed: dropped (outside the lock: its destructor may post again)
     return false;
+  }
+  void clock_moved() noexcept override {
+    std::lock_guard lock(mu_);
+    if (!closed_ && !pending_.exchange(true, std::memory_order_acq_rel)) poller_->wake();
   }
   bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
   void drain(ReadyQueue& ready) noexcept {
@@ -186,9 +191,10 @@ void EventLoop::run_forever() {
   check_open();
   if (running_) throw InvalidStateError("this event loop is already running");
   if (detail::tls_running != nullptr) throw InvalidStateError("another event loop is running in this thread");
+  Impl& im = *impl_;
+  clock_->attach(im.remote);  // a VirtualClock moved by hand wakes this loop
   detail::tls_running = &core_;
   running_ = true;
-  Impl& im = *impl_;
   const bool debug = core_.debug;
   if (debug) im.watchdog.start(slow_, [&im](std::string_view line) { im.log(line); });
   struct Reset {
@@ -225,7 +231,7 @@ void EventLoop::run_once() {
       timeout = -1;
     } else {
       timeout = std::max<std::int64_t>(0, dl - core_.time_ns());
-      if (timeout > 0 && clock_->is_virtual()) {
+      if (timeout > 0 && clock_->auto_advances()) {
         if (core_.external_pending > 0) {
           timeout = -1;  // other threads' work will wake us; the virtual clock must not jump past it
         } else {
