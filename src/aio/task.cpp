@@ -78,18 +78,6 @@ std::atomic<long> g_chunks{0};
 void* next_of(void* frame) noexcept { return *static_cast<void**>(frame); }
 std::size_t class_of(void* frame) noexcept { return static_cast<std::size_t*>(frame)[1]; }
 
-// Pushes `frame` (of size class `cls`) on `home`'s remote list. Sequentially consistent, with the exiting
-// owner's `owned` store and take of the list: either the owner takes the frame, or we see the orphan and
-// tell the depot that there is something to take.
-void remote_free(Home* home, void* frame, std::size_t cls) noexcept {
-  static_cast<std::size_t*>(frame)[1] = cls;
-  void* head = home->remote.load(std::memory_order_relaxed);
-  do {
-    *static_cast<void**>(frame) = head;
-  } while (!home->remote.compare_exchange_weak(head, frame, std::memory_order_seq_cst, std::memory_order_relaxed));
-  if (!home->owned.load(std::memory_order_seq_cst)) depot().stocked.store(true, std::memory_order_release);
-}
-
 struct FramePool {
   void* heads[kClasses] = {};
   Home* home = nullptr;  // made or adopted on the first allocation
@@ -119,6 +107,17 @@ struct FramePool {
     for (void*& h : heads) h = nullptr;
     left = 0;
     d.stocked.store(true, std::memory_order_relaxed);
+  }
+  // Pushes `frame` (of size class `cls`) on `home`'s remote list. Sequentially consistent, with the exiting
+  // owner's `owned` store and take of the list: either the owner takes the frame, or we see the orphan and
+  // tell the depot that there is something to take.
+  static void remote_free(Home* home, void* frame, std::size_t cls) noexcept {
+    static_cast<std::size_t*>(frame)[1] = cls;
+    void* head = home->remote.load(std::memory_order_relaxed);
+    do {
+      *static_cast<void**>(frame) = head;
+    } while (!home->remote.compare_exchange_weak(head, frame, std::memory_order_seq_cst, std::memory_order_relaxed));
+    if (!home->owned.load(std::memory_order_seq_cst)) depot().stocked.store(true, std::memory_order_release);
   }
   void push(void* frame, std::size_t cls) noexcept {
     *static_cast<void**>(frame) = heads[cls];
@@ -226,7 +225,7 @@ void frame_free(void* p, std::size_t size) noexcept {
     if (home == pool.home) {
       pool.push(p, cls);
     } else {
-      remote_free(home, p, cls);
+      FramePool::remote_free(home, p, cls);
     }
     return;
   }
