@@ -1,7 +1,7 @@
 #pragma once
-// The benchmark harness behind `spindle bench`: each workload of WORKLOADS.md registers itself here with the
+// The benchmark harness behind `spindle bench`: each workload of docs/bench.md registers itself here with the
 // variants and `--arg` keys it accepts, and reports one line per measurement: `ID key=value ...` (or a JSON
-// object per line with --json). WORKLOADS.md: "every workload takes its size as an argument ... and rejects
+// object per line with --json). docs/bench.md: "every workload takes its size as an argument ... and rejects
 // arguments it does not know", so an unknown variant, key or a bad value is a UsageError before anything runs.
 
 #include <sys/resource.h>

@@ -1,5 +1,5 @@
 // `spindle bench [W1 W2 ...] [--variant V]... [--arg KEY=VALUE]... [--json] [--quick] [--list]`: runs the
-// WORKLOADS.md workloads. Each workload declares the variants and --arg keys it accepts; anything else is a
+// benchmark workloads of docs/bench.md. Each workload declares the variants and --arg keys it accepts; anything else is a
 // usage error (exit 2) before any workload runs, so a typo never yields a figure for the wrong size.
 
 #include <fmt/core.h>
@@ -90,7 +90,7 @@ int run_bench(const BenchArgs& args) {
 
 const RegisterCommand reg([](CLI::App& app, int& rc) {
   auto args = std::make_shared<BenchArgs>();
-  auto* sub = app.add_subcommand("bench", "Run the benchmark workloads of WORKLOADS.md (default: all but -x100)");
+  auto* sub = app.add_subcommand("bench", "Run the benchmark workloads of docs/bench.md (default: all but -x100)");
   sub->add_option("workloads", args->workloads, "Workload ids (W1, W2, W2-x100, W9, ...)");
   sub->add_option("--variant", args->variants, "Only these modes/variants of the workloads (see --list)")
       ->allow_extra_args(false);  // one value per --variant: `--variant submit W7` leaves W7 a workload

@@ -1,4 +1,4 @@
-// W1 (WORKLOADS.md): thread pool, tiny tasks. A started and warmed pool of 2 workers; the main thread submits
+// W1 (docs/bench.md): thread pool, tiny tasks. A started and warmed pool of 2 workers; the main thread submits
 // 1,000,000 tasks returning `i & 0xff`, keeps one future per task, then waits for each in submission order and
 // sums them.
 //

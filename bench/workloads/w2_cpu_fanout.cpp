@@ -1,4 +1,4 @@
-// W2 (WORKLOADS.md): CPU-bound fan-out. 8 tasks, each `s += i*i` for i < 2,000,000 on uint64_t with an
+// W2 (docs/bench.md): CPU-bound fan-out. 8 tasks, each `s += i*i` for i < 2,000,000 on uint64_t with an
 // optimisation barrier on s every iteration, and the -x100 variant with 200,000,000 iterations. Modes serial,
 // threads2 and processes2 (a spindle::process pool of 2); the timing includes starting and stopping the pool.
 

@@ -1,4 +1,4 @@
-// W3 (WORKLOADS.md): async sleep fan-out. 100,000 tasks each sleeping 0.2 s, created as fast as possible, then
+// W3 (docs/bench.md): async sleep fan-out. 100,000 tasks each sleeping 0.2 s, created as fast as possible, then
 // gathered; the time runs from before the first task to all done. Memory: peak RSS against the RSS before.
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// W4 (WORKLOADS.md): coroutine switch (two tasks each yielding to the loop 500,000 times) and spawn+await
+// W4 (docs/bench.md): coroutine switch (two tasks each yielding to the loop 500,000 times) and spawn+await
 // (1,000,000 times create a task returning `i & 0xff` and await it).
 
 #include <cstdint>

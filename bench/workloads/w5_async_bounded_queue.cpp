@@ -1,4 +1,4 @@
-// W5 (WORKLOADS.md): async bounded queue. One producer task puts 0..N-1 into a queue of maxsize 100, one
+// W5 (docs/bench.md): async bounded queue. One producer task puts 0..N-1 into a queue of maxsize 100, one
 // consumer task gets N = 1,000,000 items and sums them; one event loop.
 
 #include <cstdint>

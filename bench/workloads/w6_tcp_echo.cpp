@@ -1,4 +1,4 @@
-// W6 (WORKLOADS.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
+// W6 (docs/bench.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
 // (each connection a task: read up to 64 bytes, write them back, drain) on its own thread. The built-in load
 // generator is single-threaded (epoll, 50 connections or --arg connections=N, TCP_NODELAY, one 64-byte
 // request in flight each; 1 s warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.

@@ -1,4 +1,4 @@
-// W7 (WORKLOADS.md): process pool round trip. 20,000 tasks `x + 1` on a started, warmed pool of 2 processes,
+// W7 (docs/bench.md): process pool round trip. 20,000 tasks `x + 1` on a started, warmed pool of 2 processes,
 // all submitted then all collected; variants `submit` (one call per task), `map-c100` (chunks of 100) and
 // `startup` (pool creation plus the first round trip).
 

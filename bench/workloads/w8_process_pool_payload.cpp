@@ -1,4 +1,4 @@
-// W8 (WORKLOADS.md): process pool payload. 50 tasks, each handed a 10 MiB buffer (the bytes 0..255 repeated)
+// W8 (docs/bench.md): process pool payload. 50 tasks, each handed a 10 MiB buffer (the bytes 0..255 repeated)
 // and returning the sum of its little-endian uint64 words; pool of 2; variants `copy` (through the codec)
 // and `shared` (a SharedArray passed by handle: the descriptor travels, the bytes do not).
 

@@ -1,4 +1,4 @@
-// W9 (WORKLOADS.md): thread MPMC bounded queue. Queue<int64_t>(maxsize=1024); 2 producers, producer p puts
+// W9 (docs/bench.md): thread MPMC bounded queue. Queue<int64_t>(maxsize=1024); 2 producers, producer p puts
 // p, p+2, p+4, ... (N/2 items each); 2 consumers each get N/2 items and sum them; N = 10,000,000. The total
 // must be 0 + 1 + ... + N-1.
 

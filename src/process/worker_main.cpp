@@ -56,7 +56,7 @@ bool claim(Segment& control, std::uint64_t bytes, std::uint64_t seq) {
 }  // namespace
 
 void worker_main(int fd) {
-  ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's to coordinate (RELIABILITY T12)
+  ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's to coordinate
   ::signal(SIGPIPE, SIG_IGN);
   FrameReader reader(kDefaultMaxFrameBytes);
   std::deque<int> received;

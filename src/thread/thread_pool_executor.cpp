@@ -11,7 +11,7 @@ namespace spindle {
 namespace detail {
 namespace {
 
-// ~20-40 µs of polling before a worker sleeps: about what one cross-vCPU wake-up costs here (WORKLOADS.md).
+// ~20-40 µs of polling before a worker sleeps: about what one cross-vCPU wake-up costs here (docs/bench.md).
 constexpr int kSpinRounds = 2048;
 
 std::size_t default_workers() {

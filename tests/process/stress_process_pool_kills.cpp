@@ -1,4 +1,4 @@
-// RELIABILITY G1 at a modest scale: many tasks while workers are SIGKILLed at random. No hang, every future
+// Random worker kills at a modest scale: many tasks while workers are SIGKILLed at random. No hang, every future
 // resolved, only tasks that were running on a killed worker fail (WorkerCrashed), every other result right,
 // and the pool still accepts work. Scale with SPINDLE_STRESS_TASKS / SPINDLE_STRESS_KILLS (defaults: 10,000
 // tasks, 10 kills; the slow_ test runs the full 100,000 / 100).

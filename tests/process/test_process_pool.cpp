@@ -227,7 +227,7 @@ TEST_F(ProcessPoolSingle, ExternalKillOfAWorkerCostsOneFuture) {
   EXPECT_EQ(pool.submit<&add_one>(1).result(), 2);
 }
 
-// RELIABILITY T25: out of descriptors, starting a pool or a worker is a clear error, never a crash or a
+// Out of descriptors, starting a pool or a worker is a clear error, never a crash or a
 // hang. (Regression: with 4 descriptors free the worker started but its config could not carry the control
 // block's descriptor; the worker waited for it forever and so did the pool.)
 TEST_F(ProcessPoolSingle, OutOfDescriptorsIsAClearErrorNeverAHang) {
@@ -279,7 +279,7 @@ TEST_F(ProcessPoolSingle, OutOfDescriptorsIsAClearErrorNeverAHang) {
   EXPECT_GT(worked, 0) << "with a dozen descriptors free the pool should work";
 }
 
-// RELIABILITY T25, second half: a pool whose worker cannot be replaced (no descriptor left) fails only the
+// Out of descriptors, second half: a pool whose worker cannot be replaced (no descriptor left) fails only the
 // tasks that wait, with SpawnError, and works again once descriptors are free.
 TEST_F(ProcessPoolSingle, ReplacementOutOfDescriptorsFailsWaitingTasksThenRecovers) {
 #if defined(__SANITIZE_ADDRESS__)

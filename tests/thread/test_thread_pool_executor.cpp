@@ -290,7 +290,7 @@ TEST(PoolBasics, ParkedWorkersCountsOnlyIdleWorkers) {
   EXPECT_TRUE(all_workers_park(pool)) << "the idle worker never parked";
 }
 
-// STYLE.md: "the idle loop does not spin". Idle workers poll only briefly before sleeping, so over an idle
+// The idle pool does not spin. Idle workers poll only briefly before sleeping, so over an idle
 // interval the process uses almost no CPU. The interval is the measurement, not synchronisation.
 TEST(PoolBasics, IdleWorkersDoNotSpin) {
   auto cpu_seconds = [] {

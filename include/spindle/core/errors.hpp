@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// The typed errors every spindle model throws (DESIGN.md, "Errors are typed").
+/// The typed errors every spindle model throws.
 
 #include <csignal>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 // The state a Future and its producer share. One allocation per task: executors derive their task type from
-// SharedState<T> so the callable, the result and the queue link live in the same block (DESIGN.md,
-// "Allocation per task dominates").
+// SharedState<T> so the callable, the result and the queue link live in the same block (allocation per task
+// dominates the cost of tiny tasks).
 //
 // The 32-bit `word_` holds the status and two flags. Completion is a single exchange on it; the flags tell
 // the completer whether it must wake futex waiters or run callbacks, so a future nobody waits on and nobody
