@@ -251,6 +251,7 @@ class EventLoop {
   template <class T>
   ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                                int line = __builtin_LINE()) {
+    if (closed_) detail::refuse_unstarted(task);  // check_open() throws: no "never awaited" report on top
     check_open();
     task.state()->make_root(&core_, name, file, line);
     return ScheduledTask<T>(std::move(task));

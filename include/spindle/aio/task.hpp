@@ -324,6 +324,12 @@ class ScheduledTask : public Task<T> {
 
 namespace detail {
 
+/// A Task handed to an API that refuses it with an error: marked so that it is not also reported as "never
+/// awaited" when it is destroyed (Python closes the coroutine in that case).
+inline void refuse_unstarted(const AnyTask& task) noexcept {
+  if (task.valid() && !task.state()->started()) task.state()->mark_retrieved();
+}
+
 /// The awaited result type of a callable that returns a Task.
 template <class F, class... A>
 using TaskCallResult = typename std::invoke_result_t<F&, A&...>::value_type;
@@ -345,14 +351,21 @@ template <class F, class... A>
 concept TaskCallable = std::invocable<std::decay_t<F>&, std::decay_t<A>&...> &&
                        requires { typename std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>::promise_type; };
 
+template <class F>
+inline constexpr bool is_std_function = false;
+template <class Sig>
+inline constexpr bool is_std_function<std::function<Sig>> = true;
+
 /// True when handing `F` (as deduced from a forwarding reference) to an awaited call inside a coroutine would
 /// hit GCC PR c++/100611: an rvalue closure whose destruction does something (a capture by value of a string,
-/// a shared_ptr, a std::function...). A named (lvalue) callable and a closure that only captures references or
-/// trivial values are safe.
+/// a shared_ptr...). A named (lvalue) callable and a closure that only captures references or trivial values
+/// are safe. A std::function rvalue is let through: `start_server(std::move(handler), ...)` in a statement of
+/// its own is the established safe spelling, and a lambda is seldom wrapped in one inside the co_await itself.
 template <class F>
 inline constexpr bool closure_hits_gcc_pr100611 =
     SPINDLE_GCC_PR100611 && !std::is_lvalue_reference_v<F> &&
-    !std::is_trivially_destructible_v<std::remove_cvref_t<F>> && !std::is_function_v<std::remove_cvref_t<F>>;
+    !std::is_trivially_destructible_v<std::remove_cvref_t<F>> && !std::is_function_v<std::remove_cvref_t<F>> &&
+    !is_std_function<std::remove_cvref_t<F>>;
 
 /// The compile-time refusal of the form that double-frees on the affected g++ (see closure_hits_gcc_pr100611).
 template <class F>
@@ -373,7 +386,11 @@ constexpr void reject_temporary_closure_on_gcc_pr100611() {
 template <class T>
 ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                              int line = __builtin_LINE()) {
-  task.state()->make_root(&detail::running_core(), name, file, line);
+  if (detail::tls_running == nullptr) {
+    detail::refuse_unstarted(task);  // the error tells the caller: no "never awaited" report on top of it
+    detail::throw_no_loop();
+  }
+  task.state()->make_root(detail::tls_running, name, file, line);
   return ScheduledTask<T>(std::move(task));
 }
 
@@ -394,12 +411,12 @@ ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>> creat
 /// Suspends the current task for `delay`; `sleep(0)` yields to the loop once. **Cancellation:** throws
 /// CancelledError when the task is cancelled while it sleeps. Python: `await asyncio.sleep(delay)`.
 template <class Rep, class Period>
-[[nodiscard]] detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
+detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
   return detail::SleepAwaiter(std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count());
 }
 
 /// Yields to the loop once. Python: `await asyncio.sleep(0)`.
-[[nodiscard]] inline detail::SleepAwaiter yield_now() noexcept { return detail::SleepAwaiter(0); }
+inline detail::SleepAwaiter yield_now() noexcept { return detail::SleepAwaiter(0); }
 
 /// The task running now (empty outside a task). Python: `asyncio.current_task()`.
 AnyTask current_task() noexcept;

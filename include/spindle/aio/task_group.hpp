@@ -49,7 +49,7 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
                                int line = __builtin_LINE()) {
     if (aborting_ || (exiting_ && children_.empty())) {
       // Refused: the error tells the caller, so no "never awaited" report for it (Python closes the coroutine).
-      if (task.valid() && !task.state()->started()) task.state()->mark_retrieved();
+      detail::refuse_unstarted(task);
       if (aborting_) throw InvalidStateError("TaskGroup is shutting down");
       throw InvalidStateError("TaskGroup is finished");
     }
