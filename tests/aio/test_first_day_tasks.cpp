@@ -82,6 +82,11 @@ TEST_F(FirstDayTasksTest, ToThreadWithCapturesAndArguments) {
   EXPECT_EQ(aio::run(to_thread_with_a_named_capturing_lambda()), 600u);
 }
 
+aio::Task<int> fetch_later(int x) {
+  co_await aio::yield_now();
+  co_return x;
+}
+
 // create_task(callable) returns a ScheduledTask, which may be discarded (the loop holds the task, as Python's
 // create_task result may be dropped); it still converts to Task<T> for containers and gather.
 aio::Task<int> discarded_scheduled_tasks() {
@@ -94,12 +99,15 @@ aio::Task<int> discarded_scheduled_tasks() {
   for (int i = 0; i < 3; ++i) tasks.push_back(aio::create_task([i]() -> aio::Task<int> { co_return i * 10; }));
   int sum = 0;
   for (auto& t : tasks) sum += co_await t;
+  auto x = aio::create_task(fetch_later(100));
+  auto y = aio::create_task(fetch_later(200));
+  auto [a, b] = co_await aio::gather(x, y);  // a ScheduledTask is a Task to the combinators
   co_await aio::sleep(1ms);
-  co_return sum + *counter;
+  co_return sum + a + b + *counter;
 }
 
 TEST_F(FirstDayTasksTest, AScheduledTaskMayBeDiscardedAndConvertsToTask) {
-  EXPECT_EQ(aio::run(discarded_scheduled_tasks()), 31);
+  EXPECT_EQ(aio::run(discarded_scheduled_tasks()), 331);
 }
 
 aio::Task<int> fetch(int x) {
