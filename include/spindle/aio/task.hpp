@@ -150,7 +150,8 @@ class TaskAwaiter final : public Waiter, public DoneWatcher {
 };
 
 /// `sleep(d)`: a timer entry that points at the task itself (no allocation); `sleep(0)` re-queues the task.
-class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final : public Waiter {
+class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final
+    : public Waiter {
  public:
   explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
