@@ -437,9 +437,24 @@ void TaskState::abandon() noexcept {
   unlink_all();
 }
 
+// Python's "RuntimeWarning: coroutine ... was never awaited": a Task destroyed before anyone awaited or
+// scheduled it is almost always a forgotten co_await. Reported every time in debug mode, otherwise once per
+// process (a loop in a hot path must not flood stderr).
+namespace {
+std::atomic<bool> never_awaited_reported{false};
+}  // namespace
+
 void TaskState::destroy() noexcept {
   if (root_ == this && status_ == Status::failed && !retrieved_) {
     report_error(loop_, "Task exception was never retrieved", error_, this);
+  }
+  if (!started_ && root_ == nullptr && !retrieved_) {  // retrieved_ here: discarded knowingly (see TaskGroup)
+    LoopCore* l = tls_running;
+    const bool debug = l != nullptr && l->debug;
+    if (debug || !never_awaited_reported.exchange(true, std::memory_order_relaxed)) {
+      report_error(l, "coroutine was never awaited: a Task was destroyed before it was awaited (co_await) or "
+                      "scheduled (create_task)", nullptr, nullptr);
+    }
   }
   self_handle().destroy();
 }

@@ -251,11 +251,12 @@ class EventLoop {
 
   /// Schedules `task` on this loop (callable before the loop runs). Python: `loop.create_task(coro, name)`.
   template <class T>
-  Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
-                      int line = __builtin_LINE()) {
+  ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
+                               int line = __builtin_LINE()) {
+    if (closed_) detail::refuse_unstarted(task);  // check_open() throws: no "never awaited" report on top
     check_open();
     task.state()->make_root(&core_, name, file, line);
-    return task;
+    return ScheduledTask<T>(std::move(task));
   }
 
   /// Calls `fn()` whenever `fd` is readable (level-triggered), replacing a previous reader. Python:
