@@ -34,3 +34,9 @@ foreach(_internal IN ITEMS test_fd_passing test_dispatch_policy)
     target_include_directories(${_internal} PRIVATE ${PROJECT_SOURCE_DIR}/src/process)
   endif()
 endforeach()
+
+# Functions passed at run time (`pool.submit(heavy, 4)`) may come from a static library of the program.
+if(TARGET test_process_pool_named_fn)
+  add_library(spindle_test_named_fn_lib STATIC ${CMAKE_CURRENT_SOURCE_DIR}/process/named_fn_lib.cpp)
+  target_link_libraries(test_process_pool_named_fn PRIVATE spindle_test_named_fn_lib)
+endif()
