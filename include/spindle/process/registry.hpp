@@ -301,7 +301,7 @@ constexpr void reject_callable() {
   static_assert(dependent_false<F>,
                 "Can't pickle local object: a lambda with captures or a function object cannot be sent to a "
                 "worker process; write a free function and pass it: pool.submit(my_function, args...) (or "
-                "pool.submit<&my_function>(args...), the fastest)");
+                "pool.submit<&my_function>(args...), the fastest; Process(my_function, args...))");
 }
 }  // namespace detail
 
