@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "census.hpp"
 #include "process_census.hpp"
+#include "spindle/process/process.hpp"
 #include "spindle/process/process_pool_executor.hpp"
 
 namespace sp = spindle::process;
@@ -42,6 +44,7 @@ int g_init_value = 0;
 void init_set(int v) { g_init_value = v; }
 int read_init(int) { return g_init_value; }
 int g_not_a_function = 0;
+[[noreturn]] void exit_with(int code) { std::_Exit(code); }
 
 const bool forkserver_started = (sp::init(), true);  // before any census baseline
 
@@ -122,6 +125,13 @@ TEST_F(NamedFnSingle, AnAddressThatIsNotAFunctionStartFailsAtSubmit) {
   const auto data = reinterpret_cast<int (*)(int)>(reinterpret_cast<std::uintptr_t>(&g_not_a_function));
   EXPECT_THROW(pool.submit(data, 4), std::invalid_argument);
   EXPECT_EQ(pool.stats().submitted, 0u);
+}
+
+TEST_F(NamedFnSingle, AProcessTakesAFunctionAsPythonSpellsIt) {
+  sp::Process p(exit_with, 7);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), std::optional<int>(7));
 }
 
 // A hand-made frame: the trampoline of `long long(*)(int)` with an object and offset no parent would send.

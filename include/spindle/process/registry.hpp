@@ -278,8 +278,8 @@ Call pointer_call(std::uintptr_t fn, const V&... values) {
 
 /// Packs a call of `fn`, a function of this program passed at run time (a named free function, or a
 /// captureless lambda converted with `+`), with `args` (converted to fn's parameter types). Throws
-/// std::invalid_argument if no worker could find fn (see detail::locate_function). Slightly slower than
-/// `call<&fn>(args...)`, which needs no lookup. Python equivalent: pickling `(fn, args)`.
+/// std::invalid_argument if no worker could find fn (see detail::locate_function). Costs a cached look-up
+/// that `call<&fn>(args...)` does not need. Python equivalent: pickling `(fn, args)`.
 template <class R, class... P, class... A>
 Call call(R (*fn)(P...), A&&... args) {
   static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for this function");
