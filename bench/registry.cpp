@@ -128,10 +128,16 @@ std::string Line::json() const {
   j["workload"] = workload_;
   for (const auto& f : fields_) {
     switch (f.type) {
-      case Type::string: j[f.key] = f.value; break;
-      case Type::integer: j[f.key] = std::stoll(f.value); break;
+      case Type::string:
+        j[f.key] = f.value;
+        break;
+      case Type::integer:
+        j[f.key] = std::stoll(f.value);
+        break;
       // The figure as printed (rounded to its precision); NaN and infinities become null.
-      case Type::real: j[f.key] = std::strtod(f.value.c_str(), nullptr); break;
+      case Type::real:
+        j[f.key] = std::strtod(f.value.c_str(), nullptr);
+        break;
     }
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

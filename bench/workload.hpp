@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -27,13 +27,13 @@ struct Param {
     port,    ///< a TCP port, 0 (any free one) to 65535
     choice,  ///< one of `choices`
   };
-  std::string name{};                ///< the key, e.g. "tasks"
-  std::string help{};                ///< one line for `spindle bench --list`
-  std::string value{};               ///< default ("" = unset unless given, e.g. serve=PORT)
-  std::string quick{};               ///< default under --quick ("" = the same as `value`)
-  Kind kind = Kind::count;           ///< what a value may be
-  std::int64_t max = 1'000'000'000;  ///< largest count (sums and buffers must not overflow)
-  std::int64_t multiple_of = 1;      ///< a count must be a multiple of this (e.g. split between 2 consumers)
+  std::string name{};                  ///< the key, e.g. "tasks"
+  std::string help{};                  ///< one line for `spindle bench --list`
+  std::string value{};                 ///< default ("" = unset unless given, e.g. serve=PORT)
+  std::string quick{};                 ///< default under --quick ("" = the same as `value`)
+  Kind kind = Kind::count;             ///< what a value may be
+  std::int64_t max = 1'000'000'000;    ///< largest count (sums and buffers must not overflow)
+  std::int64_t multiple_of = 1;        ///< a count must be a multiple of this (e.g. split between 2 consumers)
   std::vector<std::string> choices{};  ///< the values of a `choice`
 };
 
@@ -45,9 +45,9 @@ class UsageError : public std::invalid_argument {
 
 /// Options every workload sees: the flags, and every declared `--arg` resolved (given, or its default).
 struct Options {
-  bool json = false;                  ///< JSON lines instead of key=value lines
-  bool quick = false;                 ///< scaled down (tests, smoke runs); figures are then not comparable
-  std::vector<std::string> variants;  ///< restrict to these modes/variants (empty: all)
+  bool json = false;                        ///< JSON lines instead of key=value lines
+  bool quick = false;                       ///< scaled down (tests, smoke runs); figures are then not comparable
+  std::vector<std::string> variants;        ///< restrict to these modes/variants (empty: all)
   std::map<std::string, std::string> args;  ///< every declared key with its value ("" = unset)
 
   /// The value of a `count` key (validated by resolve()).
@@ -91,10 +91,10 @@ class Line {
 
 /// A workload: `run` returns 0 on success, non-zero if its self-check failed.
 struct Workload {
-  std::string id{};                    ///< "W1", "W2-x100", ...
-  std::string summary{};               ///< one line for --list
-  std::vector<std::string> variants{};  ///< the names --variant accepts (empty: none)
-  std::vector<Param> params{};         ///< the --arg keys it accepts
+  std::string id{};                          ///< "W1", "W2-x100", ...
+  std::string summary{};                     ///< one line for --list
+  std::vector<std::string> variants{};       ///< the names --variant accepts (empty: none)
+  std::vector<Param> params{};               ///< the --arg keys it accepts
   std::function<int(const Options&)> run{};  ///< runs it
 };
 

@@ -16,7 +16,9 @@ int io_task(int n) {
 }
 
 int main() {
-  auto seconds_since = [](auto t0) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto seconds_since = [](auto t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
 
   auto t0 = std::chrono::steady_clock::now();
   for (int n = 0; n < 4; ++n) io_task(n);
@@ -30,7 +32,7 @@ int main() {
   for (auto& f : spindle::as_completed(futures)) sum += f.result();  // in completion order
   const double threaded = seconds_since(t0);
 
-  std::printf("4 io_tasks sequentially : %.2fs\n4 io_tasks on 4 threads: %.2fs (sum of results %d)\n", serial,
-              threaded, sum);
+  std::printf("4 io_tasks sequentially : %.2fs\n4 io_tasks on 4 threads: %.2fs (sum of results %d)\n", serial, threaded,
+              sum);
   return sum == 6 ? 0 : 1;
 }

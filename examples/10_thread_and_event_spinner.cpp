@@ -30,8 +30,7 @@ int slow() {
 
 int supervisor() {
   spindle::Event done;
-  spindle::Thread spinner(spindle::ThreadOptions{.name = "spinner"}, spin, std::string("thinking!"),
-                          std::ref(done));
+  spindle::Thread spinner(spindle::ThreadOptions{.name = "spinner"}, spin, std::string("thinking!"), std::ref(done));
   spinner.start();
   const int result = slow();
   done.set();  // signal the spinner to stop

@@ -14,8 +14,8 @@
 using namespace std::chrono_literals;
 
 namespace {
-int progress = 0;     // shared, guarded by `lock`
-spindle::Lock lock;   // Python: lock = threading.Lock()
+int progress = 0;    // shared, guarded by `lock`
+spindle::Lock lock;  // Python: lock = threading.Lock()
 
 void download(int file_id, std::chrono::milliseconds how_long) {
   std::this_thread::sleep_for(how_long);  // the "network"

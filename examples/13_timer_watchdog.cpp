@@ -29,8 +29,8 @@ int main() {
   const auto t0 = std::chrono::steady_clock::now();
   const bool quick_fired = run_with_watchdog("quick job", 2000ms, [] { std::this_thread::sleep_for(20ms); });
   const double quick_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("quick job: watchdog %s, done in %.2fs (not the watchdog's 2 s)\n",
-              quick_fired ? "fired" : "cancelled", quick_s);
+  std::printf("quick job: watchdog %s, done in %.2fs (not the watchdog's 2 s)\n", quick_fired ? "fired" : "cancelled",
+              quick_s);
 
   const bool slow_fired = run_with_watchdog("slow job", 20ms, [] { std::this_thread::sleep_for(100ms); });
   std::printf("slow job: watchdog %s\n", slow_fired ? "fired" : "cancelled");

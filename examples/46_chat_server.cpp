@@ -25,7 +25,7 @@ struct Room {
 aio::Task<int> chatter(int port, std::string name, int expect, aio::Event& everyone_in, int& joined, int total) {
   auto connecting = aio::open_connection("127.0.0.1", port);
   auto [reader, writer] = co_await std::move(connecting);
-  writer.write(name + "\n");  // first line: the nickname
+  writer.write(name + "\n");         // first line: the nickname
   (void)co_await reader.readline();  // "welcome"
   if (++joined == total) everyone_in.set();
   co_await everyone_in.wait();

@@ -26,8 +26,8 @@ aio::Task<int> main_task() {
   const std::vector<std::string> sorter_argv = args({"sort", "-r"});
   auto spawning = aio::create_subprocess_exec(producer_argv, {.stdout_ = aio::Redirect::pipe});
   aio::Process producer = co_await std::move(spawning);
-  auto spawning2 = aio::create_subprocess_exec(
-      sorter_argv, {.stdin_ = aio::Redirect::pipe, .stdout_ = aio::Redirect::pipe});
+  auto spawning2 =
+      aio::create_subprocess_exec(sorter_argv, {.stdin_ = aio::Redirect::pipe, .stdout_ = aio::Redirect::pipe});
   aio::Process sorter = co_await std::move(spawning2);
 
   std::string kept;

@@ -31,7 +31,6 @@ int main() {
       std::printf("one future failed: %s (signal %d, task %s)\n", e.what(), e.signal(), e.task().c_str());
     }
   }
-  std::printf("%d results, %d failure; the pool still works: 7*7 = %d\n", ok, failed,
-              pool.submit<&square>(7).result());
+  std::printf("%d results, %d failure; the pool still works: 7*7 = %d\n", ok, failed, pool.submit<&square>(7).result());
   return ok == 99 && failed == 1 ? 0 : 1;
 }

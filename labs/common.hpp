@@ -6,9 +6,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <stdexcept>
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <thread>
 

@@ -4,11 +4,11 @@
 #include <vector>
 
 #include "common.hpp"
-#include "spindle/lab/gil.hpp"
-#include "spindle/process.hpp"
 #include "spindle/aio/gather.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/task.hpp"
+#include "spindle/lab/gil.hpp"
+#include "spindle/process.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
 
 namespace spindle::labs {
@@ -39,9 +39,12 @@ lab::Result run(const lab::Options& o) {
   if (check != cpu_task_expected(n)) throw std::runtime_error("cpu_task computed a wrong sum");
   const int k = cores();
   r.rows.push_back({"one io_task", one_io, 0.2, d, "s", ""});
-  r.rows.push_back({"one cpu_task", one_cpu, lab::kNone, lab::kNone, "s", o.quick ? "n = 3e7 (the seed: 2e6 in CPython)" : "n = 2e8 (the seed: 2e6 in CPython)"});
-  r.rows.push_back({"4 io_tasks sequentially", timed([&] { for (int i = 0; i < 4; ++i) io_task(); }), 0.8, 4 * d,
-                    "s", ""});
+  r.rows.push_back({"one cpu_task", one_cpu, lab::kNone, lab::kNone, "s",
+                    o.quick ? "n = 3e7 (the seed: 2e6 in CPython)" : "n = 2e8 (the seed: 2e6 in CPython)"});
+  r.rows.push_back({"4 io_tasks sequentially", timed([&] {
+                      for (int i = 0; i < 4; ++i) io_task();
+                    }),
+                    0.8, 4 * d, "s", ""});
   double io_threads = 0, cpu_threads = 0, cpu_seq = 0, cpu_gil = 0, cpu_seq_cpu = 0, cpu_gil_cores = 0;
   {
     ThreadPoolExecutor pool(4);
@@ -51,7 +54,9 @@ lab::Result run(const lab::Options& o) {
       for (auto& f : fs) f.result();
     });
     const double cpu0 = thread_cpu_s();
-    cpu_seq = timed([&] { for (int i = 0; i < 4; ++i) cpu_task(n); });
+    cpu_seq = timed([&] {
+      for (int i = 0; i < 4; ++i) cpu_task(n);
+    });
     cpu_seq_cpu = thread_cpu_s() - cpu0;
     cpu_threads = timed([&] {
       std::vector<Future<std::uint64_t>> fs;
@@ -104,19 +109,27 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"4 io_tasks, async", io_async_s, lab::kNone, d, "s", ""});
   r.rows.push_back({"4 cpu_tasks sequentially", cpu_seq, lab::kNone, 4 * one_cpu, "s", ""});
   r.rows.push_back({"4 cpu_tasks, threads under a GIL", cpu_gil, lab::kNone, 4 * one_cpu, "s", "emulated GIL"});
-  r.rows.push_back({"4 cpu_tasks, native threads", cpu_threads, lab::kNone, 4 * one_cpu / std::min(4, k), "s",
-                    "free threading"});
-  r.rows.push_back({"4 cpu_tasks, 4 processes", cpu_procs, lab::kNone, 4 * one_cpu / std::min(4, k), "s",
-                    "warm pool"});
-  r.facts = {{"io_seq_s", r.rows[2].measured}, {"io_threads_s", io_threads}, {"io_async_s", io_async_s}, {"cpu_seq_s", cpu_seq}, {"cpu_seq_cpu_s", cpu_seq_cpu},
-             {"cpu_gil_s", cpu_gil}, {"cpu_gil_cores_used", cpu_gil_cores}, {"cpu_threads_s", cpu_threads}, {"io_procs_s", io_procs}, {"cpu_procs_s", cpu_procs}, {"cores", k}};
-  r.lesson = "waiting overlaps for free (4 waits take as long as one), computing needs more cores: a GIL keeps "
-             "4 CPU tasks at the sequential time, native threads divide it by the cores";
+  r.rows.push_back(
+      {"4 cpu_tasks, native threads", cpu_threads, lab::kNone, 4 * one_cpu / std::min(4, k), "s", "free threading"});
+  r.rows.push_back({"4 cpu_tasks, 4 processes", cpu_procs, lab::kNone, 4 * one_cpu / std::min(4, k), "s", "warm pool"});
+  r.facts = {{"io_seq_s", r.rows[2].measured},
+             {"io_threads_s", io_threads},
+             {"io_async_s", io_async_s},
+             {"cpu_seq_s", cpu_seq},
+             {"cpu_seq_cpu_s", cpu_seq_cpu},
+             {"cpu_gil_s", cpu_gil},
+             {"cpu_gil_cores_used", cpu_gil_cores},
+             {"cpu_threads_s", cpu_threads},
+             {"io_procs_s", io_procs},
+             {"cpu_procs_s", cpu_procs},
+             {"cores", k}};
+  r.lesson =
+      "waiting overlaps for free (4 waits take as long as one), computing needs more cores: a GIL keeps "
+      "4 CPU tasks at the sequential time, native threads divide it by the cores";
   return r;
 }
 
-const lab::Register reg({"000-io-cpu", "000", "io_task vs cpu_task: sequential, threads, GIL, processes, async",
-                         run});
+const lab::Register reg({"000-io-cpu", "000", "io_task vs cpu_task: sequential, threads, GIL, processes, async", run});
 
 }  // namespace
 }  // namespace spindle::labs

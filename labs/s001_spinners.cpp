@@ -50,8 +50,7 @@ int process_spinner(const lab::Options& o, std::chrono::milliseconds slow, int& 
   process::Event done;
   process::SharedArray<std::int32_t> count(1);
   std::fflush(o.out);
-  process::Process spinner({.name = "spinner"}, process::target<&spin_process>, fileno(o.out), o.terminal, done,
-                           count);
+  process::Process spinner({.name = "spinner"}, process::target<&spin_process>, fileno(o.out), o.terminal, done, count);
   spinner.start();
   std::this_thread::sleep_for(slow);  // slow() in the parent, the spinner in another process
   done.set();
@@ -129,7 +128,8 @@ lab::Result run(const lab::Options& o) {
   const int process_answer = answer;
 
   Spin coro_spin{o.out, o.terminal};
-  const double coro_s = timed([&] { answer = aio::run(supervisor(coro_spin, slow, false), aio::RunOptions{.debug = false}); });
+  const double coro_s =
+      timed([&] { answer = aio::run(supervisor(coro_spin, slow, false), aio::RunOptions{.debug = false}); });
   std::fprintf(o.out, "Answer: %d\n", answer);
   const int coro_answer = answer;
 
@@ -150,19 +150,26 @@ lab::Result run(const lab::Options& o) {
                     double(expected_frames + 1), "frames",
                     "in " + std::to_string(static_cast<int>(process_s * 1000)) + " ms"});
   r.rows.push_back({"coroutine + cancel(): frames drawn", double(coro_spin.frames), lab::kNone,
-                    double(expected_frames + 1), "frames", "in " + std::to_string(static_cast<int>(coro_s * 1000)) + " ms"});
+                    double(expected_frames + 1), "frames",
+                    "in " + std::to_string(static_cast<int>(coro_s * 1000)) + " ms"});
   r.rows.push_back({"coroutine, blocking sleep: frames drawn", double(frozen.frames), lab::kNone,
                     double(expected_frames + 1), "frames",
                     "the loop was frozen for " + std::to_string(static_cast<int>(frozen_s * 1000)) + " ms"});
   r.rows.push_back({"debug-mode reports of the blocked loop", double(reports.size()), lab::kNone, 1, "reports", ""});
   if (!reports.empty()) r.notes.push_back("debug mode: " + reports.front());
-  r.facts = {{"thread_answer", thread_answer}, {"coro_answer", coro_answer}, {"process_answer", process_answer},
-             {"process_frames", process_frames}, {"blocked_answer", answer},
-             {"thread_frames", thread_frames}, {"coro_frames", coro_spin.frames}, {"blocked_frames", frozen.frames},
+  r.facts = {{"thread_answer", thread_answer},
+             {"coro_answer", coro_answer},
+             {"process_answer", process_answer},
+             {"process_frames", process_frames},
+             {"blocked_answer", answer},
+             {"thread_frames", thread_frames},
+             {"coro_frames", coro_spin.frames},
+             {"blocked_frames", frozen.frames},
              {"debug_reports", double(reports.size())},
              {"debug_names_slow", !reports.empty() && reports.front().find("slow") != std::string::npos ? 1 : 0}};
-  r.lesson = "a thread and a coroutine both keep the spinner alive while slow() waits; a blocking call inside a "
-             "coroutine freezes every task on the loop, and debug mode says which one did it";
+  r.lesson =
+      "a thread and a coroutine both keep the spinner alive while slow() waits; a blocking call inside a "
+      "coroutine freezes every task on the loop, and debug mode says which one did it";
   return r;
 }
 

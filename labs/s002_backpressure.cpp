@@ -72,14 +72,18 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"bounded (200): p99 latency", bounded.p99 * 1e3, lab::kNone, lab::kNone, "ms", ""});
   r.chart.title = "peak backlog (items)";
   r.chart.unit = "items";
-  r.chart.bars = {{"unbounded", static_cast<double>(unbounded.peak)}, {"bounded (200)", static_cast<double>(bounded.peak)}};
-  r.facts = {{"unbounded_peak", static_cast<double>(unbounded.peak)}, {"bounded_peak", static_cast<double>(bounded.peak)},
-             {"bound", static_cast<double>(bound)}, {"unbounded_p99_ms", unbounded.p99 * 1e3},
+  r.chart.bars = {{"unbounded", static_cast<double>(unbounded.peak)},
+                  {"bounded (200)", static_cast<double>(bounded.peak)}};
+  r.facts = {{"unbounded_peak", static_cast<double>(unbounded.peak)},
+             {"bounded_peak", static_cast<double>(bounded.peak)},
+             {"bound", static_cast<double>(bound)},
+             {"unbounded_p99_ms", unbounded.p99 * 1e3},
              {"bounded_p99_ms", bounded.p99 * 1e3}};
-  r.notes.push_back("producer: one 4 KiB message every 50 us; consumer: 200 us per message; " +
-                    std::to_string(items) + " messages");
-  r.lesson = "a bounded queue pushes back on the producer: the backlog, its memory and the latency stay "
-             "bounded; unbounded, they grow with the run";
+  r.notes.push_back("producer: one 4 KiB message every 50 us; consumer: 200 us per message; " + std::to_string(items) +
+                    " messages");
+  r.lesson =
+      "a bounded queue pushes back on the producer: the backlog, its memory and the latency stay "
+      "bounded; unbounded, they grow with the run";
   return r;
 }
 

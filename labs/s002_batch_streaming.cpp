@@ -81,18 +81,24 @@ lab::Result run(const lab::Options& o) {
   const double w = std::chrono::duration<double>(work).count();
   r.rows.push_back({"batch: first result", batch_first, lab::kNone, arrive + w, "s", ""});
   r.rows.push_back({"batch: all results", batch_total, lab::kNone, arrive + std::ceil(items / 8.0) * w, "s", ""});
-  r.rows.push_back({"batch: items held at once", static_cast<double>(batch_peak), lab::kNone, double(items), "items", ""});
+  r.rows.push_back(
+      {"batch: items held at once", static_cast<double>(batch_peak), lab::kNone, double(items), "items", ""});
   r.rows.push_back({"streaming: first result", stream_first, lab::kNone, w, "s", ""});
   r.rows.push_back({"streaming: all results", stream_total, lab::kNone, arrive + w, "s", ""});
-  r.rows.push_back({"streaming: items held at once", static_cast<double>(stream_peak), lab::kNone, lab::kNone,
-                    "items", "queue bound 16"});
+  r.rows.push_back({"streaming: items held at once", static_cast<double>(stream_peak), lab::kNone, lab::kNone, "items",
+                    "queue bound 16"});
   r.chart.title = "time to first result (s)";
   r.chart.unit = "s";
   r.chart.bars = {{"batch", batch_first}, {"streaming", stream_first}};
-  r.facts = {{"batch_first_s", batch_first}, {"stream_first_s", stream_first}, {"batch_peak", static_cast<double>(batch_peak)},
-             {"stream_peak", static_cast<double>(stream_peak)}, {"batch_total_s", batch_total}, {"stream_total_s", stream_total}};
-  r.lesson = "batch optimises throughput but holds everything and answers last; streaming answers at once "
-             "and holds only its bounded queue";
+  r.facts = {{"batch_first_s", batch_first},
+             {"stream_first_s", stream_first},
+             {"batch_peak", static_cast<double>(batch_peak)},
+             {"stream_peak", static_cast<double>(stream_peak)},
+             {"batch_total_s", batch_total},
+             {"stream_total_s", stream_total}};
+  r.lesson =
+      "batch optimises throughput but holds everything and answers last; streaming answers at once "
+      "and holds only its bounded queue";
   return r;
 }
 

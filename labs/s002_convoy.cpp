@@ -65,8 +65,9 @@ lab::Result run(const lab::Options& o) {
                     "ideal under a GIL: wait + one 5 ms switch interval"});
   r.rows.push_back({"next to a CPU thread, native", native * 1e3, lab::kNone, 0.5, "ms/op", ""});
   r.facts = {{"alone_ms", alone * 1e3}, {"gil_ms", gil * 1e3}, {"native_ms", native * 1e3}};
-  r.lesson = "the convoy effect: under a GIL every wake-up of an I/O thread queues behind a CPU thread's 5 ms "
-             "interval; free threading keeps the I/O thread's latency";
+  r.lesson =
+      "the convoy effect: under a GIL every wake-up of an I/O thread queues behind a CPU thread's 5 ms "
+      "interval; free threading keeps the I/O thread's latency";
   return r;
 }
 

@@ -29,7 +29,9 @@ lab::Result run(const lab::Options& o) {
   const std::uint64_t n = o.quick ? 40'000'000 : 300'000'000;
   lab::Result r;
   const double cpu0 = thread_cpu_s();
-  const double serial = timed([&] { for (int i = 0; i < tasks; ++i) cpu_task(n); });
+  const double serial = timed([&] {
+    for (int i = 0; i < tasks; ++i) cpu_task(n);
+  });
   const double serial_cpu = thread_cpu_s() - cpu0;  // the work itself, independent of the machine's load
   double gil_s = 0, native = 0;
   Usage gil_use, native_use;
@@ -74,11 +76,18 @@ lab::Result run(const lab::Options& o) {
                     "less than ideal when other work shares the machine"});
   r.rows.push_back({"processes (8)", proc_use.wall, o.quick ? lab::kNone : 1.212, serial / std::min(tasks, k), "s",
                     "pool start-up included"});
-  r.facts = {{"serial_s", serial}, {"serial_cpu_s", serial_cpu}, {"gil_threads_s", gil_s},
-             {"gil_cores_used", gil_use.cores}, {"processes_s", proc_use.wall}, {"native_cores_used", native_use.cores}, {"native_threads_s", native},
-             {"gil_switches", static_cast<double>(switches)}, {"cores", k}};
-  r.lesson = "under a GIL, threads take turns on one core (no faster than serial); without one, or with "
-             "processes, CPU work scales with the cores";
+  r.facts = {{"serial_s", serial},
+             {"serial_cpu_s", serial_cpu},
+             {"gil_threads_s", gil_s},
+             {"gil_cores_used", gil_use.cores},
+             {"processes_s", proc_use.wall},
+             {"native_cores_used", native_use.cores},
+             {"native_threads_s", native},
+             {"gil_switches", static_cast<double>(switches)},
+             {"cores", k}};
+  r.lesson =
+      "under a GIL, threads take turns on one core (no faster than serial); without one, or with "
+      "processes, CPU work scales with the cores";
   return r;
 }
 

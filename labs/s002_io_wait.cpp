@@ -25,7 +25,9 @@ lab::Result run(const lab::Options& o) {
   const double d = std::chrono::duration<double>(wait).count();
   const auto io = [wait] { std::this_thread::sleep_for(wait); };
   lab::Result r;
-  const double serial = timed([&] { for (int i = 0; i < tasks; ++i) io(); });
+  const double serial = timed([&] {
+    for (int i = 0; i < tasks; ++i) io();
+  });
   double threads = 0;
   {
     ThreadPoolExecutor pool(20);

@@ -52,14 +52,15 @@ lab::Result run(const lab::Options& o) {
   r.chart.unit = "speed-up (x)";
   r.chart.x_label = "threads (log scale)";
   r.facts["flattens_at"] = flat_at;
-  r.notes.push_back(std::to_string(tasks) + " tasks, each " + std::to_string(wait.count()) +
-                    " ms waiting + ~" + std::to_string(static_cast<int>(cpu_one * 1e6)) + " us computing");
+  r.notes.push_back(std::to_string(tasks) + " tasks, each " + std::to_string(wait.count()) + " ms waiting + ~" +
+                    std::to_string(static_cast<int>(cpu_one * 1e6)) + " us computing");
   r.notes.push_back(flat_at ? "the speed-up flattens at " + std::to_string(flat_at) +
                                   " threads (less than 1.25x over half as many)"
                             : std::string("the speed-up kept growing up to the largest pool tried"));
   r.rows.front().seed = lab::kNone;
-  r.lesson = "threads pay off while they overlap waiting; past the point where the cores are saturated, more "
-             "threads only add overhead (the seed's 32 cores kept scaling to 64 threads)";
+  r.lesson =
+      "threads pay off while they overlap waiting; past the point where the cores are saturated, more "
+      "threads only add overhead (the seed's 32 cores kept scaling to 64 threads)";
   return r;
 }
 

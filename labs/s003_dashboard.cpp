@@ -19,7 +19,8 @@ aio::Task<std::string> fetch(std::string name, std::chrono::milliseconds delay) 
   co_return name + " ready";
 }
 
-aio::Task<std::vector<std::string>> dashboard(const std::vector<std::pair<std::string, std::chrono::milliseconds>>& parts) {
+aio::Task<std::vector<std::string>> dashboard(
+    const std::vector<std::pair<std::string, std::chrono::milliseconds>>& parts) {
   std::vector<aio::Task<std::string>> tasks;
   for (const auto& [name, d] : parts) tasks.push_back(fetch(name, d));
   co_return co_await aio::gather(std::move(tasks));  // results in call order, waits overlapped
@@ -59,8 +60,8 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"serial", serial_s, lab::kNone, sum, "s", ""});
   r.rows.push_back({"threads (3)", threads_s, lab::kNone, slowest, "s", ""});
   r.rows.push_back({"async gather", async_s, lab::kNone, slowest, "s", line});
-  r.facts = {{"serial_s", serial_s}, {"threads_s", threads_s}, {"async_s", async_s}, {"slowest_s", slowest},
-             {"sum_s", sum}, {"results", double(results.size())}};
+  r.facts = {{"serial_s", serial_s}, {"threads_s", threads_s}, {"async_s", async_s},
+             {"slowest_s", slowest}, {"sum_s", sum},           {"results", double(results.size())}};
   r.lesson = "gathered waits overlap: the dashboard takes as long as its slowest part, not the sum";
   return r;
 }

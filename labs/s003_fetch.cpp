@@ -227,16 +227,16 @@ lab::Result run(const lab::Options& o) {
   {
     const long rss0 = rss_kib(), vm0 = vm_kib();
     long rss = 0, vm = 0;
-    as.seconds = timed([&] {
-      as.ok = aio::run(fetch_all_async(server.port(), urls, rss, vm), aio::RunOptions{.debug = false});
-    });
+    as.seconds = timed(
+        [&] { as.ok = aio::run(fetch_all_async(server.port(), urls, rss, vm), aio::RunOptions{.debug = false}); });
     as.rss_kib = std::max(0L, rss - rss0);
     as.vm_kib = std::max(0L, vm - vm0);
   }
   const double d = 0.1;
   r.rows.push_back({"serial (first " + std::to_string(serial_urls) + " URLs only)", serial.seconds, lab::kNone,
-                    serial_urls * d, "s", "all " + std::to_string(urls) + " would take ~" +
-                    std::to_string(static_cast<int>(serial.seconds / serial_urls * urls)) + " s"});
+                    serial_urls * d, "s",
+                    "all " + std::to_string(urls) + " would take ~" +
+                        std::to_string(static_cast<int>(serial.seconds / serial_urls * urls)) + " s"});
   r.rows.push_back({"20 threads", t20.seconds, lab::kNone, std::ceil(urls / 20.0) * d, "s", ""});
   r.rows.push_back({std::to_string(urls) + " threads", tall.seconds, lab::kNone, d, "s", ""});
   r.rows.push_back({"async (" + std::to_string(urls) + " tasks, one thread)", as.seconds, lab::kNone, d, "s", ""});
@@ -248,16 +248,24 @@ lab::Result run(const lab::Options& o) {
                     "a coroutine frame and a socket buffer"});
   r.chart.title = "time to fetch all URLs (s)";
   r.chart.unit = "s";
-  r.chart.bars = {{"20 threads", t20.seconds}, {std::to_string(urls) + " threads", tall.seconds},
-                  {"async", as.seconds}};
-  r.facts = {{"urls", urls}, {"ok_20", t20.ok}, {"ok_all", tall.ok}, {"ok_serial", serial.ok},
-             {"serial_per_url_s", serial.seconds / serial_urls}, {"threads20_s", t20.seconds},
-             {"threads_all_s", tall.seconds}, {"rss_kib_per_request", double(tall.rss_kib) / urls},
-             {"vm_kib_per_request", double(tall.vm_kib) / urls}, {"ok_async", as.ok}, {"async_s", as.seconds},
+  r.chart.bars = {
+      {"20 threads", t20.seconds}, {std::to_string(urls) + " threads", tall.seconds}, {"async", as.seconds}};
+  r.facts = {{"urls", urls},
+             {"ok_20", t20.ok},
+             {"ok_all", tall.ok},
+             {"ok_serial", serial.ok},
+             {"serial_per_url_s", serial.seconds / serial_urls},
+             {"threads20_s", t20.seconds},
+             {"threads_all_s", tall.seconds},
+             {"rss_kib_per_request", double(tall.rss_kib) / urls},
+             {"vm_kib_per_request", double(tall.vm_kib) / urls},
+             {"ok_async", as.ok},
+             {"async_s", as.seconds},
              {"async_rss_kib_per_request", double(as.rss_kib) / urls}};
-  r.lesson = "waiting requests overlap: 20 threads are 20x faster than serial, one thread per request is as "
-             "fast as the slowest reply but pays a stack each; async overlaps them all on one thread, "
-               "for less memory per request";
+  r.lesson =
+      "waiting requests overlap: 20 threads are 20x faster than serial, one thread per request is as "
+      "fast as the slowest reply but pays a stack each; async overlaps them all on one thread, "
+      "for less memory per request";
   return r;
 }
 

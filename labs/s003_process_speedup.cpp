@@ -28,7 +28,9 @@ lab::Result run(const lab::Options& o) {
   const std::uint64_t n = o.quick ? 20'000'000 : 100'000'000;  // the seed's 1e6 in CPython is ~100x slower
   const int tasks = 4;
   const double cpu0 = thread_cpu_s();
-  const double serial = timed([&] { for (int i = 0; i < tasks; ++i) heavy(n, nullptr); });
+  const double serial = timed([&] {
+    for (int i = 0; i < tasks; ++i) heavy(n, nullptr);
+  });
   const double serial_cpu = thread_cpu_s() - cpu0;
   double gil_s = 0, native = 0;
   Usage gil_use, native_use;
@@ -71,10 +73,17 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"native threads: cores used", native_use.cores, lab::kNone, double(k), "cores", ""});
   r.rows.push_back({"processes: speed-up", serial / procs, lab::kNone, double(k), "x",
                     "ProcessPoolExecutor(), " + std::to_string(cores()) + " workers"});
-  r.facts = {{"serial_s", serial}, {"serial_cpu_s", serial_cpu}, {"gil_s", gil_s},
-             {"gil_cores_used", gil_use.cores}, {"gil_speedup", serial / gil_s}, {"process_speedup", serial / procs}, {"native_speedup", serial / native}, {"cores", k}};
-  r.lesson = "CPU-heavy work speeds up only with more cores computing at once: processes in Python, any "
-             "thread in C++; a GIL keeps the speed-up at 1";
+  r.facts = {{"serial_s", serial},
+             {"serial_cpu_s", serial_cpu},
+             {"gil_s", gil_s},
+             {"gil_cores_used", gil_use.cores},
+             {"gil_speedup", serial / gil_s},
+             {"process_speedup", serial / procs},
+             {"native_speedup", serial / native},
+             {"cores", k}};
+  r.lesson =
+      "CPU-heavy work speeds up only with more cores computing at once: processes in Python, any "
+      "thread in C++; a GIL keeps the speed-up at 1";
   return r;
 }
 

@@ -76,13 +76,17 @@ lab::Result run(const lab::Options& o) {
                     "files", "in " + std::to_string(static_cast<int>(elapsed * 1000)) + " ms"});
   r.rows.push_back({"counter += 1 without a lock (4 threads)", static_cast<double>(racy.load()), lab::kNone, expected,
                     "count", "lost " + std::to_string(static_cast<long>(expected) - racy.load()) + " updates"});
-  r.rows.push_back({"counter += 1 under a Lock (4 threads)", static_cast<double>(locked_count), lab::kNone, expected,
-                    "count", ""});
-  r.facts = {{"progress", progress}, {"progress_in_order", in_order ? 1 : 0}, {"expected", expected},
-             {"racy", static_cast<double>(racy.load())}, {"locked", static_cast<double>(locked_count)},
+  r.rows.push_back(
+      {"counter += 1 under a Lock (4 threads)", static_cast<double>(locked_count), lab::kNone, expected, "count", ""});
+  r.facts = {{"progress", progress},
+             {"progress_in_order", in_order ? 1 : 0},
+             {"expected", expected},
+             {"racy", static_cast<double>(racy.load())},
+             {"locked", static_cast<double>(locked_count)},
              {"download_s", elapsed}};
-  r.lesson = "threads overlap the downloads; shared memory needs the Lock: without it, read-modify-write "
-             "updates are lost";
+  r.lesson =
+      "threads overlap the downloads; shared memory needs the Lock: without it, read-modify-write "
+      "updates are lost";
   return r;
 }
 

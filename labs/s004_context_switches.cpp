@@ -63,10 +63,13 @@ lab::Result run(const lab::Options& o) {
                     "mean of " + std::to_string(cpu_threads)});
   r.rows.push_back({"CPU-bound thread: involuntary", cpu_total.involuntary * per, lab::kNone, lab::kNone, "switches",
                     std::to_string(cpu_threads) + " threads on " + std::to_string(cores()) + " cores"});
-  r.facts = {{"io_voluntary", double(io.voluntary)}, {"io_involuntary", double(io.involuntary)},
-             {"cpu_voluntary", cpu_total.voluntary * per}, {"cpu_involuntary", cpu_total.involuntary * per}};
-  r.lesson = "waiting work yields the CPU itself (voluntary switches); computing work is taken off the CPU by "
-             "the scheduler (involuntary switches)";
+  r.facts = {{"io_voluntary", double(io.voluntary)},
+             {"io_involuntary", double(io.involuntary)},
+             {"cpu_voluntary", cpu_total.voluntary * per},
+             {"cpu_involuntary", cpu_total.involuntary * per}};
+  r.lesson =
+      "waiting work yields the CPU itself (voluntary switches); computing work is taken off the CPU by "
+      "the scheduler (involuntary switches)";
   return r;
 }
 

@@ -41,10 +41,12 @@ lab::Result run(const lab::Options&) {
   r.rows.push_back({"the child's own counter after it added 1000", double(child_saw), lab::kNone, 2000, "count", ""});
   r.rows.push_back({"parent's counter after the child added 1000", double(after_process), lab::kNone, 1000, "count",
                     "isolated: copy-on-write"});
-  r.facts = {{"after_thread", double(after_thread)}, {"child_saw", double(child_saw)},
+  r.facts = {{"after_thread", double(after_thread)},
+             {"child_saw", double(child_saw)},
              {"after_process", double(after_process)}};
-  r.lesson = "threads see each other's writes (and need locks); a process works on its own copy and must "
-             "send results back (pipes, queues, shared memory)";
+  r.lesson =
+      "threads see each other's writes (and need locks); a process works on its own copy and must "
+      "send results back (pipes, queues, shared memory)";
   return r;
 }
 

@@ -54,8 +54,9 @@ int run_advise(const AdviseArgs& args) {
 
 const RegisterCommand reg([](CLI::App& app, int& rc) {
   auto args = std::make_shared<AdviseArgs>();
-  auto* sub = app.add_subcommand("advise", "Run a program and tell whether it is I/O-bound, CPU-bound, mixed or "
-                                           "lock-capped, and which model (processes, threads, async) to use");
+  auto* sub = app.add_subcommand("advise",
+                                 "Run a program and tell whether it is I/O-bound, CPU-bound, mixed or "
+                                 "lock-capped, and which model (processes, threads, async) to use");
   sub->add_flag("--json", args->json, "One JSON object instead of text");
   sub->add_option("--interval", args->interval_ms, "Sampling period in milliseconds (default 10)")
       ->check(CLI::Range(1, 60'000));

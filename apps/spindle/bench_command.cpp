@@ -1,6 +1,6 @@
 // `spindle bench [W1 W2 ...] [--variant V]... [--arg KEY=VALUE]... [--json] [--quick] [--list]`: runs the
-// benchmark workloads of docs/bench.md. Each workload declares the variants and --arg keys it accepts; anything else is a
-// usage error (exit 2) before any workload runs, so a typo never yields a figure for the wrong size.
+// benchmark workloads of docs/bench.md. Each workload declares the variants and --arg keys it accepts; anything else is
+// a usage error (exit 2) before any workload runs, so a typo never yields a figure for the wrong size.
 
 #include <fmt/core.h>
 
@@ -71,8 +71,8 @@ int run_bench(const BenchArgs& args) {
   // Every workload's arguments are checked before the first one runs.
   std::vector<spindle::bench::Options> options;
   try {
-    for (const auto* w : chosen) options.push_back(spindle::bench::resolve(*w, args.json, args.quick, args.variants,
-                                                                            args.extra));
+    for (const auto* w : chosen)
+      options.push_back(spindle::bench::resolve(*w, args.json, args.quick, args.variants, args.extra));
   } catch (const spindle::bench::UsageError& e) {
     fmt::print(stderr, "spindle bench: {}; see `spindle bench --list`\n", e.what());
     return 2;

@@ -50,8 +50,9 @@ int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"spindle: Python's three concurrency models (threads, processes, async) in C++20, and a lab that "
-               "measures which one a piece of work needs."};
+  CLI::App app{
+      "spindle: Python's three concurrency models (threads, processes, async) in C++20, and a lab that "
+      "measures which one a piece of work needs."};
   app.set_version_flag("--version", std::string("spindle ") + SPINDLE_VERSION);
   app.require_subcommand(1);
   int rc = 0;

@@ -57,8 +57,11 @@ int run_w1(const Options& options) {
 const Register reg({.id = "W1",
                     .summary = "thread pool, 1M tiny tasks with a future each, 2 workers",
                     .variants = {},
-                    .params = {{.name = "tasks", .help = "tasks submitted per pass", .value = "1000000",
-                                .quick = "20000", .max = 100'000'000}},
+                    .params = {{.name = "tasks",
+                                .help = "tasks submitted per pass",
+                                .value = "1000000",
+                                .quick = "20000",
+                                .max = 100'000'000}},
                     .run = run_w1});
 
 }  // namespace

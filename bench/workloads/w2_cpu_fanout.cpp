@@ -90,7 +90,10 @@ int run_w2_x100(const Options& options) { return run_variant(options, "W2-x100")
 
 std::vector<Param> params(const char* iterations, const char* quick) {
   return {{.name = "tasks", .help = "tasks (each a loop)", .value = "8", .max = 1'000'000},
-          {.name = "iterations", .help = "loop iterations per task", .value = iterations, .quick = quick,
+          {.name = "iterations",
+           .help = "loop iterations per task",
+           .value = iterations,
+           .quick = quick,
            .max = 1'000'000'000'000}};
 }
 

@@ -49,8 +49,11 @@ int run_w3(const Options& options) {
 const Register reg({.id = "W3",
                     .summary = "async sleep fan-out: 100k tasks sleeping 0.2 s, gathered",
                     .variants = {},
-                    .params = {{.name = "tasks", .help = "tasks, each sleeping 0.2 s", .value = "100000",
-                                .quick = "10000", .max = 100'000'000}},
+                    .params = {{.name = "tasks",
+                                .help = "tasks, each sleeping 0.2 s",
+                                .value = "100000",
+                                .quick = "10000",
+                                .max = 100'000'000}},
                     .run = run_w3});
 
 }  // namespace

@@ -76,14 +76,13 @@ int run_w4(const Options& options) {
   return rc;
 }
 
-const Register reg({.id = "W4",
-                    .summary = "coroutine switch (2 x 500k yields) and spawn+await (1M tasks)",
-                    .variants = {"switch", "spawn"},
-                    .params = {{.name = "yields", .help = "switch: yields per task (2 tasks)", .value = "500000",
-                                .quick = "20000"},
-                               {.name = "tasks", .help = "spawn: tasks created and awaited", .value = "1000000",
-                                .quick = "50000"}},
-                    .run = run_w4});
+const Register reg(
+    {.id = "W4",
+     .summary = "coroutine switch (2 x 500k yields) and spawn+await (1M tasks)",
+     .variants = {"switch", "spawn"},
+     .params = {{.name = "yields", .help = "switch: yields per task (2 tasks)", .value = "500000", .quick = "20000"},
+                {.name = "tasks", .help = "spawn: tasks created and awaited", .value = "1000000", .quick = "50000"}},
+     .run = run_w4});
 
 }  // namespace
 }  // namespace spindle::bench

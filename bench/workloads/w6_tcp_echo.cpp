@@ -1,7 +1,8 @@
 // W6 (docs/bench.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
 // (each connection a task: read up to 64 bytes, write them back, drain) on its own thread. The built-in load
 // generator is single-threaded (epoll, 50 connections or --arg connections=N, TCP_NODELAY, one 64-byte
-// request in flight each; 1 s warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.
+// request in flight each; 1 s warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over
+// the measured window.
 // `--arg serve=PORT` serves on PORT until SIGINT/SIGTERM for an outside load generator.
 
 #include <netinet/in.h>
@@ -279,11 +280,17 @@ int run_w6(const Options& options) {
 const Register reg({.id = "W6",
                     .summary = "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)",
                     .variants = {},
-                    .params = {{.name = "connections", .help = "client connections, one request in flight each",
-                                .value = "50", .max = 10'000},
-                               {.name = "backend", .help = "the server loop's poller: epoll or io_uring",
-                                .value = "epoll", .kind = Param::Kind::choice, .choices = {"epoll", "io_uring"}},
-                               {.name = "serve", .help = "serve on this port (0: any) until SIGINT, no load generator",
+                    .params = {{.name = "connections",
+                                .help = "client connections, one request in flight each",
+                                .value = "50",
+                                .max = 10'000},
+                               {.name = "backend",
+                                .help = "the server loop's poller: epoll or io_uring",
+                                .value = "epoll",
+                                .kind = Param::Kind::choice,
+                                .choices = {"epoll", "io_uring"}},
+                               {.name = "serve",
+                                .help = "serve on this port (0: any) until SIGINT, no load generator",
                                 .kind = Param::Kind::port}},
                     .run = run_w6});
 

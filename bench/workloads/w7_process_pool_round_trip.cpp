@@ -99,12 +99,13 @@ int run_w7(const Options& options) {
   return rc;
 }
 
-const Register reg({.id = "W7",
-                    .summary = "process pool round trip: 20k tasks x+1 on 2 processes (submit, map-c100, startup)",
-                    .variants = {"startup", "submit", "map-c100"},
-                    .params = {{.name = "tasks", .help = "submit, map-c100: tasks", .value = "20000",
-                                .quick = "2000", .max = 100'000'000}},
-                    .run = run_w7});
+const Register reg(
+    {.id = "W7",
+     .summary = "process pool round trip: 20k tasks x+1 on 2 processes (submit, map-c100, startup)",
+     .variants = {"startup", "submit", "map-c100"},
+     .params =
+         {{.name = "tasks", .help = "submit, map-c100: tasks", .value = "20000", .quick = "2000", .max = 100'000'000}},
+     .run = run_w7});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -56,7 +56,8 @@ int run_w8(const Options& options) {
     std::uint64_t sum = 0;
     for (auto& f : fs) sum += f.result();
     report(options, "copy", tasks, bytes_per_task, now_s() - t0);
-    if (!sum_ok("W8 copy", static_cast<long long>(sum), static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
+    if (!sum_ok("W8 copy", static_cast<long long>(sum),
+                static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
       rc = 1;
   }
   if (selected(options, "shared")) {
@@ -70,19 +71,21 @@ int run_w8(const Options& options) {
     std::uint64_t sum = 0;
     for (auto& f : fs) sum += f.result();
     report(options, "shared", tasks, bytes_per_task, now_s() - t0);
-    if (!sum_ok("W8 shared", static_cast<long long>(sum), static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
+    if (!sum_ok("W8 shared", static_cast<long long>(sum),
+                static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
       rc = 1;
   }
   return rc;
 }
 
-const Register reg({.id = "W8",
-                    .summary = "process pool payload: 50 tasks x 10 MiB, copy vs shared memory, 2 processes",
-                    .variants = {"copy", "shared"},
-                    .params = {{.name = "tasks", .help = "tasks, each handed the buffer", .value = "50", .quick = "6",
-                                .max = 1'000'000},
-                               {.name = "mib", .help = "buffer size in MiB", .value = "10", .max = 4096}},
-                    .run = run_w8});
+const Register reg(
+    {.id = "W8",
+     .summary = "process pool payload: 50 tasks x 10 MiB, copy vs shared memory, 2 processes",
+     .variants = {"copy", "shared"},
+     .params =
+         {{.name = "tasks", .help = "tasks, each handed the buffer", .value = "50", .quick = "6", .max = 1'000'000},
+          {.name = "mib", .help = "buffer size in MiB", .value = "10", .max = 4096}},
+     .run = run_w8});
 
 }  // namespace
 }  // namespace spindle::bench

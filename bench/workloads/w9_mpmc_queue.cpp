@@ -59,8 +59,11 @@ int run_w9(const Options& options) {
 const Register reg({.id = "W9",
                     .summary = "thread MPMC bounded queue (capacity 1024), 2 producers, 2 consumers, 10M items",
                     .variants = {},
-                    .params = {{.name = "items", .help = "items (even: split between 2 consumers)",
-                                .value = "10000000", .quick = "200000", .multiple_of = 2}},
+                    .params = {{.name = "items",
+                                .help = "items (even: split between 2 consumers)",
+                                .value = "10000000",
+                                .quick = "200000",
+                                .multiple_of = 2}},
                     .run = run_w9});
 
 }  // namespace

@@ -125,8 +125,10 @@ Report measure_command(const std::vector<std::string>& argv, MeasureOptions opti
   report.cpu_s = std::max(report.cpu_s, ru_cpu);
   report.voluntary = std::max<std::uint64_t>(report.voluntary, static_cast<std::uint64_t>(usage.ru_nvcsw));
   report.involuntary = std::max<std::uint64_t>(report.involuntary, static_cast<std::uint64_t>(usage.ru_nivcsw));
-  if (WIFEXITED(status)) report.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) report.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    report.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    report.exit_code = 128 + WTERMSIG(status);
   classify(report);
   return report;
 }

@@ -25,21 +25,30 @@ constexpr int kMinSamples = 4;
 
 const char* to_string(Classification c) noexcept {
   switch (c) {
-    case Classification::cpu_bound: return "cpu-bound";
-    case Classification::io_bound: return "io-bound";
-    case Classification::mixed: return "mixed";
-    case Classification::lock_capped: return "lock-capped";
-    case Classification::not_enough_data: return "not-enough-data";
+    case Classification::cpu_bound:
+      return "cpu-bound";
+    case Classification::io_bound:
+      return "io-bound";
+    case Classification::mixed:
+      return "mixed";
+    case Classification::lock_capped:
+      return "lock-capped";
+    case Classification::not_enough_data:
+      return "not-enough-data";
   }
   return "?";
 }
 
 const char* to_string(Model m) noexcept {
   switch (m) {
-    case Model::processes: return "processes";
-    case Model::threads: return "threads";
-    case Model::async: return "async";
-    case Model::none: return "none";
+    case Model::processes:
+      return "processes";
+    case Model::threads:
+      return "threads";
+    case Model::async:
+      return "async";
+    case Model::none:
+      return "none";
   }
   return "?";
 }
@@ -96,8 +105,10 @@ void classify(Report& r) {
     r.classification = Classification::not_enough_data;
     r.model = Model::none;
     r.pool_size = 0;
-    r.reason = format("the run lasted only %.0f ms with %.0f samples: at least %.0f ms and %.0f samples are needed "
-                      "to judge", 1000 * r.wall_s, r.samples, 1000 * kMinWallS, kMinSamples);
+    r.reason = format(
+        "the run lasted only %.0f ms with %.0f samples: at least %.0f ms and %.0f samples are needed "
+        "to judge",
+        1000 * r.wall_s, r.samples, 1000 * kMinWallS, kMinSamples);
     r.advice = "no recommendation: measure a longer run (more work, or the same work repeated)";
     return;
   }
@@ -114,15 +125,16 @@ void classify(Report& r) {
                            (r.lock_wait_fraction >= 0.2 || handoffs_per_thread >= 15.0);
   if (lock_capped) {
     r.classification = Classification::lock_capped;
-    r.reason = format("%.0f threads took turns computing: %.2f cores used of %.0f, each asleep on a lock "
-                      "%.0f%% of its life, switching %.0f times/s: a GIL or a hot lock serialises them",
-                      working, r.parallelism, cores, 100 * r.lock_wait_fraction,
-                      switch_rate);
+    r.reason = format(
+        "%.0f threads took turns computing: %.2f cores used of %.0f, each asleep on a lock "
+        "%.0f%% of its life, switching %.0f times/s: a GIL or a hot lock serialises them",
+        working, r.parallelism, cores, 100 * r.lock_wait_fraction, switch_rate);
   } else if (r.busy_fraction >= 0.7) {
     r.classification = Classification::cpu_bound;
-    r.reason = format("its %.0f working thread(s) wanted a core %.0f%% of the time (lock waits aside); "
-                      "%.2f cores used of %.0f",
-                      std::max(working, 1), 100 * r.busy_fraction, r.parallelism, cores);
+    r.reason = format(
+        "its %.0f working thread(s) wanted a core %.0f%% of the time (lock waits aside); "
+        "%.2f cores used of %.0f",
+        std::max(working, 1), 100 * r.busy_fraction, r.parallelism, cores);
   } else if (r.busy_fraction <= 0.3) {
     r.classification = Classification::io_bound;
     const char* what = r.disk_wait_fraction > 0.2 ? "mostly in disk waits (state D)" : "mostly asleep (waiting)";
@@ -134,8 +146,10 @@ void classify(Report& r) {
     }
   } else {
     r.classification = Classification::mixed;
-    r.reason = format("its working threads computed %.0f%% of the time and waited the rest (%.1f s of waiting "
-                      "per s of CPU)", 100 * r.busy_fraction, std::min(r.wait_to_compute, 1e4));
+    r.reason = format(
+        "its working threads computed %.0f%% of the time and waited the rest (%.1f s of waiting "
+        "per s of CPU)",
+        100 * r.busy_fraction, std::min(r.wait_to_compute, 1e4));
   }
 
   // What to use. For waiting work, Goetz's sizing: workers = cores * (1 + wait/compute) keeps the cores busy.
@@ -147,37 +161,45 @@ void classify(Report& r) {
       r.model = Model::processes;
       r.pool_size = cores;
       if (r.parallelism >= 0.8 * cores) {
-        r.advice = format("it already keeps all %.0f cores busy: more workers will not help; make the work "
-                          "smaller or get more cores", cores);
+        r.advice = format(
+            "it already keeps all %.0f cores busy: more workers will not help; make the work "
+            "smaller or get more cores",
+            cores);
       } else {
-        r.advice = format("use processes (ProcessPoolExecutor, max_workers=%.0f) to use every core; in C++, "
-                          "native threads (no GIL) work as well", cores);
+        r.advice = format(
+            "use processes (ProcessPoolExecutor, max_workers=%.0f) to use every core; in C++, "
+            "native threads (no GIL) work as well",
+            cores);
       }
       break;
     case Classification::lock_capped:
       r.model = Model::processes;
       r.pool_size = cores;
-      r.advice = format("use processes (ProcessPoolExecutor, max_workers=%.0f): each has its own interpreter "
-                        "and lock, so %.0f cores can compute at once", cores, cores);
+      r.advice = format(
+          "use processes (ProcessPoolExecutor, max_workers=%.0f): each has its own interpreter "
+          "and lock, so %.0f cores can compute at once",
+          cores, cores);
       break;
     case Classification::io_bound:
       r.pool_size = io_pool;
       if (io_pool > 100) {
         r.model = Model::async;
-        r.advice = format("use async (one event loop; bound the concurrency at ~%.0f with a Semaphore): "
-                          "waits this long dwarf their CPU, and hundreds of threads cost memory",
-                          io_pool);
+        r.advice = format(
+            "use async (one event loop; bound the concurrency at ~%.0f with a Semaphore): "
+            "waits this long dwarf their CPU, and hundreds of threads cost memory",
+            io_pool);
       } else {
         r.model = Model::threads;
-        r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f = cores x (1 + wait/compute))",
-                          io_pool);
+        r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f = cores x (1 + wait/compute))", io_pool);
       }
       break;
     case Classification::mixed:
       r.model = Model::threads;
       r.pool_size = std::max(io_pool, cores);
-      r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f) to overlap the waits; move heavy "
-                        "computation to processes if it dominates", r.pool_size);
+      r.advice = format(
+          "use threads (ThreadPoolExecutor, max_workers=%.0f) to overlap the waits; move heavy "
+          "computation to processes if it dominates",
+          r.pool_size);
       break;
     case Classification::not_enough_data:  // decided above
       break;
@@ -192,12 +214,12 @@ std::string to_text(const Report& r) {
     out += "\n";
     out += "exit code:   " + std::to_string(r.exit_code) + "\n";
   }
-  out += format("wall: %.3f s   cpu: %.3f s   run-queue wait: %.3f s   samples: ", r.wall_s, r.cpu_s,
-                r.runqueue_s) + std::to_string(r.samples) + "\n";
+  out += format("wall: %.3f s   cpu: %.3f s   run-queue wait: %.3f s   samples: ", r.wall_s, r.cpu_s, r.runqueue_s) +
+         std::to_string(r.samples) + "\n";
   out += "threads:     " + std::to_string(r.threads_seen) + " seen in " + std::to_string(r.processes_seen) +
          " process(es), " + std::to_string(r.working_threads) + " working\n";
-  out += "switches:    " + std::to_string(r.voluntary) + " voluntary, " + std::to_string(r.involuntary) +
-         " involuntary\n";
+  out +=
+      "switches:    " + std::to_string(r.voluntary) + " voluntary, " + std::to_string(r.involuntary) + " involuntary\n";
   if (r.io_readable) {
     out += "I/O:         " + std::to_string(r.read_chars) + " B read, " + std::to_string(r.write_chars) +
            " B written (" + std::to_string(r.read_bytes) + " / " + std::to_string(r.write_bytes) +
@@ -218,8 +240,8 @@ std::string to_text(const Report& r) {
     char line[200];
     std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5.0f %5llu %6llu\n", t.pid, t.tid,
                   t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping, 100 * t.disk_wait,
-                  100 * t.lock_wait,
-                  static_cast<unsigned long long>(t.voluntary), static_cast<unsigned long long>(t.involuntary));
+                  100 * t.lock_wait, static_cast<unsigned long long>(t.voluntary),
+                  static_cast<unsigned long long>(t.involuntary));
     out += line;
   }
   return out;

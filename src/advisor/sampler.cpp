@@ -98,7 +98,9 @@ bool read_io(pid_t pid, IoCounters& out) {
 }
 
 TreeSampler::TreeSampler(pid_t root, bool baseline_existing, pid_t exclude_tid)
-    : root_(root), baseline_existing_(baseline_existing), exclude_(exclude_tid),
+    : root_(root),
+      baseline_existing_(baseline_existing),
+      exclude_(exclude_tid),
       start_(std::chrono::steady_clock::now()) {}
 
 void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
@@ -124,9 +126,12 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
     t.last = c;
     t.last_seen = now;
     ++t.samples;
-    if (c.state == 'R') ++t.r;
-    else if (c.state == 'D') ++t.d;
-    else if (c.state == 'S') ++t.s;
+    if (c.state == 'R')
+      ++t.r;
+    else if (c.state == 'D')
+      ++t.d;
+    else if (c.state == 'S')
+      ++t.s;
     if (c.futex) ++t.l;
     char cpath[96];
     std::snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/children", pid, tid);
@@ -168,8 +173,7 @@ void TreeSampler::fill(Report& report) const {
     s.voluntary = delta(t.last.voluntary, t.base.voluntary);
     s.involuntary = delta(t.last.involuntary, t.base.involuntary);
     const double interval = ticks_ > 1 ? report.wall_s / ticks_ : report.wall_s;
-    s.alive_s = std::min(report.wall_s,
-                         std::chrono::duration<double>(t.last_seen - t.first_seen).count() + interval);
+    s.alive_s = std::min(report.wall_s, std::chrono::duration<double>(t.last_seen - t.first_seen).count() + interval);
     s.alive_s = std::max(s.alive_s, s.cpu_s + s.runqueue_s);
     s.running = static_cast<double>(t.r) / t.samples;
     s.sleeping = static_cast<double>(t.s) / t.samples;

@@ -69,7 +69,8 @@ class EpollPoller final : public Poller {
         continue;
       }
       const std::uint32_t e = events[i].events;
-      out.push_back(PollEvent{fd, (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0, (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0});
+      out.push_back(
+          PollEvent{fd, (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0, (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0});
     }
   }
 

@@ -24,9 +24,9 @@
 
 #include "poller.hpp"
 #include "signals.hpp"
-#include "watchdog.hpp"
 #include "spindle/core/unhandled.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
+#include "watchdog.hpp"
 
 namespace spindle::aio {
 namespace detail {

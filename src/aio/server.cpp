@@ -91,8 +91,11 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
           });
           return;
         }
-        loop->call_exception_handler(ExceptionContext{
-            "accept4 failed", std::make_exception_ptr(std::system_error(e, std::generic_category(), "accept4")), {}, {}});
+        loop->call_exception_handler(
+            ExceptionContext{"accept4 failed",
+                             std::make_exception_ptr(std::system_error(e, std::generic_category(), "accept4")),
+                             {},
+                             {}});
         return;
       }
       if (!unix_server && opts.nodelay) {
@@ -183,7 +186,8 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   void listen_on(const SockAddr& addr) {
     FdGuard g(make_socket(addr.family(), SOCK_STREAM));
     const int one = 1;
-    if (addr.family() != AF_UNIX && opts.reuse_address) ::setsockopt(g.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (addr.family() != AF_UNIX && opts.reuse_address)
+      ::setsockopt(g.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (addr.family() == AF_INET6) ::setsockopt(g.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (::bind(g.get(), addr.raw(), addr.len) < 0) {
       throw std::system_error(errno, std::generic_category(), "bind " + addr.to_string());
@@ -261,8 +265,10 @@ Task<void> Server::listen(std::string host, int port) {
   for (const AddrInfo& ai : infos) {
     SockAddr a = ai.addr;
     if (bound_port != port) {  // port 0 and several addresses: the same port on all of them
-      if (a.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(static_cast<std::uint16_t>(bound_port));
-      if (a.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(static_cast<std::uint16_t>(bound_port));
+      if (a.family() == AF_INET)
+        reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(static_cast<std::uint16_t>(bound_port));
+      if (a.family() == AF_INET6)
+        reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(static_cast<std::uint16_t>(bound_port));
     }
     s->listen_on(a);
     if (bound_port == 0) bound_port = Server(s).port();

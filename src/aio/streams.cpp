@@ -47,7 +47,6 @@ ssize_t pipe_write(int fd, const char* p, std::size_t n) {
 
 bool transient(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
-
 }  // namespace
 
 class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
@@ -74,7 +73,8 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
     ~ReadWait() { detach(); }
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      if (t->rwaiter_ != nullptr) throw InvalidStateError("read() called while another task is already waiting on this stream");
+      if (t->rwaiter_ != nullptr)
+        throw InvalidStateError("read() called while another task is already waiting on this stream");
       task = &running_task();
       if (task->must_cancel()) return false;
       t->rwaiter_ = this;

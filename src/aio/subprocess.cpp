@@ -60,7 +60,7 @@ struct ProcState : std::enable_shared_from_this<ProcState> {
     const pid_t r = ::waitpid(pid, &st, WNOHANG);
     if (r == 0) return;  // spurious
     if (r < 0 && errno == EINTR) return;
-    if (r < 0) st = 0;   // ECHILD: someone else reaped it; report 0 rather than hang
+    if (r < 0) st = 0;  // ECHILD: someone else reaped it; report 0 rather than hang
     if (registered) {
       registered = false;
       finish(st);  // sets returncode first, so the Guard destroyed by remove_reader does nothing
@@ -147,7 +147,8 @@ Process spawn(const std::vector<std::string>& argv, const SubprocessOptions& o) 
   sigfillset(&all);
   check_rc(posix_spawnattr_setsigmask(&attr.a, &none), "posix_spawnattr_setsigmask");
   check_rc(posix_spawnattr_setsigdefault(&attr.a, &all), "posix_spawnattr_setsigdefault");
-  check_rc(posix_spawnattr_setflags(&attr.a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF), "posix_spawnattr_setflags");
+  check_rc(posix_spawnattr_setflags(&attr.a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
+           "posix_spawnattr_setflags");
 
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
@@ -190,9 +191,7 @@ Process::Process(std::shared_ptr<detail::ProcState> s, StreamWriter in, StreamRe
 
 int Process::pid() const noexcept { return s_ ? s_->pid : -1; }
 
-std::optional<int> Process::returncode() const noexcept {
-  return s_ ? s_->returncode : std::nullopt;
-}
+std::optional<int> Process::returncode() const noexcept { return s_ ? s_->returncode : std::nullopt; }
 
 Task<int> Process::wait() {
   if (!s_) throw InvalidStateError("empty process");

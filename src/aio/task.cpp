@@ -46,7 +46,7 @@ constexpr std::size_t kChunkHead = 64;  // a chunk starts with its ChunkHead, on
 // the unused tail of its chunk in the depot and its Home there as an orphan; a thread running short takes
 // the frames freed to orphans since (and their chunks with them), and a new thread adopts an orphan Home
 // before it makes one. Memory stays bounded by the peak of live frames, and Homes by the peak thread count.
-struct alignas(64) Home {  // a line of its own: other threads push on it
+struct alignas(64) Home {              // a line of its own: other threads push on it
   std::atomic<void*> remote{nullptr};  // frames freed on other threads: word 0 next, word 1 size class
   std::atomic<bool> owned{true};       // false while an orphan (its thread exited, nobody adopted it yet)
   Home* next_orphan = nullptr;         // under the depot's lock
@@ -64,7 +64,7 @@ struct Depot {
   std::mutex mu;
   void* heads[kClasses] = {};
   std::vector<std::pair<char*, std::size_t>> spans;  // unused chunk tails
-  Home* orphans = nullptr;                            // Homes whose thread exited
+  Home* orphans = nullptr;                           // Homes whose thread exited
   std::atomic<bool> stocked{false};                  // read without the lock on the allocation slow path
 };
 
@@ -182,7 +182,7 @@ struct FramePool {
   void* carve(std::size_t bytes) {
     if (left < bytes) {
       // Aligned to its size, so that a frame finds its chunk's head. Never freed: see the comment above.
-      cur = static_cast<char*>(::operator new(kChunk, std::align_val_t{kChunk}));
+      cur = static_cast<char*>(::operator new (kChunk, std::align_val_t{kChunk}));
       ::new (static_cast<void*>(cur)) ChunkHead{home};
       cur += kChunkHead;
       left = kChunk - kChunkHead;
@@ -283,7 +283,8 @@ void TaskState::throw_cancelled() const {
 }
 
 void TaskState::make_root(LoopCore* loop, std::string_view name, const char* file, int line) {
-  if (started_ || root_ != nullptr) throw InvalidStateError("create_task: the coroutine was already started or scheduled");
+  if (started_ || root_ != nullptr)
+    throw InvalidStateError("create_task: the coroutine was already started or scheduled");
   if (!name.empty()) extras().name = std::string(name);
   if (loop->debug) {
     TaskExtras& x = extras();
@@ -452,8 +453,10 @@ void TaskState::destroy() noexcept {
     LoopCore* l = tls_running;
     const bool debug = l != nullptr && l->debug;
     if (debug || !never_awaited_reported.exchange(true, std::memory_order_relaxed)) {
-      report_error(l, "coroutine was never awaited: a Task was destroyed before it was awaited (co_await) or "
-                      "scheduled (create_task)", nullptr, nullptr);
+      report_error(l,
+                   "coroutine was never awaited: a Task was destroyed before it was awaited (co_await) or "
+                   "scheduled (create_task)",
+                   nullptr, nullptr);
     }
   }
   self_handle().destroy();

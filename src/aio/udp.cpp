@@ -50,7 +50,8 @@ Task<Datagram> DatagramEndpoint::recvfrom(std::size_t max_size) {
   for (;;) {
     const int fd = live_fd(s);
     d.addr.len = sizeof d.addr.storage;
-    const ssize_t n = ::recvfrom(fd, d.data.data(), max_size, 0, reinterpret_cast<sockaddr*>(&d.addr.storage), &d.addr.len);
+    const ssize_t n =
+        ::recvfrom(fd, d.data.data(), max_size, 0, reinterpret_cast<sockaddr*>(&d.addr.storage), &d.addr.len);
     if (n >= 0) {
       d.data.resize(static_cast<std::size_t>(n));
       co_return d;
@@ -64,7 +65,8 @@ Task<Datagram> DatagramEndpoint::recvfrom(std::size_t max_size) {
 SockAddr DatagramEndpoint::sockname() const {
   SockAddr a;
   a.len = sizeof a.storage;
-  if (::getsockname(live_fd(s_), reinterpret_cast<sockaddr*>(&a.storage), &a.len) < 0) detail::throw_errno("getsockname");
+  if (::getsockname(live_fd(s_), reinterpret_cast<sockaddr*>(&a.storage), &a.len) < 0)
+    detail::throw_errno("getsockname");
   return a;
 }
 

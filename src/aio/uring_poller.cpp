@@ -136,7 +136,7 @@ class UringPoller final : public Poller {
     auto it = fds_.find(fd);
     if (it == fds_.end() || it->second.gen != gen) return;  // a cancelled or superseded request
     it->second.armed = false;
-    dirty_.push_back(fd);  // re-armed next time: level-triggered
+    dirty_.push_back(fd);      // re-armed next time: level-triggered
     if (cqe->res < 0) return;  // -ECANCELED and the like: re-armed, nothing to report
     const auto r = static_cast<unsigned>(cqe->res);
     const bool err = (r & (POLLHUP | POLLERR | POLLNVAL)) != 0;

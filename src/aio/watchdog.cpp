@@ -40,10 +40,10 @@ void Watchdog::start(std::chrono::nanoseconds slow, std::function<void(std::stri
         const std::int64_t blocked = real_now_ns() - step_start_;
         if (blocked > slow_.count()) {
           step_reported_ = true;
-          const std::string line = "Executing " + step_what_ + " is blocking the event loop: " +
-                                   std::to_string(static_cast<double>(blocked) / 1e9) +
-                                   " s so far (slow_callback_duration " +
-                                   std::to_string(static_cast<double>(slow_.count()) / 1e9) + " s)";
+          const std::string line =
+              "Executing " + step_what_ +
+              " is blocking the event loop: " + std::to_string(static_cast<double>(blocked) / 1e9) +
+              " s so far (slow_callback_duration " + std::to_string(static_cast<double>(slow_.count()) / 1e9) + " s)";
           lock.unlock();
           log_(line);
           lock.lock();

@@ -35,7 +35,7 @@ class Watchdog {
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread thread_;
-  std::chrono::nanoseconds slow_{0};            // the thread's
+  std::chrono::nanoseconds slow_{0};           // the thread's
   std::function<void(std::string_view)> log_;  // the thread's
   bool stop_ = false;
   bool step_active_ = false;

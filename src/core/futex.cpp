@@ -19,7 +19,8 @@ uint32_t* address(std::atomic<uint32_t>& word) noexcept {
 }
 }  // namespace
 
-bool futex_wait(std::atomic<uint32_t>& word, uint32_t expected, std::chrono::steady_clock::time_point deadline) noexcept {
+bool futex_wait(std::atomic<uint32_t>& word, uint32_t expected,
+                std::chrono::steady_clock::time_point deadline) noexcept {
   if (deadline == std::chrono::steady_clock::time_point::max()) {
     syscall(SYS_futex, address(word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
     return true;
@@ -31,8 +32,8 @@ bool futex_wait(std::atomic<uint32_t>& word, uint32_t expected, std::chrono::ste
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(secs.count());
   ts.tv_nsec = static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count());
-  const long rc = syscall(SYS_futex, address(word), FUTEX_WAIT_BITSET_PRIVATE, expected, &ts, nullptr,
-                          FUTEX_BITSET_MATCH_ANY);
+  const long rc =
+      syscall(SYS_futex, address(word), FUTEX_WAIT_BITSET_PRIVATE, expected, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
   return !(rc == -1 && errno == ETIMEDOUT);
 }
 

@@ -27,11 +27,16 @@ std::string fixed(double v, int width = 0) {
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
-    if (ch == '<') out += "&lt;";
-    else if (ch == '>') out += "&gt;";
-    else if (ch == '&') out += "&amp;";
-    else if (ch == '"') out += "&quot;";
-    else out += ch;
+    if (ch == '<')
+      out += "&lt;";
+    else if (ch == '>')
+      out += "&gt;";
+    else if (ch == '&')
+      out += "&amp;";
+    else if (ch == '"')
+      out += "&quot;";
+    else
+      out += ch;
   }
   return out;
 }
@@ -64,12 +69,12 @@ std::string svg_bars(const Chart& c) {
   int y = pad;
   for (const auto& [label, value] : c.bars) {
     const int w = std::max(1, static_cast<int>(plot_w * value / max));
-    s += "<text x=\"" + std::to_string(label_w - 6) + "\" y=\"" + std::to_string(y + 15) +
-         "\" text-anchor=\"end\">" + html_escape(label) + "</text>";
+    s += "<text x=\"" + std::to_string(label_w - 6) + "\" y=\"" + std::to_string(y + 15) + "\" text-anchor=\"end\">" +
+         html_escape(label) + "</text>";
     s += "<rect x=\"" + std::to_string(label_w) + "\" y=\"" + std::to_string(y + 3) + "\" width=\"" +
          std::to_string(w) + "\" height=\"" + std::to_string(bar_h - 6) + "\" fill=\"#4a7ab5\"/>";
-    s += "<text x=\"" + std::to_string(label_w + w + 4) + "\" y=\"" + std::to_string(y + 15) + "\">" +
-         fixed(value) + " " + html_escape(c.unit) + "</text>";
+    s += "<text x=\"" + std::to_string(label_w + w + 4) + "\" y=\"" + std::to_string(y + 15) + "\">" + fixed(value) +
+         " " + html_escape(c.unit) + "</text>";
     y += bar_h;
   }
   s += "</svg>";
@@ -86,8 +91,8 @@ std::string svg_line(const Chart& c) {
   }
   const bool logx = xmin > 0 && xmax / xmin > 16;  // thread counts 1..128: a log2 axis
   const auto fx = [&](double x) {
-    const double a = logx ? std::log2(x / xmin) / std::max(1e-9, std::log2(xmax / xmin))
-                          : (x - xmin) / std::max(1e-9, xmax - xmin);
+    const double a =
+        logx ? std::log2(x / xmin) / std::max(1e-9, std::log2(xmax / xmin)) : (x - xmin) / std::max(1e-9, xmax - xmin);
     return left + a * (w - left - right);
   };
   if (ymax <= 0) ymax = 1;
@@ -95,8 +100,8 @@ std::string svg_line(const Chart& c) {
   char buf[160];
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(w) + "\" height=\"" +
                   std::to_string(h) + "\" font-family=\"sans-serif\" font-size=\"12\">";
-  std::snprintf(buf, sizeof buf, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left,
-                h - bottom, w - right, h - bottom);
+  std::snprintf(buf, sizeof buf, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, h - bottom,
+                w - right, h - bottom);
   s += buf;
   std::snprintf(buf, sizeof buf, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, top, left,
                 h - bottom);
@@ -107,8 +112,8 @@ std::string svg_line(const Chart& c) {
     path += buf;
     std::snprintf(buf, sizeof buf, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#4a7ab5\"/>", fx(x), fy(y));
     s += buf;
-    std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", fx(x),
-                  h - bottom + 14, fixed(x).c_str());
+    std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", fx(x), h - bottom + 14,
+                  fixed(x).c_str());
     s += buf;
   }
   s += "<polyline fill=\"none\" stroke=\"#4a7ab5\" stroke-width=\"2\" points=\"" + path + "\"/>";
@@ -200,7 +205,8 @@ std::string render_html(const std::vector<std::pair<const Demo*, Result>>& resul
       ". Seed figures come from the seeds' machine (32 cores, CPython 3.12); the ideal is this machine's "
       "best case.</p>\n";
   for (const auto& [demo, r] : results) {
-    h += "<section><h2>" + html_escape(demo->name) + ": " + html_escape(demo->title) + "</h2>\n<table><tr>"
+    h += "<section><h2>" + html_escape(demo->name) + ": " + html_escape(demo->title) +
+         "</h2>\n<table><tr>"
          "<th>variant</th><th>measured</th><th>seed (32 cores)</th><th>ideal here</th><th>unit</th><th>note</th></tr>";
     for (const auto& row : r.rows) {
       h += "<tr><td>" + html_escape(row.variant) + "</td><td" +
@@ -210,8 +216,10 @@ std::string render_html(const std::vector<std::pair<const Demo*, Result>>& resul
     }
     h += "</table>\n";
     const Chart c = chart_of(r);
-    if (!c.bars.empty()) h += svg_bars(c);
-    else if (!c.points.empty()) h += svg_line(c);
+    if (!c.bars.empty())
+      h += svg_bars(c);
+    else if (!c.points.empty())
+      h += svg_line(c);
     if (!c.title.empty() && c.title != "measured") h += "<p><i>" + html_escape(c.title) + "</i></p>";
     for (const auto& note : r.notes) h += "<p>" + html_escape(note) + "</p>";
     h += "<p class=\"lesson\">" + html_escape(r.lesson) + "</p></section>\n";

@@ -61,8 +61,10 @@ long recv_fds(int sock, std::span<const iovec> iov, ReceivedFds& out, int flags,
     for (std::size_t i = 0; i < count; ++i) {
       int v;
       std::memcpy(&v, CMSG_DATA(c) + i * sizeof(int), sizeof v);
-      if (out.count < max_fds) out.fd[out.count++] = v;
-      else ::close(v);  // cannot happen with a control buffer of max_fds, but never leak one
+      if (out.count < max_fds)
+        out.fd[out.count++] = v;
+      else
+        ::close(v);  // cannot happen with a control buffer of max_fds, but never leak one
     }
   }
   if (bad) {

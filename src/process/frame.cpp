@@ -1,7 +1,7 @@
 #include "spindle/process/frame.hpp"
 
-#include <algorithm>
 #include <fcntl.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -26,10 +26,8 @@ int Reader::take_fd(std::uint32_t index) {
   return std::exchange((*fds_)[index], -1);
 }
 
-void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload,
-                  std::uint16_t nfds) {
-  FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(type), nfds, static_cast<std::uint32_t>(payload.size()),
-                0, id};
+void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload, std::uint16_t nfds) {
+  FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(type), nfds, static_cast<std::uint32_t>(payload.size()), 0, id};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(payload.data(), payload.size());
 }

@@ -163,8 +163,7 @@ bool in_code(const ObjectFunctions& fns, std::uintptr_t address) {
 // "heavy" from "(anonymous namespace)::heavy(int)": what the template spelling reports, too.
 std::string readable(const char* mangled) {
   int status = 0;
-  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
-                                                   &std::free);
+  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free);
   std::string s = status == 0 && demangled ? demangled.get() : mangled;
   if (!s.empty() && s.back() == ')') {  // drop the parameter list
     int depth = 0;
@@ -194,7 +193,8 @@ const FunctionAddress& locate_function(std::uintptr_t fn) {
   if (it == located->end()) {
     Dl_info info{};
     link_map* map = nullptr;
-    if (fn == 0 || ::dladdr1(reinterpret_cast<void*>(fn), &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) == 0 ||
+    if (fn == 0 ||
+        ::dladdr1(reinterpret_cast<void*>(fn), &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) == 0 ||
         map == nullptr)
       throw std::invalid_argument("process pool: the function at " + std::to_string(fn) +
                                   " is in no loaded object; a worker could not find it");

@@ -11,12 +11,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <ctime>
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <system_error>
 
@@ -213,7 +213,8 @@ Received recv_wire(int fd, WireHeader& h, std::string& bytes, std::size_t max, i
       if (fd >= 0) ::close(fd);
     }
   } closer{mfd};
-  if (static_cast<std::size_t>(n) < sizeof h) throw ProtocolError(std::string(what) + ": record shorter than its header");
+  if (static_cast<std::size_t>(n) < sizeof h)
+    throw ProtocolError(std::string(what) + ": record shorter than its header");
   on_header(h);
   const std::size_t inline_bytes = static_cast<std::size_t>(n) - sizeof h;
   if (h.ext == 0) {
@@ -271,7 +272,7 @@ struct QueueCtl {
   std::uint32_t next_unused;  // entries [next_unused, maxsize) were never used (a lazy free list)
   std::uint32_t reserved;     // entries in kSlotReserved
   std::uint64_t maxsize;
-  long count;                 // items sent and not yet received (atomic_ref)
+  long count;  // items sent and not yet received (atomic_ref)
 };
 
 constexpr std::size_t kMaxQueueSlots = std::size_t{1} << 26;
@@ -346,8 +347,7 @@ struct Ledger {
 
 }  // namespace
 
-QueueCore::QueueCore(std::size_t maxsize, std::size_t max_item_bytes)
-    : maxsize_(maxsize), max_item_(max_item_bytes) {
+QueueCore::QueueCore(std::size_t maxsize, std::size_t max_item_bytes) : maxsize_(maxsize), max_item_(max_item_bytes) {
   if (maxsize > kMaxQueueSlots) throw std::invalid_argument("Queue: maxsize over 2^26");
   ctl_ = SharedMemory(ctl_bytes(maxsize));
   auto* ctl = reinterpret_cast<QueueCtl*>(ctl_.buf().data());
@@ -363,7 +363,8 @@ QueueCore::QueueCore(std::size_t maxsize, std::size_t max_item_bytes)
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail(errno, "socketpair");
   wfd_ = sv[0];
   rfd_ = sv[1];
-  const int bytes = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(max_item_bytes * 4, 1 << 20), 64 << 20));
+  const int bytes =
+      static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(max_item_bytes * 4, 1 << 20), 64 << 20));
   ::setsockopt(wfd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
   ::setsockopt(rfd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
@@ -386,8 +387,10 @@ bool QueueCore::put(const std::string& bytes, bool block, std::optional<std::chr
   if (maxsize_) {
     ledger.emplace(ctl_);
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (!block) deadline = std::chrono::steady_clock::now();
-    else if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+    if (!block)
+      deadline = std::chrono::steady_clock::now();
+    else if (timeout)
+      deadline = std::chrono::steady_clock::now() + *timeout;
     ledger->lock();
     for (;;) {
       if (ledger->free_slots() > 0) break;
@@ -446,8 +449,10 @@ bool QueueCore::put(const std::string& bytes, bool block, std::optional<std::chr
 
 bool QueueCore::get(std::string& bytes, bool block, std::optional<std::chrono::nanoseconds> timeout) {
   std::optional<std::chrono::steady_clock::time_point> deadline;
-  if (!block) deadline = std::chrono::steady_clock::now();
-  else if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+  if (!block)
+    deadline = std::chrono::steady_clock::now();
+  else if (timeout)
+    deadline = std::chrono::steady_clock::now() + *timeout;
   auto* ctl = reinterpret_cast<QueueCtl*>(ctl_.buf().data());
   // Whatever follows, a received record was taken off the queue: count it and free its slot first.
   const auto taken = [&](const WireHeader& h) {
@@ -475,7 +480,8 @@ bool QueueCore::get(std::string& bytes, bool block, std::optional<std::chrono::n
 }
 
 std::size_t QueueCore::qsize() const noexcept {
-  const long c = std::atomic_ref<long>(reinterpret_cast<QueueCtl*>(ctl_.buf().data())->count).load(std::memory_order_relaxed);
+  const long c =
+      std::atomic_ref<long>(reinterpret_cast<QueueCtl*>(ctl_.buf().data())->count).load(std::memory_order_relaxed);
   return c < 0 ? 0 : static_cast<std::size_t>(c);
 }
 

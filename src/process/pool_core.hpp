@@ -67,9 +67,9 @@ class PoolCore {
     Clock::time_point kill_deadline{};
     std::string protocol_error;
     std::exception_ptr init_error;
-    std::uint64_t next_seq = 1;         // ordinal of the next task frame sent to this worker
-    std::uint64_t revoke_through = 0;   // non-zero: a revocation is open up to this ordinal (until the ack)
-    std::shared_ptr<Segment> control;   // a ControlBlock: the claim word and the revoke-through word
+    std::uint64_t next_seq = 1;        // ordinal of the next task frame sent to this worker
+    std::uint64_t revoke_through = 0;  // non-zero: a revocation is open up to this ordinal (until the ack)
+    std::shared_ptr<Segment> control;  // a ControlBlock: the claim word and the revoke-through word
     ControlBlock& block() const noexcept { return *static_cast<ControlBlock*>(control->data()); }
     explicit Worker(Child c, std::size_t max_frame) : child(c), in(max_frame) {}
   };

@@ -82,9 +82,9 @@ void PoolCore::handle_death(std::unique_ptr<Worker> w) {
         crashed_.fetch_add(1, std::memory_order_relaxed);
         const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        head->fail(std::make_exception_ptr(WorkerCrashed("worker " + std::to_string(w->child.pid) + " running '" +
-                                                             name + "' " + describe_status(status),
-                                                         w->child.pid, sig, code, name)));
+        head->fail(std::make_exception_ptr(WorkerCrashed(
+            "worker " + std::to_string(w->child.pid) + " running '" + name + "' " + describe_status(status),
+            w->child.pid, sig, code, name)));
         break;
       }
     }
@@ -110,8 +110,10 @@ void PoolCore::handle_death(std::unique_ptr<Worker> w) {
 
 void PoolCore::cancel_pending_locked() {
   for (TaskPtr& t : pending_) {
-    if (t->started) t->fail(std::make_exception_ptr(CancelledError("cancelled by shutdown(cancel_futures=true)")));
-    else t->cancel();
+    if (t->started)
+      t->fail(std::make_exception_ptr(CancelledError("cancelled by shutdown(cancel_futures=true)")));
+    else
+      t->cancel();
   }
   pending_.clear();
 }

@@ -90,9 +90,12 @@ void PoolCore::send_task(Worker& w, TaskPtr t) {
   }
   // The frame id is the task's ordinal on this worker (consecutive: the claim word relies on it).
   t->seq = w.next_seq++;
-  FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(FrameType::task),
+  FrameHeader h{kFrameMagic,
+                static_cast<std::uint16_t>(FrameType::task),
                 static_cast<std::uint16_t>(t->call.fds.size()),
-                static_cast<std::uint32_t>(sizeof id + t->call.args.size()), 0, t->seq};
+                static_cast<std::uint32_t>(sizeof id + t->call.args.size()),
+                0,
+                t->seq};
   w.out.append(reinterpret_cast<const char*>(&h), sizeof h);
   w.out.append(reinterpret_cast<const char*>(&id), sizeof id);
   w.out.append(t->call.args);
@@ -124,8 +127,8 @@ void PoolCore::flush(Worker& w) {
       }
     }
     const iovec iov{w.out.data() + w.out_off, end - w.out_off};
-    const long n = send_fds(w.child.fd, {&iov, 1}, fds ? std::span<const int>(*fds) : std::span<const int>(),
-                            MSG_DONTWAIT);
+    const long n =
+        send_fds(w.child.fd, {&iov, 1}, fds ? std::span<const int>(*fds) : std::span<const int>(), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN) {
         set_want_out(w, true);
@@ -226,8 +229,10 @@ void PoolCore::on_frame(Worker& w, const Frame& f) {
       w.ewma_us = DispatchPolicy::next_ewma(w.ewma_us, us);
       w.head_start = now;
       completed_.fetch_add(1, std::memory_order_relaxed);
-      if (f.type() == FrameType::result) t->succeed(f.payload.data(), f.payload.size(), &fds);
-      else t->fail(remote_error(f.payload.data(), f.payload.size()));
+      if (f.type() == FrameType::result)
+        t->succeed(f.payload.data(), f.payload.size(), &fds);
+      else
+        t->fail(remote_error(f.payload.data(), f.payload.size()));
       return;
     }
     default:

@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 
@@ -68,9 +68,12 @@ void Process::start() {
 void Process::reap() {
   detail::Child c{pid_, fd_, via_server_};
   const int status = detail::reap_child(c);
-  if (WIFSIGNALED(status)) exitcode_ = -WTERMSIG(status);
-  else if (WIFEXITED(status)) exitcode_ = WEXITSTATUS(status);
-  else exitcode_ = -1;
+  if (WIFSIGNALED(status))
+    exitcode_ = -WTERMSIG(status);
+  else if (WIFEXITED(status))
+    exitcode_ = WEXITSTATUS(status);
+  else
+    exitcode_ = -1;
   ::close(fd_);
   fd_ = -1;
 }
@@ -80,7 +83,8 @@ bool Process::join(std::chrono::milliseconds timeout) {
   if (exitcode_) return true;
   // The channel reaches EOF when the child's last descriptor closes, i.e. when it exits.
   const bool forever = timeout == std::chrono::milliseconds::max();
-  const auto deadline = forever ? std::chrono::steady_clock::time_point::max() : std::chrono::steady_clock::now() + timeout;
+  const auto deadline =
+      forever ? std::chrono::steady_clock::time_point::max() : std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   for (;;) {
     int wait_ms = -1;

@@ -18,7 +18,8 @@ namespace detail {
 PoolCore::PoolCore(ProcessPoolOptions o) : opt_(std::move(o)), policy_(1) {
   n_ = opt_.max_workers ? opt_.max_workers : std::max(1u, std::thread::hardware_concurrency());
   if (opt_.max_inflight_per_worker == 0) opt_.max_inflight_per_worker = 1;
-  if (opt_.max_tasks_per_child) opt_.max_inflight_per_worker = std::min(opt_.max_inflight_per_worker, opt_.max_tasks_per_child);
+  if (opt_.max_tasks_per_child)
+    opt_.max_inflight_per_worker = std::min(opt_.max_inflight_per_worker, opt_.max_tasks_per_child);
   policy_ = DispatchPolicy(opt_.max_inflight_per_worker);
   cfg_.max_tasks = opt_.max_tasks_per_child;
   cfg_.rlimit_as = opt_.limits.address_space;

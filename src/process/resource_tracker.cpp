@@ -34,7 +34,7 @@ namespace spindle::process::detail {
 namespace {
 
 constexpr std::size_t kTableBytes = std::size_t{16} << 20;  // sparse: pages are touched as slots are used
-constexpr std::size_t kNameBytes = 63;                       // a slot is one 64-byte line: flag + name
+constexpr std::size_t kNameBytes = 63;                      // a slot is one 64-byte line: flag + name
 
 struct Slot {
   std::uint8_t used;  // written last on register, first on unregister (atomic_ref)
@@ -42,8 +42,8 @@ struct Slot {
 };
 
 struct Header {
-  std::uint32_t high;   // slots [0, high) have been used at least once (atomic_ref)
-  std::int32_t tracker; // the tracker's pid, written by the intermediate child
+  std::uint32_t high;    // slots [0, high) have been used at least once (atomic_ref)
+  std::int32_t tracker;  // the tracker's pid, written by the intermediate child
   char pad[56];
 };
 static_assert(sizeof(Slot) == 64 && sizeof(Header) == 64);
@@ -57,9 +57,7 @@ constexpr std::size_t kSlots = (kTableBytes - sizeof(Header)) / sizeof(Slot);
   __builtin_unreachable();
 }
 
-void raw_write_str(const char* s) noexcept {
-  ::syscall(SYS_write, 2, s, std::strlen(s));
-}
+void raw_write_str(const char* s) noexcept { ::syscall(SYS_write, 2, s, std::strlen(s)); }
 
 void raw_write_num(long v) noexcept {
   char buf[24];

@@ -162,8 +162,12 @@ void worker_main(int fd) {
           }
         }
         close_fds(in_fds);
-        FrameHeader h{kFrameMagic, static_cast<std::uint16_t>(type), static_cast<std::uint16_t>(out_fds.size()),
-                      static_cast<std::uint32_t>(out.size() - sizeof(FrameHeader)), 0, f.header.id};
+        FrameHeader h{kFrameMagic,
+                      static_cast<std::uint16_t>(type),
+                      static_cast<std::uint16_t>(out_fds.size()),
+                      static_cast<std::uint32_t>(out.size() - sizeof(FrameHeader)),
+                      0,
+                      f.header.id};
         std::memcpy(out.data(), &h, sizeof h);
         if (!send_all(fd, out.data(), out.size(), out_fds)) quit(0);
         close_fds(out_fds);

@@ -51,7 +51,7 @@ void Semaphore::release(long long n) {
   do {
     if (static_cast<long long>(c) + n > limit_) {
       throw std::invalid_argument(limit_ < kMaxValue ? "Semaphore released too many times"
-                                                    : "semaphore counter would overflow");
+                                                     : "semaphore counter would overflow");
     }
   } while (!count_.compare_exchange_weak(c, static_cast<uint32_t>(c + n), std::memory_order_seq_cst,
                                          std::memory_order_relaxed));

@@ -117,7 +117,8 @@ void Thread::start() {
 
 bool Thread::join_until(detail::SteadyTime deadline) {
   auto& core = require(core_);
-  if (!core.start_called.load(std::memory_order_acquire)) throw InvalidStateError("cannot join thread before it is started");
+  if (!core.start_called.load(std::memory_order_acquire))
+    throw InvalidStateError("cannot join thread before it is started");
   if (current_core == &core) throw InvalidStateError("cannot join current thread");
   while (core.finished.load(std::memory_order_acquire) == 0) {
     if (!detail::futex_wait(core.finished, 0, deadline)) {

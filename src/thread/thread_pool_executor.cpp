@@ -105,7 +105,8 @@ void PoolCore::begin_block(std::span<StateBase* const> states, bool need_all) {
   for (const PoolCore* p : dead) names += (names.empty() ? "'" : ", '") + p->config_.thread_name_prefix + "'";
   throw DeadlockError("deadlock: a worker of thread pool '" + config_.thread_name_prefix +
                       "' waits without a timeout on a task still queued in a pool whose every worker is itself "
-                      "blocked waiting on queued tasks (pools " + names +
+                      "blocked waiting on queued tasks (pools " +
+                      names +
                       "); no worker can run it (helping is off, or the task is another pool's), so the wait "
                       "would never return");
 }
@@ -226,9 +227,9 @@ void PoolCore::worker_main(std::size_t index) {
       {
         std::lock_guard lock(threads_mutex_);
         if (!broken_reason_)
-          broken_reason_ = std::make_exception_ptr(BrokenExecutor(
-              "A thread initializer failed, the thread pool is not usable anymore: " +
-              describe_exception(std::current_exception())));
+          broken_reason_ = std::make_exception_ptr(
+              BrokenExecutor("A thread initializer failed, the thread pool is not usable anymore: " +
+                             describe_exception(std::current_exception())));
       }
       gate_.fetch_or(kBrokenBit, std::memory_order_acq_rel);
       wake_all();
@@ -322,10 +323,9 @@ ThreadPoolExecutor::ThreadPoolExecutor(std::size_t max_workers, std::string thre
                                        std::function<void()> initializer)
     : ThreadPoolExecutor(ThreadPoolOptions{max_workers, std::move(thread_name_prefix), std::move(initializer)}) {}
 
-ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
-    : help_ok_(options.run_pending_on_wait) {
-  core_ = std::make_shared<detail::PoolCore>(detail::PoolConfig{
-      options.max_workers, std::move(options.thread_name_prefix), std::move(options.initializer)});
+ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options) : help_ok_(options.run_pending_on_wait) {
+  core_ = std::make_shared<detail::PoolCore>(
+      detail::PoolConfig{options.max_workers, std::move(options.thread_name_prefix), std::move(options.initializer)});
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {

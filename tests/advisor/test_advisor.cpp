@@ -15,10 +15,10 @@
 namespace {
 
 using spindle::advisor::Classification;
-using spindle::advisor::Model;
-using spindle::advisor::Report;
 using spindle::advisor::measure;
 using spindle::advisor::measure_command;
+using spindle::advisor::Model;
+using spindle::advisor::Report;
 
 class Advisor : public spindle::test::LeakCheckedTest {};
 

@@ -60,11 +60,32 @@ TEST_F(AdvisorJson, KeysKeepTheirNamesAndOrder) {
   const std::string json = spindle::advisor::to_json(r);
   EXPECT_EQ(json.rfind("{\"command\":[],\"exit_code\":0,\"classification\":", 0), 0u) << json;
   const auto j = nlohmann::json::parse(json);
-  for (const char* key : {"model", "pool_size", "reason", "advice", "wall_s", "cpu_s", "runqueue_s", "cores",
-                          "parallelism", "demand", "busy_fraction", "wait_to_compute", "disk_wait_fraction",
-                          "lock_wait_fraction", "samples", "threads_seen", "working_threads", "processes_seen",
-                          "voluntary_switches", "involuntary_switches", "io_readable", "read_bytes", "write_bytes",
-                          "read_chars", "write_chars", "threads"}) {
+  for (const char* key : {"model",
+                          "pool_size",
+                          "reason",
+                          "advice",
+                          "wall_s",
+                          "cpu_s",
+                          "runqueue_s",
+                          "cores",
+                          "parallelism",
+                          "demand",
+                          "busy_fraction",
+                          "wait_to_compute",
+                          "disk_wait_fraction",
+                          "lock_wait_fraction",
+                          "samples",
+                          "threads_seen",
+                          "working_threads",
+                          "processes_seen",
+                          "voluntary_switches",
+                          "involuntary_switches",
+                          "io_readable",
+                          "read_bytes",
+                          "write_bytes",
+                          "read_chars",
+                          "write_chars",
+                          "threads"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
 }

@@ -4,10 +4,10 @@
 // stdout is in test_subprocess.) SPINDLE_STRESS_CONNS overrides the connection count (sanitizer runs).
 // SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -146,7 +146,7 @@ TEST_F(StreamsAbuse, PeerThatNeverReadsBoundsTheServersMemory) {
     auto [r, w] = co_await std::move(connecting);
     co_await done.wait();
     EXPECT_TRUE(blocked);
-    EXPECT_LE(peak, 64u * 1024 + 64u * 1024);  // high-water mark plus the write that crossed it
+    EXPECT_LE(peak, 64u * 1024 + 64u * 1024);      // high-water mark plus the write that crossed it
     bool ok = co_await echo_works(server.port());  // others still served (this server echoes nothing: new one)
     (void)ok;
     w.close();

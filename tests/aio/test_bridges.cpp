@@ -70,7 +70,8 @@ TEST_F(Bridges, CancellingTheAwaitingTaskStopsWaiting) {
       release.wait();
       return 1;
     });
-    auto waiter = aio::create_task([](spindle::Future<int> f) -> aio::Task<int> { co_return co_await std::move(f); }(fut));
+    auto waiter =
+        aio::create_task([](spindle::Future<int> f) -> aio::Task<int> { co_return co_await std::move(f); }(fut));
     co_await aio::yield_now();
     waiter.cancel();
     bool cancelled = false;

@@ -14,7 +14,9 @@ using spindle::TimeoutError;
 
 namespace {
 
-aio::RunOptions vopts() { return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false}; }
+aio::RunOptions vopts() {
+  return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false};
+}
 
 class Combinators : public spindle::test::LeakCheckedTest {};
 
@@ -174,10 +176,11 @@ TEST_F(Combinators, WaitForDeliversAResultThatWonTheRace) {
 
 TEST_F(Combinators, TimeoutScopeConvertsToTimeoutError) {
   auto main = []() -> aio::Task<void> {
-    EXPECT_THROW(co_await aio::timeout(50ms, [&]() -> aio::Task<void> {
-                   co_await aio::sleep(10ms);
-                   co_await aio::sleep(1h);
-                 }()),
+    EXPECT_THROW(co_await aio::timeout(50ms,
+                                       [&]() -> aio::Task<void> {
+                                         co_await aio::sleep(10ms);
+                                         co_await aio::sleep(1h);
+                                       }()),
                  TimeoutError);
     co_return;
   };

@@ -66,10 +66,12 @@ TEST_F(Reporting, UnretrievedTaskExceptionIsReportedOnce) {
     aio::EventLoop loop;
     cap.install(loop);
     auto main = []() -> aio::Task<void> {
-      aio::create_task([]() -> aio::Task<void> {
-        throw std::runtime_error("lost?");
-        co_return;
-      }(), "detached");
+      aio::create_task(
+          []() -> aio::Task<void> {
+            throw std::runtime_error("lost?");
+            co_return;
+          }(),
+          "detached");
       co_await aio::sleep(1ms);
     };
     loop.run_until_complete(main());

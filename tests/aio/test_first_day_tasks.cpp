@@ -128,8 +128,7 @@ aio::Task<void> forget_two(int* left_alone) {
 TEST_F(FirstDayTasksTest, ATaskDestroyedUnawaitedIsReportedEveryTimeInDebugMode) {
   aio::EventLoop loop({.debug = true});
   std::vector<std::string> reports;
-  loop.set_exception_handler(
-      [&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
+  loop.set_exception_handler([&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
   int left_alone = 0;
   loop.run_until_complete(forget_two(&left_alone));
   loop.close();
@@ -141,8 +140,7 @@ TEST_F(FirstDayTasksTest, ATaskDestroyedUnawaitedIsReportedEveryTimeInDebugMode)
 TEST_F(FirstDayTasksTest, ATaskDestroyedUnawaitedIsReportedOnceOtherwise) {
   aio::EventLoop loop;
   std::vector<std::string> reports;
-  loop.set_exception_handler(
-      [&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
+  loop.set_exception_handler([&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
   int left_alone = 0;
   loop.run_until_complete(forget_two(&left_alone));
   loop.run_until_complete(forget_two(&left_alone));
@@ -157,8 +155,7 @@ TEST_F(FirstDayTasksTest, ATaskDestroyedUnawaitedIsReportedOnceOtherwise) {
 TEST_F(FirstDayTasksTest, AwaitedAndScheduledTasksAreNotReported) {
   aio::EventLoop loop({.debug = true});
   std::vector<std::string> reports;
-  loop.set_exception_handler(
-      [&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
+  loop.set_exception_handler([&](aio::EventLoop&, const aio::ExceptionContext& c) { reports.push_back(c.message); });
   auto body = []() -> aio::Task<int> {
     int r = co_await fetch(1);
     auto t = aio::create_task(fetch(2));

@@ -117,8 +117,8 @@ TEST_P(LifecycleMatrix, EveryTaskResolvesOnceNothingLeaksNothingIsLost) {
     if (msg.find("never retrieved") != std::string_view::npos) ++ledger.unretrieved;
     if (msg.find("pending") != std::string_view::npos) ++ledger.pending;
   };
-  auto previous = spindle::set_unhandled_exception_handler(
-      [&](std::string_view where, std::exception_ptr) { count(where); });
+  auto previous =
+      spindle::set_unhandled_exception_handler([&](std::string_view where, std::exception_ptr) { count(where); });
   {
     std::vector<aio::Task<int>> keep;
     {
@@ -162,13 +162,13 @@ std::string name_of(const ::testing::TestParamInfo<Param>& info) {
          consumers[static_cast<int>(std::get<1>(info.param))] + closes[static_cast<int>(std::get<2>(info.param))];
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, LifecycleMatrix,
-    ::testing::Combine(::testing::Values(Outcome::returns, Outcome::throws, Outcome::cancel_before_start,
-                                         Outcome::cancel_suspended, Outcome::cancel_after_done),
-                       ::testing::Values(Consumer::awaited, Consumer::gathered, Consumer::task_group,
-                                         Consumer::detached),
-                       ::testing::Values(Close::early, Close::late)),
-    name_of);
+INSTANTIATE_TEST_SUITE_P(All, LifecycleMatrix,
+                         ::testing::Combine(::testing::Values(Outcome::returns, Outcome::throws,
+                                                              Outcome::cancel_before_start, Outcome::cancel_suspended,
+                                                              Outcome::cancel_after_done),
+                                            ::testing::Values(Consumer::awaited, Consumer::gathered,
+                                                              Consumer::task_group, Consumer::detached),
+                                            ::testing::Values(Close::early, Close::late)),
+                         name_of);
 
 }  // namespace

@@ -12,7 +12,9 @@ using spindle::CancelledError;
 
 namespace {
 
-aio::RunOptions vopts() { return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false}; }
+aio::RunOptions vopts() {
+  return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false};
+}
 
 class Primitives : public spindle::test::LeakCheckedTest {};
 

@@ -3,13 +3,13 @@
 // SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
 
 #include <gtest/gtest.h>
-#include <cstdio>
-#include <cstdlib>
 #include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
 
 #include <chrono>
 #include <string>
@@ -109,8 +109,8 @@ TEST_F(StreamsTest, LoopsRunOnTheBackendTheEnvironmentNames) {
   EXPECT_EQ(loop.run_until_complete(echo_once("127.0.0.1")), "hello\nworld\n");
   loop.close();
   const char* ran = loop.backend() == aio::Backend::io_uring ? "io_uring"
-                    : want_uring                            ? "epoll (io_uring unavailable here: fell back)"
-                                                            : "epoll";
+                    : want_uring                             ? "epoll (io_uring unavailable here: fell back)"
+                                                             : "epoll";
   std::printf("backend: %s\n", ran);
   RecordProperty("backend", ran);
 }

@@ -55,9 +55,9 @@ TEST_F(SubprocessTest, CommunicateThroughAllThreePipes) {
 
 TEST_F(SubprocessTest, ExecWithArgumentsAndStderrToStdout) {
   auto main = []() -> aio::Task<std::string> {
-    aio::Process p = co_await aio::create_subprocess_exec(
-        argv("sh|-c|echo out; echo err >&2|ignored"),
-        {.stdout_ = aio::Redirect::pipe, .stderr_ = aio::Redirect::stdout_});
+    aio::Process p =
+        co_await aio::create_subprocess_exec(argv("sh|-c|echo out; echo err >&2|ignored"),
+                                             {.stdout_ = aio::Redirect::pipe, .stderr_ = aio::Redirect::stdout_});
     std::string all = co_await p.stdout_pipe().read(-1);
     {
       auto got = co_await p.wait();
@@ -167,7 +167,8 @@ TEST_F(SubprocessTest, ChildInheritsNoneOfOurDescriptors) {
     aio::Process holder = co_await aio::create_subprocess_exec(argv("sleep|30"), {.stdin_ = aio::Redirect::pipe});
     const int ours = holder.stdin_pipe().fileno();  // a close-on-exec pipe end this process holds
     EXPECT_GE(ours, 0);
-    const std::string probe = "if [ -e /proc/$$/fd/" + std::to_string(ours) + " ]; then echo leaked; else echo clean; fi";
+    const std::string probe =
+        "if [ -e /proc/$$/fd/" + std::to_string(ours) + " ]; then echo leaked; else echo clean; fi";
     aio::Process p = co_await aio::create_subprocess_exec(argv("sh|-c|" + probe), {.stdout_ = aio::Redirect::pipe});
     auto r = co_await p.communicate();
     holder.kill();

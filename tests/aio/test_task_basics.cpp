@@ -14,7 +14,9 @@ namespace {
 
 class AioBasics : public spindle::test::LeakCheckedTest {
  protected:
-  aio::RunOptions vopts() { return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false}; }
+  aio::RunOptions vopts() {
+    return aio::RunOptions{.clock = std::make_shared<aio::VirtualClock>(), .handle_sigint = false};
+  }
 };
 
 aio::Task<int> answer() { co_return 42; }

@@ -3,9 +3,9 @@
 // backends are held to one contract. Then the loop's choice of backend: LoopOptions::backend, else
 // SPINDLE_AIO_BACKEND, and a loop asked for io_uring really runs on a ring.
 
-#include <gtest/gtest.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,8 +25,8 @@
 
 namespace aio = spindle::aio;
 using aio::detail::Backend;
-using aio::detail::PollEvent;
 using aio::detail::Poller;
+using aio::detail::PollEvent;
 
 namespace {
 

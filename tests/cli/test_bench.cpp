@@ -16,9 +16,9 @@ namespace {
 using spindle::bench::Line;
 using spindle::bench::Options;
 using spindle::bench::Param;
+using spindle::bench::resolve;
 using spindle::bench::UsageError;
 using spindle::bench::Workload;
-using spindle::bench::resolve;
 
 class Bench : public spindle::test::LeakCheckedTest {};
 

@@ -147,12 +147,11 @@ TEST_F(FutureTest, CallbackRunsOnCancel) {
 
 TEST_F(FutureTest, ThrowingCallbackIsReportedNotPropagated) {
   std::atomic<int> reports{0};
-  auto previous = spindle::set_unhandled_exception_handler(
-      [&](std::string_view where, std::exception_ptr e) {
-        EXPECT_NE(where.find("callback"), std::string_view::npos);
-        EXPECT_EQ(spindle::describe_exception(e), "callback failed");
-        ++reports;
-      });
+  auto previous = spindle::set_unhandled_exception_handler([&](std::string_view where, std::exception_ptr e) {
+    EXPECT_NE(where.find("callback"), std::string_view::npos);
+    EXPECT_EQ(spindle::describe_exception(e), "callback failed");
+    ++reports;
+  });
   Promise<int> p;
   auto f = p.get_future();
   int later = 0;

@@ -89,7 +89,7 @@ TEST_F(WaitTest, AsCompletedYieldsInCompletionOrder) {
   std::vector<Promise<int>> ps(4);
   std::vector<Future<int>> fs;
   for (auto& p : ps) fs.push_back(p.get_future());
-  ps[2].set_result(2);  // done before the call: yielded first
+  ps[2].set_result(2);                         // done before the call: yielded first
   auto completed = spindle::as_completed(fs);  // registers on every future now
   std::thread t([&] {
     ps[3].set_result(3);

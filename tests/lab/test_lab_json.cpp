@@ -27,8 +27,12 @@ std::string odd(std::string prefix) { return prefix.append(kOdd); }
 TEST_F(LabJson, StringsAreEscapedAndParseBack) {
   const Demo demo{.name = odd("999-"), .seed = "999", .title = odd("title "), .run = nullptr};
   Result r;
-  r.rows.push_back(Row{.variant = odd("threads "), .measured = 1.5, .seed = 2.0, .ideal = spindle::lab::kNone,
-                       .unit = "µs", .note = kOdd});
+  r.rows.push_back(Row{.variant = odd("threads "),
+                       .measured = 1.5,
+                       .seed = 2.0,
+                       .ideal = spindle::lab::kNone,
+                       .unit = "µs",
+                       .note = kOdd});
   r.rows.push_back(Row{.variant = "missing", .measured = spindle::lab::kNone, .unit = "s", .note = "n/a"});
   r.facts[kOdd] = 3.25;
   r.lesson = odd("lesson ");

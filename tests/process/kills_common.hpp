@@ -68,9 +68,8 @@ inline void run_kills(long tasks, long kills) {
     }
   }
   const auto st = pool.stats();
-  std::printf("tasks=%ld kills=%ld ok=%ld crashed=%ld requeued=%llu workers_started=%llu\n", tasks, killed, ok,
-              crashed, static_cast<unsigned long long>(st.requeued),
-              static_cast<unsigned long long>(st.workers_started));
+  std::printf("tasks=%ld kills=%ld ok=%ld crashed=%ld requeued=%llu workers_started=%llu\n", tasks, killed, ok, crashed,
+              static_cast<unsigned long long>(st.requeued), static_cast<unsigned long long>(st.workers_started));
   // A kill fails at most the one task its worker was running.
   EXPECT_LE(crashed, killed);
   EXPECT_EQ(static_cast<std::uint64_t>(crashed), st.crashed);

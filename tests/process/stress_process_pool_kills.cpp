@@ -5,11 +5,11 @@
 
 #include <signal.h>
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -51,7 +51,8 @@ TEST_F(ProcessPoolStress, StuckTaskKilledWithinTimeoutFigure) {
   // Records the figure (timeout + kill latency); asserts only a generous bound (shared 2-core machine,
   // sanitizer builds).
   const auto timeout = std::chrono::milliseconds(200);
-  sp::ProcessPoolExecutor pool({.max_workers = 2, .task_timeout = timeout, .kill_grace = std::chrono::milliseconds(50)});
+  sp::ProcessPoolExecutor pool(
+      {.max_workers = 2, .task_timeout = timeout, .kill_grace = std::chrono::milliseconds(50)});
   double worst_ms = 0;
   for (int i = 0; i < 5; ++i) {
     const auto t0 = std::chrono::steady_clock::now();

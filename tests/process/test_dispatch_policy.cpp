@@ -36,10 +36,10 @@ WorkerLoad ready(std::size_t inflight = 0, double ewma_us = 0, Clock::time_point
 TEST_F(DispatchPolicyTest, DepthIsOneUntilATaskTimeIsKnownThenDeepForTinyTasks) {
   const DispatchPolicy p(64);
   EXPECT_EQ(p.depth(ready(0, 0), t0), 1u);
-  EXPECT_EQ(p.depth(ready(0, 100), t0), 6u);           // 1 + 500 / 100
-  EXPECT_EQ(p.depth(ready(0, 1), t0), 64u);            // 501, capped at max_inflight
+  EXPECT_EQ(p.depth(ready(0, 100), t0), 6u);  // 1 + 500 / 100
+  EXPECT_EQ(p.depth(ready(0, 1), t0), 64u);   // 501, capped at max_inflight
   EXPECT_EQ(DispatchPolicy(8).depth(ready(0, 1), t0), 8u);
-  EXPECT_EQ(p.depth(ready(0, 100'000), t0), 1u);       // long tasks: one at a time
+  EXPECT_EQ(p.depth(ready(0, 100'000), t0), 1u);  // long tasks: one at a time
   EXPECT_EQ(DispatchPolicy(0).depth(ready(0, 1), t0), 1u);
 }
 
@@ -128,7 +128,7 @@ TEST_F(DispatchPolicyTest, MovingAverage) {
 TEST_F(DispatchPolicyTest, ADeadWorkersHeadRanOnlyIfClaimedOrKilledByThePool) {
   EXPECT_FALSE(DispatchPolicy::head_ran(false, 4, 5));  // died between tasks 4 and 5: all requeued
   EXPECT_TRUE(DispatchPolicy::head_ran(false, 5, 5));
-  EXPECT_TRUE(DispatchPolicy::head_ran(true, 4, 5));    // timeout / shutdown / protocol: the head fails
+  EXPECT_TRUE(DispatchPolicy::head_ran(true, 4, 5));  // timeout / shutdown / protocol: the head fails
 }
 
 TEST_F(DispatchPolicyTest, ClaimAndRevocationTakeBackExactlyTheUnstartedTasks) {

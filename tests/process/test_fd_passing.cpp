@@ -23,9 +23,7 @@ using spindle::test::fd_count;
 
 class FdPassingTest : public spindle::test::LeakCheckedTest {
  protected:
-  void open_pair(int type) {
-    ASSERT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv_), 0);
-  }
+  void open_pair(int type) { ASSERT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv_), 0); }
   void TearDown() override {
     for (int fd : sv_)
       if (fd >= 0) ::close(fd);

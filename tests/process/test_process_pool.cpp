@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,14 +16,13 @@
 #include <mutex>
 #include <numeric>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <variant>
-#include <random>
-#include <set>
 #include <vector>
-#include <fcntl.h>
 
 #include "census.hpp"
 #include "process_census.hpp"
@@ -534,8 +534,10 @@ TEST_F(ProcessPoolSingle, CancelWhileQueuedNeverRuns) {
   for (auto it = fs.rbegin(); it != fs.rend(); ++it) cancelled += it->cancel() ? 1 : 0;
   EXPECT_GT(cancelled, 0);
   for (auto& f : fs) {
-    if (f.cancelled()) EXPECT_THROW(f.result(), spindle::CancelledError);
-    else EXPECT_GE(f.result(), 1);
+    if (f.cancelled())
+      EXPECT_THROW(f.result(), spindle::CancelledError);
+    else
+      EXPECT_GE(f.result(), 1);
   }
   EXPECT_EQ(blocker.result(), 200);
 }
@@ -572,7 +574,8 @@ TEST_F(ProcessPoolSingle, UnstartedTasksMoveToTheWorkerThatFreesUp) {
     for (auto& f : warm) f.result();
   }
   std::vector<spindle::Future<int>> fs;
-  for (int i = 0; i < 4; ++i) fs.push_back(pool.submit<&report_then_block>(i, started, release[static_cast<std::size_t>(i)]));
+  for (int i = 0; i < 4; ++i)
+    fs.push_back(pool.submit<&report_then_block>(i, started, release[static_cast<std::size_t>(i)]));
   auto next_start = [&]() -> std::optional<std::pair<int, int>> {
     try {
       return started.get(true, std::chrono::seconds(20));  // a failure bound, not synchronisation

@@ -91,7 +91,10 @@ class NamedFnSingle : public spindle::test::ProcessCheckedTest {};
 TEST_F(NamedFnSingle, CapturelessLambdasConvertToFunctions) {
   sp::ProcessPoolExecutor pool(1);
   EXPECT_EQ(pool.submit([](int x) { return x + 1; }, 41).result(), 42);
-  EXPECT_EQ(pool.submit(+[](int x) { return x * 2; }, 21).result(), 42);
+  EXPECT_EQ(pool.submit(
+                    +[](int x) { return x * 2; }, 21)
+                .result(),
+            42);
   EXPECT_EQ(pool.map([](int x) { return x - 1; }, std::vector<int>{1, 2, 3}), (std::vector<int>{0, 1, 2}));
 }
 
@@ -148,15 +151,15 @@ TEST_F(NamedFnSingle, TheWorkerRefusesAnAddressThatIsNotAFunctionStart) {
   sp::ProcessPoolExecutor pool(1);
   const sp::detail::FunctionAddress& real = sp::detail::locate_function(reinterpret_cast<std::uintptr_t>(&heavy));
   EXPECT_EQ(pool.submit_call<long long>(forged(real.object, real.offset, 4)).result(), 30);  // the frame is right
-  const std::uint64_t data = sp::detail::locate_function(reinterpret_cast<std::uintptr_t>(&square)).offset +
-                             (reinterpret_cast<std::uintptr_t>(&g_not_a_function) -
-                              reinterpret_cast<std::uintptr_t>(&square));
-  for (const auto& [object, offset] : std::vector<std::pair<std::string, std::uint64_t>>{
-           {real.object, real.offset + 1},                   // inside the function
-           {real.object, data},                              // a variable
-           {real.object, 0},                                 // the ELF header
-           {real.object, ~std::uint64_t{0}},                 // nowhere
-           {"/nonexistent/libnothing.so", real.offset}}) {   // not loaded
+  const std::uint64_t data =
+      sp::detail::locate_function(reinterpret_cast<std::uintptr_t>(&square)).offset +
+      (reinterpret_cast<std::uintptr_t>(&g_not_a_function) - reinterpret_cast<std::uintptr_t>(&square));
+  for (const auto& [object, offset] :
+       std::vector<std::pair<std::string, std::uint64_t>>{{real.object, real.offset + 1},    // inside the function
+                                                          {real.object, data},               // a variable
+                                                          {real.object, 0},                  // the ELF header
+                                                          {real.object, ~std::uint64_t{0}},  // nowhere
+                                                          {"/nonexistent/libnothing.so", real.offset}}) {  // not loaded
     try {
       pool.submit_call<long long>(forged(object, offset, 4)).result();
       ADD_FAILURE() << "the worker ran offset " << offset << " of '" << object << "'";

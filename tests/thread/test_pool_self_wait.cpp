@@ -85,8 +85,7 @@ auto run_outer(ThreadPoolExecutor& pool, Body body) {
 Future<int> inner(ThreadPoolExecutor& pool, int x) { return pool.submit(checked_square, x); }
 
 INSTANTIATE_TEST_SUITE_P(WorkersAndInitializer, SelfWait,
-                         ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Bool()),
-                         [](const auto& test) {
+                         ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Bool()), [](const auto& test) {
                            return std::to_string(std::get<0>(test.param)) + "workers" +
                                   (std::get<1>(test.param) ? "_initializer" : "");
                          });
@@ -118,8 +117,7 @@ TEST_P(SelfWait, WaitUntilTheEndOfTimeIsUntimed) {
   auto outer = run_outer(executor, [](ThreadPoolExecutor& pool) {
     auto f = inner(pool, 5);
     auto g = inner(pool, 6);
-    return f.wait_until(std::chrono::steady_clock::time_point::max()) &&
-           g.wait_for(std::chrono::nanoseconds::max());
+    return f.wait_until(std::chrono::steady_clock::time_point::max()) && g.wait_for(std::chrono::nanoseconds::max());
   });
   EXPECT_TRUE(outer.result());
 }
@@ -157,7 +155,8 @@ TEST_P(SelfWait, WaitFirstCompleted) {
 TEST_P(SelfWait, WaitFirstException) {
   ThreadPoolExecutor executor(options());
   auto outer = run_outer(executor, [](ThreadPoolExecutor& pool) {
-    std::vector<Future<int>> fs{inner(pool, 1), pool.submit([]() -> int { throw std::runtime_error("x"); }), inner(pool, 3)};
+    std::vector<Future<int>> fs{inner(pool, 1), pool.submit([]() -> int { throw std::runtime_error("x"); }),
+                                inner(pool, 3)};
     auto r = spindle::wait(fs, std::nullopt, spindle::FIRST_EXCEPTION);
     bool saw_failure = false;
     for (auto& f : r.done) saw_failure = saw_failure || f.exception() != nullptr;
@@ -278,9 +277,8 @@ void every_worker_waits_on_queued_work(std::size_t workers, Door door) {
 }
 
 TEST_P(NoHelping, ResultThrowsDeadlockError) {
-  every_worker_waits_on_queued_work(GetParam(), [](ThreadPoolExecutor& pool) {
-    return pool.submit([] { return 1; }).result();
-  });
+  every_worker_waits_on_queued_work(GetParam(),
+                                    [](ThreadPoolExecutor& pool) { return pool.submit([] { return 1; }).result(); });
 }
 
 TEST_P(NoHelping, WaitAndExceptionThrowDeadlockError) {

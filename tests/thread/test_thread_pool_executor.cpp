@@ -4,13 +4,13 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <ctime>
 #include <latch>
 #include <memory>
 #include <numeric>
 #include <string>
-#include <vector>
-#include <ctime>
 #include <thread>
+#include <vector>
 
 #include "census.hpp"
 #include "spindle/core/wait.hpp"

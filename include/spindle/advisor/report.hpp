@@ -14,10 +14,10 @@ namespace spindle::advisor {
 
 /// What a run spent its time on.
 enum class Classification {
-  cpu_bound,    ///< its working threads wanted a core nearly all the time
-  io_bound,     ///< its threads mostly waited (sleep, disk, pipe, network)
-  mixed,        ///< in between: real computation and real waiting
-  lock_capped,  ///< several threads wanted to compute, yet about one core was used: a GIL or a hot lock
+  cpu_bound,        ///< its working threads wanted a core nearly all the time
+  io_bound,         ///< its threads mostly waited (sleep, disk, pipe, network)
+  mixed,            ///< in between: real computation and real waiting
+  lock_capped,      ///< several threads wanted to compute, yet about one core was used: a GIL or a hot lock
   not_enough_data,  ///< the run was too short (< 50 ms or < 4 samples) to judge: no verdict, no advice
 };
 
@@ -31,51 +31,51 @@ const char* to_string(Model m) noexcept;
 
 /// One thread of the measured process tree, as seen over the measurement window.
 struct ThreadStats {
-  int pid = 0;                  ///< its process
-  int tid = 0;                  ///< its thread id
-  std::string name;             ///< its comm (thread name)
-  double cpu_s = 0;             ///< CPU time used in the window (user + system)
-  double runqueue_s = 0;        ///< time it was runnable but waited for a core (schedstat)
-  double alive_s = 0;           ///< how long it was seen alive in the window
-  std::uint64_t voluntary = 0;  ///< voluntary context switches (it blocked)
+  int pid = 0;                    ///< its process
+  int tid = 0;                    ///< its thread id
+  std::string name;               ///< its comm (thread name)
+  double cpu_s = 0;               ///< CPU time used in the window (user + system)
+  double runqueue_s = 0;          ///< time it was runnable but waited for a core (schedstat)
+  double alive_s = 0;             ///< how long it was seen alive in the window
+  std::uint64_t voluntary = 0;    ///< voluntary context switches (it blocked)
   std::uint64_t involuntary = 0;  ///< involuntary ones (it was preempted)
-  double running = 0;           ///< fraction of samples in state R
-  double sleeping = 0;          ///< fraction in S (interruptible wait: sleep, pipe, socket, lock)
-  double disk_wait = 0;         ///< fraction in D (uninterruptible wait, usually disk)
-  double lock_wait = 0;         ///< fraction asleep in a futex (a lock, condition or GIL; wchan futex_*)
+  double running = 0;             ///< fraction of samples in state R
+  double sleeping = 0;            ///< fraction in S (interruptible wait: sleep, pipe, socket, lock)
+  double disk_wait = 0;           ///< fraction in D (uninterruptible wait, usually disk)
+  double lock_wait = 0;           ///< fraction asleep in a futex (a lock, condition or GIL; wchan futex_*)
 };
 
 /// The advisor's answer. All times in seconds.
 struct Report {
-  std::vector<std::string> command;   ///< the measured command (empty for a callable)
-  int exit_code = 0;                  ///< the child's exit status (128 + signal if it was killed)
-  double wall_s = 0;                  ///< wall-clock duration
-  double cpu_s = 0;                   ///< CPU time of the whole tree
-  double runqueue_s = 0;              ///< time its threads waited for a core
-  int cores = 1;                      ///< cores it was allowed to use
-  int samples = 0;                    ///< sampling ticks taken
-  int threads_seen = 0;               ///< threads seen in the tree
-  int working_threads = 0;            ///< threads that used a noticeable share of the CPU
-  int processes_seen = 0;             ///< processes seen in the tree
-  std::uint64_t voluntary = 0;        ///< voluntary context switches of the tree
-  std::uint64_t involuntary = 0;      ///< involuntary context switches
-  std::uint64_t read_bytes = 0;       ///< bytes read from storage (/proc/<pid>/io read_bytes)
-  std::uint64_t write_bytes = 0;      ///< bytes written to storage
-  std::uint64_t read_chars = 0;       ///< bytes read by any read-like call (pipes and sockets too)
-  std::uint64_t write_chars = 0;      ///< bytes written by any write-like call
-  bool io_readable = false;           ///< whether /proc/<pid>/io could be read
-  double parallelism = 0;             ///< cores used on average: cpu_s / wall_s
-  double demand = 0;                  ///< cores wanted on average: (cpu_s + runqueue_s) / wall_s
-  double busy_fraction = 0;           ///< working threads: CPU + run-queue time over that plus I/O wait (lock waits excluded)
-  double wait_to_compute = 0;         ///< waiting time per unit of CPU time of the working threads
-  double disk_wait_fraction = 0;      ///< share of thread samples in state D
-  double lock_wait_fraction = 0;      ///< share of the working threads' samples asleep on a futex (locks)
+  std::vector<std::string> command;  ///< the measured command (empty for a callable)
+  int exit_code = 0;                 ///< the child's exit status (128 + signal if it was killed)
+  double wall_s = 0;                 ///< wall-clock duration
+  double cpu_s = 0;                  ///< CPU time of the whole tree
+  double runqueue_s = 0;             ///< time its threads waited for a core
+  int cores = 1;                     ///< cores it was allowed to use
+  int samples = 0;                   ///< sampling ticks taken
+  int threads_seen = 0;              ///< threads seen in the tree
+  int working_threads = 0;           ///< threads that used a noticeable share of the CPU
+  int processes_seen = 0;            ///< processes seen in the tree
+  std::uint64_t voluntary = 0;       ///< voluntary context switches of the tree
+  std::uint64_t involuntary = 0;     ///< involuntary context switches
+  std::uint64_t read_bytes = 0;      ///< bytes read from storage (/proc/<pid>/io read_bytes)
+  std::uint64_t write_bytes = 0;     ///< bytes written to storage
+  std::uint64_t read_chars = 0;      ///< bytes read by any read-like call (pipes and sockets too)
+  std::uint64_t write_chars = 0;     ///< bytes written by any write-like call
+  bool io_readable = false;          ///< whether /proc/<pid>/io could be read
+  double parallelism = 0;            ///< cores used on average: cpu_s / wall_s
+  double demand = 0;                 ///< cores wanted on average: (cpu_s + runqueue_s) / wall_s
+  double busy_fraction = 0;    ///< working threads: CPU + run-queue time over that plus I/O wait (lock waits excluded)
+  double wait_to_compute = 0;  ///< waiting time per unit of CPU time of the working threads
+  double disk_wait_fraction = 0;  ///< share of thread samples in state D
+  double lock_wait_fraction = 0;  ///< share of the working threads' samples asleep on a futex (locks)
   Classification classification = Classification::io_bound;  ///< the verdict
-  Model model = Model::none;          ///< what to use
-  int pool_size = 0;                  ///< suggested workers (or concurrency bound for async)
-  std::string reason;                 ///< one line: why this classification
-  std::string advice;                 ///< one line: what to do
-  std::vector<ThreadStats> threads;   ///< per-thread detail, busiest first
+  Model model = Model::none;                                 ///< what to use
+  int pool_size = 0;                                         ///< suggested workers (or concurrency bound for async)
+  std::string reason;                                        ///< one line: why this classification
+  std::string advice;                                        ///< one line: what to do
+  std::vector<ThreadStats> threads;                          ///< per-thread detail, busiest first
 };
 
 /// The report as text for people (a few lines plus a per-thread table).

@@ -49,8 +49,7 @@ class Clock {
 class MonotonicClock final : public Clock {
  public:
   std::int64_t now_ns() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
 };

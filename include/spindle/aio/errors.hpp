@@ -24,9 +24,10 @@ class ExceptionGroup : public Error {
 
  private:
   static std::string compose(const std::string& message, const std::vector<std::exception_ptr>& errors) {
-    std::string s = message + " (" + std::to_string(errors.size()) + " sub-exception" +
-                    (errors.size() == 1 ? "" : "s") + ")";
-    for (std::size_t i = 0; i < errors.size(); ++i) s += "\n  [" + std::to_string(i + 1) + "] " + describe_exception(errors[i]);
+    std::string s =
+        message + " (" + std::to_string(errors.size()) + " sub-exception" + (errors.size() == 1 ? "" : "s") + ")";
+    for (std::size_t i = 0; i < errors.size(); ++i)
+      s += "\n  [" + std::to_string(i + 1) + "] " + describe_exception(errors[i]);
     return s;
   }
   std::string message_;

@@ -103,8 +103,8 @@ Outcome<T> take_outcome(Task<T>& t) {
 /// After the wait: the awaiting task's cancellation (forwarded to the children) wins; otherwise the first
 /// failure, in completion order, is raised (fail-fast mode).
 inline void gather_check(MultiWaiter& w, bool fail_fast) {
-  if (w.cancel_forwarded() && (!fail_fast || w.first_failure() == nullptr ||
-                               w.first_failure()->status() == TaskState::Status::cancelled)) {
+  if (w.cancel_forwarded() &&
+      (!fail_fast || w.first_failure() == nullptr || w.first_failure()->status() == TaskState::Status::cancelled)) {
     running_task().throw_cancelled();
   }
   if (fail_fast && w.first_failure() != nullptr) w.first_failure()->rethrow_if_failed();
@@ -168,11 +168,12 @@ inline constexpr bool is_task_v<ScheduledTask<T>> = true;
 
 /// gather over any range of tasks, e.g. a lazy view: `co_await gather(ids | std::views::transform(fetch))`.
 /// The tasks are taken (moved) out of the range first. Python: `await asyncio.gather(*(fetch(i) for i in ids))`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <std::ranges::input_range R>
-  requires detail::is_task_v<std::remove_cvref_t<std::ranges::range_reference_t<R>>> &&
-           (!std::is_same_v<std::remove_cvref_t<R>,
-                            std::vector<Task<typename std::ranges::range_value_t<R>::value_type>>>)
-auto gather(R&& tasks) {
+requires detail::is_task_v<std::remove_cvref_t<std::ranges::range_reference_t<R>>> &&
+    (!std::is_same_v<std::remove_cvref_t<R>,
+                     std::vector<Task<typename std::ranges::range_value_t<R>::value_type>>>)auto gather(R&& tasks) {
+  // clang-format on
   using T = typename std::ranges::range_value_t<R>::value_type;
   std::vector<Task<T>> all;
   for (auto&& t : tasks) all.push_back(Task<T>(std::move(t)));

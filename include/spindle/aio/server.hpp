@@ -98,17 +98,22 @@ Task<Server> start_unix_server(ConnectionHandler handler, std::string path, Serv
 /// a temporary lambda that captures by value something with a destructor is refused at compile time, because
 /// that compiler destroys it twice inside the co_await: name the handler first, capture by reference, or use
 /// `Server(handler)` + `listen()`. Python: `await asyncio.start_server(cb, host, port)`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class H>
-  requires std::constructible_from<ConnectionHandler, H&&>
-Task<Server> start_server(H&& handler, std::string host, int port, ServerOptions options = {}) {
+requires std::constructible_from<ConnectionHandler, H&&> Task<Server> start_server(H&& handler, std::string host,
+                                                                                   int port,
+                                                                                   ServerOptions options = {}) {
+  // clang-format on
   detail::reject_temporary_closure_on_gcc_pr100611<H>();
   return detail::start_server(ConnectionHandler(std::forward<H>(handler)), std::move(host), port, options);
 }
 /// Listens on the Unix-domain socket `path` (an existing socket file there is replaced; the file is removed on
 /// close). The same compile-time check as start_server. Python: `await asyncio.start_unix_server(cb, path)`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class H>
-  requires std::constructible_from<ConnectionHandler, H&&>
-Task<Server> start_unix_server(H&& handler, std::string path, ServerOptions options = {}) {
+requires std::constructible_from<ConnectionHandler, H&&> Task<Server> start_unix_server(H&& handler, std::string path,
+                                                                                        ServerOptions options = {}) {
+  // clang-format on
   detail::reject_temporary_closure_on_gcc_pr100611<H>();
   return detail::start_unix_server(ConnectionHandler(std::forward<H>(handler)), std::move(path), options);
 }

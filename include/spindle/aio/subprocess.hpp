@@ -33,9 +33,9 @@ enum class Redirect {
 
 /// Options of create_subprocess_exec/_shell (designated initializers).
 struct SubprocessOptions {
-  Redirect stdin_ = Redirect::inherit;   ///< the child's stdin
-  Redirect stdout_ = Redirect::inherit;  ///< the child's stdout
-  Redirect stderr_ = Redirect::inherit;  ///< the child's stderr
+  Redirect stdin_ = Redirect::inherit;      ///< the child's stdin
+  Redirect stdout_ = Redirect::inherit;     ///< the child's stdout
+  Redirect stderr_ = Redirect::inherit;     ///< the child's stderr
   std::size_t limit = kDefaultStreamLimit;  ///< the readers' limit
 };
 
@@ -131,9 +131,11 @@ void add_subprocess_arg(std::vector<std::string>& argv, SubprocessOptions& optio
 /// Starts `program` (looked up in PATH) with the arguments `args...` (strings), optionally followed by
 /// `SubprocessOptions{...}` (spelled with its type: a braced list cannot follow a pack). Works inside a
 /// co_await on every compiler. Python: `await create_subprocess_exec("echo", "hi", stdout=PIPE)`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class... A>
-  requires(detail::subprocess_args_ok<A...>())
-Task<Process> create_subprocess_exec(std::string_view program, A&&... args) {
+requires(detail::subprocess_args_ok<A...>()) Task<Process> create_subprocess_exec(std::string_view program,
+                                                                                  A&&... args) {
+  // clang-format on
   std::vector<std::string> argv;
   argv.reserve(1 + sizeof...(A));
   argv.emplace_back(program);

@@ -4,9 +4,9 @@
 /// Python equivalent: `async def` functions, `asyncio.Task`, `asyncio.create_task`, `asyncio.sleep`.
 
 #include <chrono>
+#include <concepts>
 #include <coroutine>
 #include <cstdint>
-#include <concepts>
 #include <exception>
 #include <functional>
 #include <new>
@@ -74,9 +74,11 @@ class Promise final : public PromiseBase<T> {
   ~Promise() override {
     if (this->status() == TaskState::Status::finished) value().~T();  // finished <=> a value was stored
   }
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class U = T>
-    requires std::is_constructible_v<T, U&&>
+  requires std::is_constructible_v<T, U&&>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    // clang-format on
     ::new (static_cast<void*>(storage_)) T(std::forward<U>(v));
     this->set_finished();
   }
@@ -286,7 +288,7 @@ class [[nodiscard("a coroutine does nothing until it is awaited (co_await) or sc
     return detail::take_result<T, false>(promise());
   }
   /// Moves the result out.
-  T result() && {
+  T result()&& {
     check_done();
     return detail::take_result<T, true>(promise());
   }
@@ -294,11 +296,11 @@ class [[nodiscard("a coroutine does nothing until it is awaited (co_await) or sc
   /// Awaiting an lvalue task copies its result.
   auto operator co_await() const& noexcept { return detail::TaskAwaiter<T, false>(promise()); }
   /// Awaiting an rvalue task moves its result out.
-  auto operator co_await() && noexcept { return detail::TaskAwaiter<T, true>(promise()); }
+  auto operator co_await()&& noexcept { return detail::TaskAwaiter<T, true>(promise()); }
 
  private:
   friend class detail::PromiseBase<T>;
-  explicit Task(detail::TaskState* s) noexcept : AnyTask(s, Adopt{}) {}
+  explicit Task(detail::TaskState * s) noexcept : AnyTask(s, Adopt{}) {}
   detail::Promise<T>* promise() const noexcept { return static_cast<detail::Promise<T>*>(s_); }
   void check_done() const {
     if (!s_->done()) throw InvalidStateError("result(): task is not done");
@@ -348,9 +350,13 @@ Task<R> invoke_owned(F fn, A... args) {
 }
 
 /// A callable create_task can own: invoked with the stored arguments (as lvalues), it returns a Task.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class F, class... A>
-concept TaskCallable = std::invocable<std::decay_t<F>&, std::decay_t<A>&...> &&
-                       requires { typename std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>::promise_type; };
+concept TaskCallable = std::invocable < std::decay_t<F>
+&, std::decay_t<A>&... > &&requires {
+  typename std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>::promise_type;
+};
+// clang-format on
 
 template <class F>
 inline constexpr bool is_std_function = false;
@@ -400,13 +406,15 @@ ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const cha
 /// start a capturing coroutine lambda, whose captures would dangle if the closure were a temporary that dies
 /// before the task runs (`create_task([x]() -> Task<void> {...}())` is exactly that). Call it as a statement
 /// (not inside a co_await) on g++ 12. **Errors:** as create_task(task). Python: `asyncio.create_task(fn(*args))`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class F, class... A>
-  requires detail::TaskCallable<F, A...>
-ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>> create_task(F&& fn, A&&... args) {
+requires detail::TaskCallable<F, A...> ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>>
+create_task(F&& fn, A&&... args) {
+  // clang-format on
   using R = detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>;
   detail::running_core();  // no loop: throw before the closure is copied anywhere
-  return create_task(detail::invoke_owned<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn),
-                                                                                   std::forward<A>(args)...));
+  return create_task(
+      detail::invoke_owned<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...));
 }
 
 /// Suspends the current task for `delay`; `sleep(0)` yields to the loop once. **Cancellation:** throws

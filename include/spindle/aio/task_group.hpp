@@ -63,9 +63,11 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
   /// Schedules `fn(args...)` (a callable returning a Task, typically a coroutine lambda) as a child, keeping
   /// `fn` and `args` alive in the child until it ends, so that a capturing lambda's captures never dangle (see
   /// aio::create_task(fn, args...)). Python: `tg.create_task(fn(*args))`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class F, class... A>
-    requires detail::TaskCallable<F, A...>
-  ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>> create_task(F&& fn, A&&... args) {
+  requires detail::TaskCallable<F, A...> ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>>
+  create_task(F&& fn, A&&... args) {
+    // clang-format on
     using R = detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>;
     if (aborting_) throw InvalidStateError("TaskGroup is shutting down");
     if (exiting_ && children_.empty()) throw InvalidStateError("TaskGroup is finished");

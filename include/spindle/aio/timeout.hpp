@@ -56,8 +56,8 @@ class TimeoutScope {
  private:
   void arm(std::int64_t deadline_ns) {
     EventLoop& loop = *task_.loop()->owner;
-    timer_ = loop.call_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)),
-                          [this] { fire(); });
+    timer_ =
+        loop.call_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)), [this] { fire(); });
   }
   void fire() {
     if (task_.done()) return;

@@ -28,9 +28,9 @@ struct UdpState;
 /// when it would block.
 ///
 /// **Thread safety:** the loop's thread only; at most one pending recvfrom and one pending sendto per endpoint
-/// (a second waiter would replace the first's readiness registration). **Errors:** std::system_error (ECONNREFUSED after an ICMP error
-/// on a connected endpoint, EMSGSIZE, ...). **Cancellation:** a cancelled recvfrom/sendto has received or
-/// sent nothing; its readiness registration is removed. **Python equivalent:** `asyncio.DatagramTransport`
+/// (a second waiter would replace the first's readiness registration). **Errors:** std::system_error (ECONNREFUSED
+/// after an ICMP error on a connected endpoint, EMSGSIZE, ...). **Cancellation:** a cancelled recvfrom/sendto has
+/// received or sent nothing; its readiness registration is removed. **Python equivalent:** `asyncio.DatagramTransport`
 /// (`sendto`) plus `loop.sock_recvfrom`.
 class DatagramEndpoint {
  public:
@@ -57,10 +57,10 @@ class DatagramEndpoint {
 /// Options of create_datagram_endpoint (designated initializers).
 struct DatagramOptions {
   std::string local_host = {};   ///< bind address ("" with remote: none; "" without remote: 0.0.0.0)
-  int local_port = 0;       ///< bind port (0: any)
+  int local_port = 0;            ///< bind port (0: any)
   std::string remote_host = {};  ///< connect to this address ("": not connected)
-  int remote_port = 0;      ///< connect port
-  bool reuse_port = false;  ///< SO_REUSEPORT
+  int remote_port = 0;           ///< connect port
+  bool reuse_port = false;       ///< SO_REUSEPORT
   bool allow_broadcast = false;  ///< SO_BROADCAST
 };
 

@@ -156,7 +156,8 @@ class AsCompleted final : private detail::DoneWatcher, private detail::Waiter {
 
 /// Builds an AsCompleted. Python: `asyncio.as_completed(aws, timeout=None)`.
 template <class T>
-AsCompleted<T> as_completed(std::vector<Task<T>> tasks, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+AsCompleted<T> as_completed(std::vector<Task<T>> tasks,
+                            std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
   return AsCompleted<T>(std::move(tasks), timeout);
 }
 

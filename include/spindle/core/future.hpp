@@ -129,9 +129,11 @@ class Future {
   /// Calls `fn(future)` once the future is done, on the thread that completes it, or at once on this thread
   /// if it is already done. An exception from `fn` goes to the unhandled-exception handler. Python:
   /// `add_done_callback(fn)`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class F>
-    requires std::invocable<F&, const Future<T>&>
-  void add_done_callback(F&& fn) const {
+  requires std::invocable < F&, const Future<T>
+  & > void add_done_callback(F&& fn) const {
+    // clang-format on
     auto* node = new CallbackOf<std::decay_t<F>>(std::forward<F>(fn));
     if (!state_->add_callback(node)) node->invoke(*state_);
   }
@@ -244,9 +246,11 @@ class Promise {
     state_->set_exception_claimed(std::move(error));
   }
   /// Stores `error` as the exception.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class E>
-    requires std::derived_from<std::decay_t<E>, std::exception>
+  requires std::derived_from<std::decay_t<E>, std::exception>
   void set_exception(E&& error) {
+    // clang-format on
     set_exception(std::make_exception_ptr(std::forward<E>(error)));
   }
 
@@ -294,7 +298,9 @@ struct is_future<Future<T>> : std::true_type {};
 }  // namespace detail
 
 /// Satisfied by every `Future<T>`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class F>
 concept FutureLike = detail::is_future<std::remove_cvref_t<F>>::value;
+// clang-format on
 
 }  // namespace spindle

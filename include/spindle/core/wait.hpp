@@ -159,10 +159,12 @@ DoneAndNotDone<F> wait_impl(std::vector<F> futures, SteadyTime deadline, ReturnW
 /// `not_done`. Without a timeout, on a thread-pool worker, it runs its own pool's still-queued tasks among
 /// `futures` itself, and throws DeadlockError if it provably could never return (as Future::wait).
 /// **Thread safety:** any thread. **Python equivalent:** `concurrent.futures.wait(fs, timeout, return_when)`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <std::ranges::input_range R>
-  requires FutureLike<std::ranges::range_value_t<R>>
+requires FutureLike<std::ranges::range_value_t<R>>
 auto wait(R&& futures, std::optional<std::chrono::nanoseconds> timeout = std::nullopt,
           ReturnWhen return_when = ReturnWhen::ALL_COMPLETED) {
+  // clang-format on
   using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
   const auto deadline = timeout ? detail::deadline_after(*timeout) : detail::kNoDeadline;
   std::vector<F> copy(std::ranges::begin(futures), std::ranges::end(futures));
@@ -290,9 +292,11 @@ class AsCompleted {
 /// futures outstanding (measured from this call, as Python does). Without one, on a thread-pool worker,
 /// iteration runs its own pool's still-queued tasks itself and throws DeadlockError if no outstanding future
 /// could ever complete (as Future::wait). **Python equivalent:** `concurrent.futures.as_completed(fs, timeout)`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <std::ranges::input_range R>
-  requires FutureLike<std::ranges::range_value_t<R>>
+requires FutureLike<std::ranges::range_value_t<R>>
 auto as_completed(R&& futures, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+  // clang-format on
   using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
   const auto deadline = timeout ? detail::deadline_after(*timeout) : detail::kNoDeadline;
   return AsCompleted<F>(std::vector<F>(std::ranges::begin(futures), std::ranges::end(futures)), deadline);

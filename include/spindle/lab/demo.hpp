@@ -19,44 +19,44 @@ inline constexpr double kNone = NAN;
 
 /// One line of a demo's table.
 struct Row {
-  std::string variant;    ///< what was run ("serial", "threads (20)", ...)
+  std::string variant;      ///< what was run ("serial", "threads (20)", ...)
   double measured = kNone;  ///< the figure measured here (kNone when the variant is not available)
-  double seed = kNone;    ///< the seed's figure (its machine: 32 cores, CPython 3.12), if it gives one
-  double ideal = kNone;   ///< what this machine should manage at best
-  std::string unit = "s";  ///< unit of the three figures
-  std::string note;       ///< a remark ("not available yet: spindle::aio has not landed", ...)
+  double seed = kNone;      ///< the seed's figure (its machine: 32 cores, CPython 3.12), if it gives one
+  double ideal = kNone;     ///< what this machine should manage at best
+  std::string unit = "s";   ///< unit of the three figures
+  std::string note;         ///< a remark ("not available yet: spindle::aio has not landed", ...)
 };
 
 /// A chart for the HTML report: bars (label, value) or a line (x, y).
 struct Chart {
-  std::string title;                                ///< caption
-  std::string unit;                                 ///< unit of the values (y axis)
+  std::string title;                                 ///< caption
+  std::string unit;                                  ///< unit of the values (y axis)
   std::vector<std::pair<std::string, double>> bars;  ///< bar chart data (if non-empty)
-  std::vector<std::pair<double, double>> points;    ///< line chart data (if bars is empty)
-  std::string x_label;                              ///< x axis of a line chart
+  std::vector<std::pair<double, double>> points;     ///< line chart data (if bars is empty)
+  std::string x_label;                               ///< x axis of a line chart
 };
 
 /// A demo's outcome.
 struct Result {
-  std::vector<Row> rows;                 ///< the table
-  std::string lesson;                    ///< one line on what it shows
-  Chart chart;                           ///< empty: the report charts the rows' measured figures
+  std::vector<Row> rows;                ///< the table
+  std::string lesson;                   ///< one line on what it shows
+  Chart chart;                          ///< empty: the report charts the rows' measured figures
   std::map<std::string, double> facts;  ///< named figures for tests and --json (shape checks)
-  std::vector<std::string> notes;        ///< extra lines printed under the table
+  std::vector<std::string> notes;       ///< extra lines printed under the table
 };
 
 /// How a demo should run.
 struct Options {
-  bool quick = false;     ///< scaled-down sizes (seconds in all); figures not comparable with the seed's
-  bool terminal = false;  ///< stdout is a terminal: spinners may animate
+  bool quick = false;       ///< scaled-down sizes (seconds in all); figures not comparable with the seed's
+  bool terminal = false;    ///< stdout is a terminal: spinners may animate
   std::FILE* out = stdout;  ///< where a demo's own output (spinners, answers) goes; stderr under --json
 };
 
 /// A registered demo.
 struct Demo {
-  std::string name;   ///< command-line name, e.g. "002-io-wait"
-  std::string seed;   ///< which seed it comes from ("000" ... "004")
-  std::string title;  ///< one line
+  std::string name;                           ///< command-line name, e.g. "002-io-wait"
+  std::string seed;                           ///< which seed it comes from ("000" ... "004")
+  std::string title;                          ///< one line
   std::function<Result(const Options&)> run;  ///< runs the experiment
 };
 

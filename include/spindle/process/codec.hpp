@@ -94,14 +94,17 @@ class Reader : public cereal::InputArchive<Reader, cereal::AllowEmptyClassElisio
 
 // cereal's hooks for the two archives, as cereal/archives/binary.hpp defines them for its own, except that
 // a loaded size tag is checked against the bytes left: every element takes at least one byte.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 inline void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const T& t) {
+  // clang-format on
   ar.save_binary(std::addressof(t), sizeof(t));
 }
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
-inline void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, T& t) {
+requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) inline void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, T& t) {
+  // clang-format on
   ar.load_binary(std::addressof(t), sizeof(t));
 }
 /// A bool is one byte that must be 0 or 1: loading any other byte into a bool is undefined behaviour (the
@@ -128,8 +131,8 @@ template <class T>
 inline void CEREAL_SERIALIZE_FUNCTION_NAME(Reader& ar, cereal::SizeTag<T>& t) {
   ar(t.size);
   if (static_cast<std::uint64_t>(t.size) > ar.remaining())
-    throw ProtocolError("codec: size tag " + std::to_string(static_cast<std::uint64_t>(t.size)) +
-                        " exceeds the " + std::to_string(ar.remaining()) + " bytes left");
+    throw ProtocolError("codec: size tag " + std::to_string(static_cast<std::uint64_t>(t.size)) + " exceeds the " +
+                        std::to_string(ar.remaining()) + " bytes left");
 }
 template <class T>
 inline void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const cereal::BinaryData<T>& bd) {

@@ -10,7 +10,6 @@
 
 #include "spindle/process/shared_memory.hpp"
 
-
 namespace spindle::process {
 
 /// A flag that processes can set, clear and wait for.

@@ -47,14 +47,13 @@ inline constexpr std::uint16_t kMaxFdsPerFrame = 64;
 
 /// One parsed frame: the header and a view of its payload (valid until the reader is fed again).
 struct Frame {
-  FrameHeader header;               ///< validated header
-  std::span<const char> payload;    ///< `header.length` bytes
+  FrameHeader header;             ///< validated header
+  std::span<const char> payload;  ///< `header.length` bytes
   FrameType type() const noexcept { return static_cast<FrameType>(header.type); }
 };
 
 /// Appends a header and `payload` to `out`.
-void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload,
-                  std::uint16_t nfds = 0);
+void append_frame(std::string& out, FrameType type, std::uint64_t id, std::string_view payload, std::uint16_t nfds = 0);
 
 /// Incremental frame parser over a growing buffer. Feed it bytes (`write_area` + `commit`, or `feed`), then
 /// take frames with `next`. **Thread safety:** one reader per channel, used by one thread at a time.

@@ -15,13 +15,18 @@
 namespace spindle::process {
 
 /// Names a function as a Process target: `Process p(target<&spin>, args...)`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <auto F>
-  requires detail::NamedFunction<F>
-struct Target {};
+requires detail::NamedFunction<F>
+struct Target {
+};
+// clang-format on
 /// The tag value for `F`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <auto F>
-  requires detail::NamedFunction<F>
+requires detail::NamedFunction<F>
 inline constexpr Target<F> target{};
+// clang-format on
 
 /// Options of a Process.
 struct ProcessOptions {
@@ -52,15 +57,18 @@ class Process {
       : Process(call<F>(std::forward<A>(args)...), std::move(options)) {}
   /// A process that will run `fn(args...)`, `fn` a function of this program passed at run time (see
   /// `call(fn, args...)`). Python: `Process(target=fn, args=(...))`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class Fn, class... A>
-    requires detail::FunctionPointer<std::decay_t<Fn>>
+  requires detail::FunctionPointer<std::decay_t<Fn>>
   explicit Process(Fn&& fn, A&&... args)
       : Process(call(static_cast<std::decay_t<Fn>>(fn), std::forward<A>(args)...), ProcessOptions{}) {}
+  // clang-format on
   /// A lambda or function object is a compile-time error (see the message).
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class Fn, class... A>
-    requires(!std::is_same_v<std::decay_t<Fn>, Call> && !std::is_same_v<std::decay_t<Fn>, ProcessOptions> &&
-             !detail::FunctionPointer<std::decay_t<Fn>>)
-  explicit Process(Fn&&, A&&...) {
+  requires(!std::is_same_v<std::decay_t<Fn>, Call> && !std::is_same_v<std::decay_t<Fn>, ProcessOptions> &&
+           !detail::FunctionPointer<std::decay_t<Fn>>) explicit Process(Fn&&, A&&...) {
+    // clang-format on
     detail::reject_callable<Fn>();
   }
   /// A process for a prepared call.

@@ -4,8 +4,8 @@
 /// that dies fails only the task it was running (`WorkerCrashed`), is replaced, and the pool goes on; a task
 /// over `task_timeout` has its worker killed and fails with `TimeoutError`; a task's exception comes back as
 /// `RemoteError`. Tiny tasks are pipelined to workers, yet no task waits behind a long one while a worker is
-/// idle: unstarted tasks are taken back, exactly once, for the idle worker. Python equivalent: `concurrent.futures.ProcessPoolExecutor` (which instead breaks the whole
-/// pool when one worker dies).
+/// idle: unstarted tasks are taken back, exactly once, for the idle worker. Python equivalent:
+/// `concurrent.futures.ProcessPoolExecutor` (which instead breaks the whole pool when one worker dies).
 
 #include <chrono>
 #include <cstddef>
@@ -79,12 +79,12 @@ struct ProcessMapOptions {
 
 /// Counters of a pool's life (for tests and monitoring).
 struct ProcessPoolStats {
-  std::uint64_t submitted = 0;     ///< tasks accepted by submit
-  std::uint64_t completed = 0;     ///< tasks that returned a value or raised (RemoteError)
-  std::uint64_t crashed = 0;       ///< tasks failed with WorkerCrashed
-  std::uint64_t timed_out = 0;     ///< tasks failed with TimeoutError
-  std::uint64_t requeued = 0;      ///< queued-but-unstarted tasks moved off a dead worker
-  std::uint64_t revoked = 0;       ///< unstarted tasks taken back from a live worker for an idle one
+  std::uint64_t submitted = 0;        ///< tasks accepted by submit
+  std::uint64_t completed = 0;        ///< tasks that returned a value or raised (RemoteError)
+  std::uint64_t crashed = 0;          ///< tasks failed with WorkerCrashed
+  std::uint64_t timed_out = 0;        ///< tasks failed with TimeoutError
+  std::uint64_t requeued = 0;         ///< queued-but-unstarted tasks moved off a dead worker
+  std::uint64_t revoked = 0;          ///< unstarted tasks taken back from a live worker for an idle one
   std::uint64_t workers_started = 0;  ///< worker processes started, replacements included
   std::uint64_t workers_died = 0;     ///< workers that died while they had work (crash, kill, timeout)
 };
@@ -169,8 +169,10 @@ struct MapChunk {
 struct NotSendable {};
 
 /// A lambda without captures (not generic): it converts to a function pointer with unary `+`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class Fn>
 concept ConvertibleLambda = requires(Fn&& fn) {
+  // clang-format on
   { +fn } -> FunctionPointer;
 };
 
@@ -197,7 +199,8 @@ class ProcessPoolExecutor {
   /// Starts the pool's workers (forkserver by default) and its manager thread.
   explicit ProcessPoolExecutor(ProcessPoolOptions options = {});
   /// A pool of `max_workers` with the other options at their defaults.
-  explicit ProcessPoolExecutor(std::size_t max_workers) : ProcessPoolExecutor(ProcessPoolOptions{.max_workers = max_workers}) {}
+  explicit ProcessPoolExecutor(std::size_t max_workers)
+      : ProcessPoolExecutor(ProcessPoolOptions{.max_workers = max_workers}) {}
   ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
   ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
   /// `shutdown(wait=true)`.
@@ -205,9 +208,11 @@ class ProcessPoolExecutor {
 
   /// Runs `F(args...)` in a worker. F must be a named function (`&fn`); its arguments and result go through
   /// the codec. Python: `submit(fn, *args)`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <auto F, class... A>
-    requires detail::NamedFunction<F>
+  requires detail::NamedFunction<F>
   auto submit(A&&... args) {
+    // clang-format on
     using R = typename detail::Signature<decltype(F)>::result;
     auto task = std::make_unique<detail::Task<R>>(call<F>(std::forward<A>(args)...));
     Future<R> f = task->future();
@@ -248,15 +253,16 @@ class ProcessPoolExecutor {
   /// Blocks until all are done. If a chunk fails, or `options.timeout` passes first (TimeoutError), the
   /// chunks still queued in the parent are cancelled (running ones run on) and the error is thrown: the
   /// first failure in order. Python: `list(map(fn, items, chunksize=..., timeout=...))`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <auto F, class Range>
-    requires detail::NamedFunction<F>
+  requires detail::NamedFunction<F>
   auto map(const Range& items, ProcessMapOptions options = {}) {
+    // clang-format on
     using In = std::tuple_element_t<0, typename detail::Signature<decltype(F)>::args>;
     using R = typename detail::Signature<decltype(F)>::result;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
-    return map_chunks<In, R>(items, options, [this](std::vector<In>& batch) {
-      return submit<&detail::MapChunk<F, In, R>::run>(batch);
-    });
+    return map_chunks<In, R>(
+        items, options, [this](std::vector<In>& batch) { return submit<&detail::MapChunk<F, In, R>::run>(batch); });
   }
 
   /// `map<&fn>` as Python spells it: `pool.map(heavy, items, {.chunksize = 100})`, for a function of this

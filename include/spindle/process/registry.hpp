@@ -100,16 +100,20 @@ struct Signature<R (*)(A...)> {
 template <class R, class... A>
 struct Signature<R (*)(A...) noexcept> : Signature<R (*)(A...)> {};
 
+// clang-format off: clang-format 14 mangles requires-clauses
 template <auto F>
 concept NamedFunction = std::is_pointer_v<decltype(F)> && std::is_function_v<std::remove_pointer_t<decltype(F)>>;
+// clang-format on
 
 template <auto F>
 void invoke_function(Reader& in, Writer& out) {
   using S = Signature<decltype(F)>;
   typename S::args args;
-  std::apply([&](auto&... a) {
-    if constexpr (sizeof...(a) > 0) in(a...);
-  }, args);
+  std::apply(
+      [&](auto&... a) {
+        if constexpr (sizeof...(a) > 0) in(a...);
+      },
+      args);
   if (in.remaining() != 0) throw ProtocolError("codec: trailing bytes after the arguments");
   if constexpr (std::is_void_v<typename S::result>) {
     std::apply([](auto&... a) { F(std::move(a)...); }, args);
@@ -132,16 +136,16 @@ struct Registrar {
 };
 #if defined(__GNUC__)
 template <auto F>
-const Registration Registrar<F>::registration __attribute__((init_priority(200))){
-    FunctionEntry{Registrar<F>::id, Registrar<F>::name, &invoke_function<F>}};
+const Registration Registrar<F>::registration
+    __attribute__((init_priority(200))){FunctionEntry{Registrar<F>::id, Registrar<F>::name, &invoke_function<F>}};
 #endif
 
 /// Where a function passed at run time is, as the parent found it (cached for the process's life, so the
 /// views stay valid).
 struct FunctionAddress {
-  std::string object;     ///< the loaded object's path as the dynamic loader names it; "" for the program
-  std::uint64_t offset;   ///< from the object's load base
-  std::string name;       ///< demangled, without its parameter list (for messages)
+  std::string object;    ///< the loaded object's path as the dynamic loader names it; "" for the program
+  std::uint64_t offset;  ///< from the object's load base
+  std::string name;      ///< demangled, without its parameter list (for messages)
 };
 
 /// The address of the function at `fn`, checked as the worker will check it. Throws std::invalid_argument
@@ -165,9 +169,11 @@ template <class Fn>
 void apply_decoded(Fn fn, Reader& in, Writer& out) {
   using R = typename Signature<Fn>::result;
   typename Signature<Fn>::args args;
-  std::apply([&](auto&... a) {
-    if constexpr (sizeof...(a) > 0) in(a...);
-  }, args);
+  std::apply(
+      [&](auto&... a) {
+        if constexpr (sizeof...(a) > 0) in(a...);
+      },
+      args);
   if (in.remaining() != 0) throw ProtocolError("codec: trailing bytes after the arguments");
   if constexpr (std::is_void_v<R>) {
     std::apply([&](auto&... a) { fn(std::move(a)...); }, args);
@@ -179,9 +185,7 @@ void apply_decoded(Fn fn, Reader& in, Writer& out) {
 /// The trampoline of signature `Fn` (a plain `R(*)(A...)`): a call of a function passed at run time.
 template <class Fn>
 struct PointerCall {
-  static void invoke(Reader& in, Writer& out) {
-    apply_decoded(reinterpret_cast<Fn>(read_function(in)), in, out);
-  }
+  static void invoke(Reader& in, Writer& out) { apply_decoded(reinterpret_cast<Fn>(read_function(in)), in, out); }
 };
 
 /// The trampoline of map(fn, items) chunks of signature `Fn`: fn over each item of a vector.
@@ -210,13 +214,15 @@ struct TrampolineRegistrar {
 };
 #if defined(__GNUC__)
 template <class T>
-const Registration TrampolineRegistrar<T>::registration __attribute__((init_priority(200))){
-    FunctionEntry{TrampolineRegistrar<T>::id, type_name<T>(), &T::invoke}};
+const Registration TrampolineRegistrar<T>::registration
+    __attribute__((init_priority(200))){FunctionEntry{TrampolineRegistrar<T>::id, type_name<T>(), &T::invoke}};
 #endif
 
 /// A pointer to a function (what a function name decays to), as opposed to a function object.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <class P>
 concept FunctionPointer = std::is_pointer_v<P> && std::is_function_v<std::remove_pointer_t<P>>;
+// clang-format on
 
 }  // namespace detail
 
@@ -224,10 +230,10 @@ concept FunctionPointer = std::is_pointer_v<P> && std::is_function_v<std::remove
 /// is on the wire. Make one with `call<&fn>(args...)`.
 /// **Thread safety:** a value type. **Python equivalent:** `(fn, args)` as pickled by multiprocessing.
 struct Call {
-  std::uint64_t id = 0;           ///< registry id (0: no call)
-  std::string_view name;          ///< for messages (`WorkerCrashed::task`)
-  std::string args;               ///< encoded arguments
-  std::vector<int> fds;           ///< descriptors the arguments carry (owned: closed by the destructor)
+  std::uint64_t id = 0;   ///< registry id (0: no call)
+  std::string_view name;  ///< for messages (`WorkerCrashed::task`)
+  std::string args;       ///< encoded arguments
+  std::vector<int> fds;   ///< descriptors the arguments carry (owned: closed by the destructor)
 
   Call() = default;
   Call(Call&& o) noexcept : id(o.id), name(o.name), args(std::move(o.args)), fds(std::move(o.fds)) { o.fds.clear(); }
@@ -240,16 +246,19 @@ struct Call {
 };
 
 /// The name a registered function travels under. Python: `fn.__qualname__`.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <auto F>
-  requires detail::NamedFunction<F>
+requires detail::NamedFunction<F>
 constexpr std::string_view function_name() noexcept {
+  // clang-format on
   return detail::Registrar<F>::name;
 }
 
 /// Packs a call of the named function `F` with `args` (converted to F's parameter types), registering F.
+// clang-format off: clang-format 14 mangles requires-clauses
 template <auto F, class... A>
-  requires detail::NamedFunction<F>
-Call call(A&&... args) {
+requires detail::NamedFunction<F> Call call(A&&... args) {
+  // clang-format on
   using S = detail::Signature<decltype(F)>;
   static_assert(std::tuple_size_v<typename S::args> == sizeof...(A), "wrong number of arguments for this function");
   (void)&detail::Registrar<F>::registration;

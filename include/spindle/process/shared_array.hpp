@@ -29,7 +29,8 @@ class SharedArray {
   /// An empty array.
   SharedArray() = default;
   /// `n` zero-initialised elements.
-  explicit SharedArray(std::size_t n) : seg_(detail::Segment::create(n == 0 ? 1 : n * sizeof(T), "spindle-array")), n_(n) {}
+  explicit SharedArray(std::size_t n)
+      : seg_(detail::Segment::create(n == 0 ? 1 : n * sizeof(T), "spindle-array")), n_(n) {}
 
   T* data() const noexcept { return seg_ ? static_cast<T*>(seg_->data()) : nullptr; }
   std::size_t size() const noexcept { return n_; }

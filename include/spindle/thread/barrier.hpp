@@ -65,8 +65,8 @@ class Barrier {
 
  private:
   enum class State { kFilling, kDraining, kResetting, kBroken };
-  void enter();                             // waits out a draining or resetting previous cycle
-  void release_all();                       // the last thread: run the action, start draining
+  void enter();        // waits out a draining or resetting previous cycle
+  void release_all();  // the last thread: run the action, start draining
   void wait_others(detail::SteadyTime deadline);
   void exit_cycle() noexcept;
   void break_barrier() noexcept;

@@ -49,8 +49,8 @@ class Lock : public detail::AcquireApi<Lock> {
   bool locked() const noexcept { return word_.load(std::memory_order_relaxed) != kUnlocked; }
 
  private:
-  bool acquire_slow(detail::SteadyTime deadline) noexcept;  // contended: spin, then sleep
-  void release_slow(uint32_t previous);                      // wake a sleeper, or report a bad release
+  bool acquire_slow(detail::SteadyTime deadline) noexcept;         // contended: spin, then sleep
+  void release_slow(uint32_t previous);                            // wake a sleeper, or report a bad release
   enum : uint32_t { kUnlocked = 0, kLocked = 1, kContended = 2 };  // Drepper's three-state futex mutex
   std::atomic<uint32_t> word_{kUnlocked};
 };

@@ -145,10 +145,11 @@ class Queue {
     return locked_->get(block, deadline);
   }
 
-  using Ring = std::conditional_t<std::is_nothrow_move_constructible_v<T>, detail::RingQueue<T>, detail::RingQueue<int>>;
+  using Ring =
+      std::conditional_t<std::is_nothrow_move_constructible_v<T>, detail::RingQueue<T>, detail::RingQueue<int>>;
 
   std::size_t maxsize_;
-  std::unique_ptr<Ring> ring_;  // the bounded lock-free engine, or null
+  std::unique_ptr<Ring> ring_;      // the bounded lock-free engine, or null
   std::unique_ptr<Locked> locked_;  // the mutex engine, or null
 };
 

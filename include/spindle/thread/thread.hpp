@@ -33,9 +33,9 @@ struct ThreadOptions {
 /// and the thread ends normally.
 ///
 /// **Destruction:** destroying a Thread that still runs joins it, unless it is a daemon (or it is destroyed
-/// on its own thread, where joining would deadlock), which is detached and keeps running (the process exiting kills it, as Python's daemon threads at shutdown; it must
-/// not touch objects that static destruction tears down). A Thread that was never started does nothing.
-/// Unlike std::thread, a running thread never calls std::terminate.
+/// on its own thread, where joining would deadlock), which is detached and keeps running (the process exiting kills it,
+/// as Python's daemon threads at shutdown; it must not touch objects that static destruction tears down). A Thread that
+/// was never started does nothing. Unlike std::thread, a running thread never calls std::terminate.
 ///
 /// **Thread safety:** all members may be called from any thread, except that the object must not be moved,
 /// assigned or destroyed concurrently with other calls.
@@ -49,18 +49,21 @@ class Thread {
   Thread();
 
   /// A thread that will run `fn(args...)`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, Thread> &&
-             !std::is_same_v<std::remove_cvref_t<F>, ThreadOptions> &&
-             std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)
-  explicit Thread(F&& fn, Args&&... args) : Thread(ThreadOptions{}, std::forward<F>(fn), std::forward<Args>(args)...) {}
+  requires(!std::is_same_v<std::remove_cvref_t<F>, Thread> && !std::is_same_v<std::remove_cvref_t<F>, ThreadOptions> &&
+           std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) explicit Thread(F&& fn, Args&&... args)
+      : Thread(ThreadOptions{}, std::forward<F>(fn), std::forward<Args>(args)...) {}
+  // clang-format on
 
   /// A thread named and flagged by `options` that will run `fn(args...)`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
-  Thread(ThreadOptions options, F&& fn, Args&&... args)
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> Thread(ThreadOptions options, F&& fn,
+                                                                              Args&&... args)
       : core_(std::make_shared<detail::ThreadTarget<std::decay_t<F>, std::decay_t<Args>...>>(
             std::forward<F>(fn), std::forward<Args>(args)...)) {
+    // clang-format on
     init(std::move(options));
   }
 

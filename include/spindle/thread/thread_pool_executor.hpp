@@ -177,9 +177,11 @@ class ThreadPoolExecutor {
 
   /// Schedules `fn(args...)` (arguments are copied or moved into the task) and returns its Future.
   /// Python: `submit(fn, *args)`.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class F, class... A>
-    requires std::invocable<std::decay_t<F>, std::decay_t<A>...>
+  requires std::invocable<std::decay_t<F>, std::decay_t<A>...>
   auto submit(F&& fn, A&&... args) {
+    // clang-format on
     // A task runs once, so the callable and its arguments are moved into the call (move-only ones work).
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
     core_->check_accepting();

@@ -29,17 +29,21 @@ namespace spindle {
 class Timer : public Thread {
  public:
   /// A timer that calls `fn(args...)` `interval` after start() (a negative or zero interval: at once).
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class Rep, class Period, class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
-  Timer(std::chrono::duration<Rep, Period> interval, F&& fn, Args&&... args)
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> Timer(
+      std::chrono::duration<Rep, Period> interval, F&& fn, Args&&... args)
       : Timer(ThreadOptions{}, interval, std::forward<F>(fn), std::forward<Args>(args)...) {}
+  // clang-format on
 
   /// As above, with the Thread's name and daemon flag.
+  // clang-format off: clang-format 14 mangles requires-clauses
   template <class Rep, class Period, class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
-  Timer(ThreadOptions options, std::chrono::duration<Rep, Period> interval, F&& fn, Args&&... args)
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> Timer(
+      ThreadOptions options, std::chrono::duration<Rep, Period> interval, F&& fn, Args&&... args)
       : Timer(std::move(options), std::make_shared<Event>(), std::chrono::duration<double>(interval),
               std::bind_front(std::forward<F>(fn), std::forward<Args>(args)...)) {}
+  // clang-format on
 
   /// Stops the timer if it is still waiting: the function will not run. Python: `cancel()`.
   void cancel() noexcept {

@@ -41,7 +41,7 @@ class Runnable {
   /// Called instead of run() when the loop closes with this object still queued.
   virtual void discard() noexcept = 0;
 
-  Runnable* next_ = nullptr;    // ready-queue link
+  Runnable* next_ = nullptr;     // ready-queue link
   std::uint64_t timer_seq_ = 0;  // the ticket of its live timer entry; 0 when none (lazy deletion)
 };
 
@@ -219,7 +219,7 @@ struct LoopCore {
   EventLoop* owner = nullptr;
   TaskState* all_head = nullptr;  // live (pending) root tasks, an intrusive list
   std::size_t live_tasks = 0;
-  std::uint32_t task_ids = 0;   // "Task-N" numbering
+  std::uint32_t task_ids = 0;    // "Task-N" numbering
   long external_pending = 0;     // awaits on other threads' work (futures): a virtual clock must not jump past them
   TaskState* handoff = nullptr;  // woken by the task completing now; resumed directly (see on_final)
   std::int64_t now_ns = 0;

@@ -201,8 +201,8 @@ class StateBase : public QueueNode {
 
  protected:
   // Declared last so they pack beside cb_lock_ (a task state fits a 64-byte malloc chunk).
-  uint8_t flags_ = 0;    // written only by the thread that claimed the state, read after publish
-  uint8_t options_ = 0;  // for derived states; set at construction, immutable afterwards
+  uint8_t flags_ = 0;         // written only by the thread that claimed the state, read after publish
+  uint8_t options_ = 0;       // for derived states; set at construction, immutable afterwards
   uint32_t executor_id_ = 0;  // for derived states; set at construction, immutable afterwards (fills padding)
 };
 
@@ -229,9 +229,9 @@ class SharedState : public StateBase {
   void* error_slot() const noexcept override { return const_cast<unsigned char*>(storage_); }
 
  private:
-  alignas(T) alignas(std::exception_ptr) unsigned char storage_[sizeof(T) > sizeof(std::exception_ptr)
-                                                                    ? sizeof(T)
-                                                                    : sizeof(std::exception_ptr)];
+  alignas(T) alignas(
+      std::exception_ptr) unsigned char storage_[sizeof(T) > sizeof(std::exception_ptr) ? sizeof(T)
+                                                                                        : sizeof(std::exception_ptr)];
 };
 
 template <>

@@ -26,9 +26,7 @@ class AcquireApi {
  public:
   /// Python's `acquire(blocking=True)`: blocks until acquired (returns true), or with `blocking == false`
   /// tries once and returns whether it succeeded.
-  bool acquire(bool blocking = true) {
-    return blocking ? self().acquire_until(kNoDeadline) : self().try_acquire();
-  }
+  bool acquire(bool blocking = true) { return blocking ? self().acquire_until(kNoDeadline) : self().try_acquire(); }
   /// Python's `acquire(timeout=t)`: waits at most `timeout` (<= 0 polls); true if acquired.
   template <class Rep, class Period>
   bool acquire(std::chrono::duration<Rep, Period> timeout) {

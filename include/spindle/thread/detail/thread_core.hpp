@@ -25,12 +25,12 @@ class ThreadCore {
   /// the target captured is released before join() returns.
   virtual void run() = 0;
 
-  std::mutex mutex;                      // guards name and handle
-  std::string name;                      // guarded by mutex
-  std::thread handle;                    // guarded by mutex
+  std::mutex mutex;                       // guards name and handle
+  std::string name;                       // guarded by mutex
+  std::thread handle;                     // guarded by mutex
   std::atomic<bool> start_called{false};  // start() was called (it may have failed)
-  std::atomic<uint32_t> started{0};      // futex: 1 once the thread published its ids
-  std::atomic<uint32_t> finished{0};     // futex: 1 once the target returned or threw
+  std::atomic<uint32_t> started{0};       // futex: 1 once the thread published its ids
+  std::atomic<uint32_t> finished{0};      // futex: 1 once the target returned or threw
   std::atomic<int> native_id{0};
   std::atomic<std::uint64_t> ident{0};
   std::atomic<bool> daemon{false};
