@@ -105,7 +105,7 @@ def parse(path, rel):
                         f"{', '.join(sorted(OTHER_LANGS))})")
       continue
     if marker is None:
-      has_main = any(re.search(r"\bmain\s*\(", l) for l in code)
+      has_main = any(re.match(r"\s*(int|auto)\s+main\s*\(", l) for l in code)
       words, setup, setup_line = (["run"] if has_main else ["fragment"]), [], start + 1
     else:
       words, setup, setup_line = marker
