@@ -1,4 +1,4 @@
-// W1 (WORKLOADS.md): thread pool, tiny tasks. A started and warmed pool of 2 workers; the main thread submits
+// W1 (docs/bench.md): thread pool, tiny tasks. A started and warmed pool of 2 workers; the main thread submits
 // 1,000,000 tasks returning `i & 0xff`, keeps one future per task, then waits for each in submission order and
 // sums them.
 //
@@ -18,7 +18,7 @@ namespace spindle::bench {
 namespace {
 
 int run_w1(const Options& options) {
-  const std::int64_t tasks = options.quick ? 20'000 : 1'000'000;
+  const std::int64_t tasks = options.count("tasks");
   constexpr int workers = 2;
   ThreadPoolExecutor pool(workers);
   {  // warm-up: start both workers and touch the allocator
@@ -54,7 +54,12 @@ int run_w1(const Options& options) {
   return rc;
 }
 
-const Register reg("W1", "thread pool, 1M tiny tasks with a future each, 2 workers", run_w1);
+const Register reg({.id = "W1",
+                    .summary = "thread pool, 1M tiny tasks with a future each, 2 workers",
+                    .variants = {},
+                    .params = {{.name = "tasks", .help = "tasks submitted per pass", .value = "1000000",
+                                .quick = "20000", .max = 100'000'000}},
+                    .run = run_w1});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -1,4 +1,4 @@
-// W3 (WORKLOADS.md): async sleep fan-out. 100,000 tasks each sleeping 0.2 s, created as fast as possible, then
+// W3 (docs/bench.md): async sleep fan-out. 100,000 tasks each sleeping 0.2 s, created as fast as possible, then
 // gathered; the time runs from before the first task to all done. Memory: peak RSS against the RSS before.
 
 #include <cstdint>
@@ -29,7 +29,7 @@ aio::Task<std::int64_t> fan_out(std::int64_t n, double& seconds) {
 }
 
 int run_w3(const Options& options) {
-  const std::int64_t n = options.quick ? 10'000 : 100'000;
+  const std::int64_t n = options.count("tasks");
   const long base_rss = maxrss_kb();
   double seconds = 0;
   const std::int64_t sum = aio::run(fan_out(n, seconds), aio::RunOptions{.debug = false, .handle_sigint = false});
@@ -46,7 +46,12 @@ int run_w3(const Options& options) {
   return sum_ok("W3", static_cast<long long>(sum), static_cast<long long>(n / 2)) ? 0 : 1;
 }
 
-const Register reg("W3", "async sleep fan-out: 100k tasks sleeping 0.2 s, gathered", run_w3);
+const Register reg({.id = "W3",
+                    .summary = "async sleep fan-out: 100k tasks sleeping 0.2 s, gathered",
+                    .variants = {},
+                    .params = {{.name = "tasks", .help = "tasks, each sleeping 0.2 s", .value = "100000",
+                                .quick = "10000", .max = 100'000'000}},
+                    .run = run_w3});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -1,4 +1,4 @@
-// W4 (WORKLOADS.md): coroutine switch (two tasks each yielding to the loop 500,000 times) and spawn+await
+// W4 (docs/bench.md): coroutine switch (two tasks each yielding to the loop 500,000 times) and spawn+await
 // (1,000,000 times create a task returning `i & 0xff` and await it).
 
 #include <cstdint>
@@ -43,7 +43,7 @@ int run_w4(const Options& options) {
   const aio::RunOptions ro{.debug = false, .handle_sigint = false};
   int rc = 0;
   if (selected(options, "switch")) {
-    const std::int64_t per_task = options.quick ? 20'000 : 500'000;
+    const std::int64_t per_task = options.count("yields");
     double seconds = 0;
     const std::int64_t r = aio::run(switch_main(per_task, seconds), ro);
     Line("W4")
@@ -59,7 +59,7 @@ int run_w4(const Options& options) {
     }
   }
   if (selected(options, "spawn")) {
-    const std::int64_t n = options.quick ? 50'000 : 1'000'000;
+    const std::int64_t n = options.count("tasks");
     double seconds = 0;
     const std::int64_t sum = aio::run(spawn_main(n, seconds), ro);
     std::int64_t expected = 0;
@@ -76,7 +76,14 @@ int run_w4(const Options& options) {
   return rc;
 }
 
-const Register reg("W4", "coroutine switch (2 x 500k yields) and spawn+await (1M tasks)", run_w4);
+const Register reg({.id = "W4",
+                    .summary = "coroutine switch (2 x 500k yields) and spawn+await (1M tasks)",
+                    .variants = {"switch", "spawn"},
+                    .params = {{.name = "yields", .help = "switch: yields per task (2 tasks)", .value = "500000",
+                                .quick = "20000"},
+                               {.name = "tasks", .help = "spawn: tasks created and awaited", .value = "1000000",
+                                .quick = "50000"}},
+                    .run = run_w4});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -1,4 +1,4 @@
-// W5 (WORKLOADS.md): async bounded queue. One producer task puts 0..N-1 into a queue of maxsize 100, one
+// W5 (docs/bench.md): async bounded queue. One producer task puts 0..N-1 into a queue of maxsize 100, one
 // consumer task gets N = 1,000,000 items and sums them; one event loop.
 
 #include <cstdint>
@@ -32,7 +32,7 @@ aio::Task<std::int64_t> w5_main(std::int64_t n, double& seconds) {
 }
 
 int run_w5(const Options& options) {
-  const std::int64_t n = options.quick ? 50'000 : 1'000'000;
+  const std::int64_t n = options.count("items");
   double seconds = 0;
   const std::int64_t sum = aio::run(w5_main(n, seconds), aio::RunOptions{.debug = false, .handle_sigint = false});
   Line("W5")
@@ -46,7 +46,11 @@ int run_w5(const Options& options) {
   return sum_ok("W5", static_cast<long long>(sum), static_cast<long long>(expected)) ? 0 : 1;
 }
 
-const Register reg("W5", "async bounded queue (maxsize 100), 1M items, one producer, one consumer", run_w5);
+const Register reg({.id = "W5",
+                    .summary = "async bounded queue (maxsize 100), 1M items, one producer, one consumer",
+                    .variants = {},
+                    .params = {{.name = "items", .help = "items put and got", .value = "1000000", .quick = "50000"}},
+                    .run = run_w5});
 
 }  // namespace
 }  // namespace spindle::bench

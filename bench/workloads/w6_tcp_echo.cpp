@@ -1,7 +1,7 @@
-// W6 (WORKLOADS.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
+// W6 (docs/bench.md): TCP echo on 127.0.0.1. The server is the benchmark: a spindle::aio coroutine echo server
 // (each connection a task: read up to 64 bytes, write them back, drain) on its own thread. The built-in load
-// generator is single-threaded (epoll, 50 connections, TCP_NODELAY, one 64-byte request in flight each; 1 s
-// warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.
+// generator is single-threaded (epoll, 50 connections or --arg connections=N, TCP_NODELAY, one 64-byte
+// request in flight each; 1 s warm-up, 5 s measured). Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID over the measured window.
 // `--arg serve=PORT` serves on PORT until SIGINT/SIGTERM for an outside load generator.
 
 #include <netinet/in.h>
@@ -34,7 +34,6 @@
 namespace spindle::bench {
 namespace {
 
-constexpr int kConns = 50;
 constexpr std::size_t kMsg = 64;
 
 aio::Task<void> echo(aio::StreamReader r, aio::StreamWriter w) {
@@ -147,13 +146,9 @@ bool send_request(Client& c, int id) {
 
 int run_w6(const Options& options) {
   // --arg backend=io_uring runs the server loop on io_uring (falling back to epoll where it is unavailable).
-  aio::Backend backend = aio::Backend::epoll;
-  for (const auto& a : options.args) {
-    if (a == "backend=io_uring") backend = aio::Backend::io_uring;
-  }
-  for (const auto& a : options.args) {
-    if (a.rfind("serve=", 0) == 0) return serve_forever(std::stoi(a.substr(6)), backend, options);
-  }
+  const aio::Backend backend = options.text("backend") == "io_uring" ? aio::Backend::io_uring : aio::Backend::epoll;
+  if (!options.text("serve").empty()) return serve_forever(std::stoi(options.text("serve")), backend, options);
+  const int conns = static_cast<int>(options.count("connections"));
   const double warmup_s = options.quick ? 0.2 : 1.0;
   const double measure_s = options.quick ? 0.5 : 5.0;
 
@@ -179,10 +174,10 @@ int run_w6(const Options& options) {
     return 1;
   }
 
-  std::vector<Client> clients(kConns);
+  std::vector<Client> clients(conns);
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
   int rc = 0;
-  for (int i = 0; i < kConns; ++i) {
+  for (int i = 0; i < conns; ++i) {
     Client& c = clients[static_cast<std::size_t>(i)];
     c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -211,7 +206,7 @@ int run_w6(const Options& options) {
   const std::int64_t t_end = t_measure + static_cast<std::int64_t>(measure_s * 1e9);
   double cpu0 = 0;
   std::int64_t wall0 = 0;
-  for (int i = 0; i < kConns && rc == 0; ++i) {
+  for (int i = 0; i < conns && rc == 0; ++i) {
     if (!send_request(clients[static_cast<std::size_t>(i)], i)) rc = 1;
   }
   epoll_event evs[64];
@@ -262,7 +257,7 @@ int run_w6(const Options& options) {
   const double per_req_us = requests > 0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(requests) : 0;
   Line("W6")
       .add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio")
-      .add("conns", kConns)
+      .add("conns", conns)
       .add("requests", requests)
       .add("per_s", static_cast<std::int64_t>(static_cast<double>(requests) / wall))
       .add("p50_us", pct(0.50), 1)
@@ -281,7 +276,16 @@ int run_w6(const Options& options) {
   return rc;
 }
 
-const Register reg("W6", "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)", run_w6);
+const Register reg({.id = "W6",
+                    .summary = "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)",
+                    .variants = {},
+                    .params = {{.name = "connections", .help = "client connections, one request in flight each",
+                                .value = "50", .max = 10'000},
+                               {.name = "backend", .help = "the server loop's poller: epoll or io_uring",
+                                .value = "epoll", .kind = Param::Kind::choice, .choices = {"epoll", "io_uring"}},
+                               {.name = "serve", .help = "serve on this port (0: any) until SIGINT, no load generator",
+                                .kind = Param::Kind::port}},
+                    .run = run_w6});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -1,4 +1,4 @@
-// W7 (WORKLOADS.md): process pool round trip. 20,000 tasks `x + 1` on a started, warmed pool of 2 processes,
+// W7 (docs/bench.md): process pool round trip. 20,000 tasks `x + 1` on a started, warmed pool of 2 processes,
 // all submitted then all collected; variants `submit` (one call per task), `map-c100` (chunks of 100) and
 // `startup` (pool creation plus the first round trip).
 
@@ -27,7 +27,7 @@ void report(const Options& options, const char* variant, std::int64_t tasks, dou
 }
 
 int run_w7(const Options& options) {
-  const std::int64_t tasks = options.quick ? 2'000 : 20'000;
+  const std::int64_t tasks = options.count("tasks");
   std::int64_t expected = 0;
   for (std::int64_t i = 0; i < tasks; ++i) expected += i + 1;
   int rc = 0;
@@ -75,7 +75,12 @@ int run_w7(const Options& options) {
   return rc;
 }
 
-const Register reg("W7", "process pool round trip: 20k tasks x+1 on 2 processes (submit, map-c100, startup)", run_w7);
+const Register reg({.id = "W7",
+                    .summary = "process pool round trip: 20k tasks x+1 on 2 processes (submit, map-c100, startup)",
+                    .variants = {"startup", "submit", "map-c100"},
+                    .params = {{.name = "tasks", .help = "submit, map-c100: tasks", .value = "20000",
+                                .quick = "2000", .max = 100'000'000}},
+                    .run = run_w7});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -1,4 +1,4 @@
-// W9 (WORKLOADS.md): thread MPMC bounded queue. Queue<int64_t>(maxsize=1024); 2 producers, producer p puts
+// W9 (docs/bench.md): thread MPMC bounded queue. Queue<int64_t>(maxsize=1024); 2 producers, producer p puts
 // p, p+2, p+4, ... (N/2 items each); 2 consumers each get N/2 items and sum them; N = 10,000,000. The total
 // must be 0 + 1 + ... + N-1.
 
@@ -15,7 +15,7 @@ namespace spindle::bench {
 namespace {
 
 int run_w9(const Options& options) {
-  const std::int64_t items = options.quick ? 200'000 : 10'000'000;
+  const std::int64_t items = options.count("items");
   constexpr int producers = 2;
   constexpr int consumers = 2;
   Queue<std::int64_t> queue(1024);
@@ -56,7 +56,12 @@ int run_w9(const Options& options) {
   return sum_ok("W9", static_cast<long long>(sum), static_cast<long long>(expected)) ? 0 : 1;
 }
 
-const Register reg("W9", "thread MPMC bounded queue (capacity 1024), 2 producers, 2 consumers, 10M items", run_w9);
+const Register reg({.id = "W9",
+                    .summary = "thread MPMC bounded queue (capacity 1024), 2 producers, 2 consumers, 10M items",
+                    .variants = {},
+                    .params = {{.name = "items", .help = "items (even: split between 2 consumers)",
+                                .value = "10000000", .quick = "200000", .multiple_of = 2}},
+                    .run = run_w9});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "spindle/advisor/report.hpp"
@@ -16,30 +17,9 @@ std::string format(const char* fmt, A... args) {
   return buf;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+// A run this short, or sampled this few times, gives no verdict: a handful of samples is noise.
+constexpr double kMinWallS = 0.05;
+constexpr int kMinSamples = 4;
 
 }  // namespace
 
@@ -49,6 +29,7 @@ const char* to_string(Classification c) noexcept {
     case Classification::io_bound: return "io-bound";
     case Classification::mixed: return "mixed";
     case Classification::lock_capped: return "lock-capped";
+    case Classification::not_enough_data: return "not-enough-data";
   }
   return "?";
 }
@@ -110,6 +91,16 @@ void classify(Report& r) {
   const double waiting = io_wait;
   r.wait_to_compute = cpu > 1e-9 ? waiting / cpu : INFINITY;
   const double switch_rate = static_cast<double>(voluntary) / wall;
+
+  if (r.wall_s < kMinWallS || r.samples < kMinSamples) {
+    r.classification = Classification::not_enough_data;
+    r.model = Model::none;
+    r.pool_size = 0;
+    r.reason = format("the run lasted only %.0f ms with %.0f samples: at least %.0f ms and %.0f samples are needed "
+                      "to judge", 1000 * r.wall_s, r.samples, 1000 * kMinWallS, kMinSamples);
+    r.advice = "no recommendation: measure a longer run (more work, or the same work repeated)";
+    return;
+  }
 
   // Lock-capped: several threads took turns computing (CPU spread across them, none busy all the time) while
   // together they used about one core of several, and between turns they slept in futex waits (wchan), not
@@ -188,9 +179,8 @@ void classify(Report& r) {
       r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f) to overlap the waits; move heavy "
                         "computation to processes if it dominates", r.pool_size);
       break;
-  }
-  if (r.wall_s < 0.05 || r.samples < 4) {
-    r.reason += format(" (the run lasted only %.0f ms: too short to judge reliably)", 1000 * r.wall_s);
+    case Classification::not_enough_data:  // decided above
+      break;
   }
 }
 
@@ -236,43 +226,53 @@ std::string to_text(const Report& r) {
 }
 
 std::string to_json(const Report& r) {
-  std::string o = "{";
-  o += "\"command\":[";
-  for (std::size_t i = 0; i < r.command.size(); ++i) {
-    if (i) o += ",";
-    o += json_string(r.command[i]);
+  // Keys in a fixed order (ordered_json), as other tools read them; non-finite figures become null, and a
+  // thread name cut inside a UTF-8 sequence (comm holds 15 bytes) is repaired rather than refused.
+  nlohmann::ordered_json o;
+  o["command"] = r.command;
+  o["exit_code"] = r.exit_code;
+  o["classification"] = to_string(r.classification);
+  o["model"] = to_string(r.model);
+  o["pool_size"] = r.pool_size;
+  o["reason"] = r.reason;
+  o["advice"] = r.advice;
+  o["wall_s"] = r.wall_s;
+  o["cpu_s"] = r.cpu_s;
+  o["runqueue_s"] = r.runqueue_s;
+  o["cores"] = r.cores;
+  o["parallelism"] = r.parallelism;
+  o["demand"] = r.demand;
+  o["busy_fraction"] = r.busy_fraction;
+  o["wait_to_compute"] = r.wait_to_compute;
+  o["disk_wait_fraction"] = r.disk_wait_fraction;
+  o["lock_wait_fraction"] = r.lock_wait_fraction;
+  o["samples"] = r.samples;
+  o["threads_seen"] = r.threads_seen;
+  o["working_threads"] = r.working_threads;
+  o["processes_seen"] = r.processes_seen;
+  o["voluntary_switches"] = r.voluntary;
+  o["involuntary_switches"] = r.involuntary;
+  o["io_readable"] = r.io_readable;
+  o["read_bytes"] = r.read_bytes;
+  o["write_bytes"] = r.write_bytes;
+  o["read_chars"] = r.read_chars;
+  o["write_chars"] = r.write_chars;
+  auto& threads = o["threads"] = nlohmann::ordered_json::array();
+  for (const auto& t : r.threads) {
+    threads.push_back({{"pid", t.pid},
+                       {"tid", t.tid},
+                       {"name", t.name},
+                       {"cpu_s", t.cpu_s},
+                       {"runqueue_s", t.runqueue_s},
+                       {"alive_s", t.alive_s},
+                       {"voluntary", t.voluntary},
+                       {"involuntary", t.involuntary},
+                       {"running", t.running},
+                       {"sleeping", t.sleeping},
+                       {"disk_wait", t.disk_wait},
+                       {"lock_wait", t.lock_wait}});
   }
-  o += "],\"exit_code\":" + std::to_string(r.exit_code);
-  o += ",\"classification\":" + json_string(to_string(r.classification));
-  o += ",\"model\":" + json_string(to_string(r.model));
-  o += ",\"pool_size\":" + std::to_string(r.pool_size);
-  o += ",\"reason\":" + json_string(r.reason) + ",\"advice\":" + json_string(r.advice);
-  o += ",\"wall_s\":" + num(r.wall_s) + ",\"cpu_s\":" + num(r.cpu_s) + ",\"runqueue_s\":" + num(r.runqueue_s);
-  o += ",\"cores\":" + std::to_string(r.cores) + ",\"parallelism\":" + num(r.parallelism) +
-       ",\"demand\":" + num(r.demand) + ",\"busy_fraction\":" + num(r.busy_fraction) +
-       ",\"wait_to_compute\":" + num(r.wait_to_compute) + ",\"disk_wait_fraction\":" + num(r.disk_wait_fraction) +
-       ",\"lock_wait_fraction\":" + num(r.lock_wait_fraction);
-  o += ",\"samples\":" + std::to_string(r.samples) + ",\"threads_seen\":" + std::to_string(r.threads_seen) +
-       ",\"working_threads\":" + std::to_string(r.working_threads) +
-       ",\"processes_seen\":" + std::to_string(r.processes_seen);
-  o += ",\"voluntary_switches\":" + std::to_string(r.voluntary) +
-       ",\"involuntary_switches\":" + std::to_string(r.involuntary);
-  o += ",\"io_readable\":" + std::string(r.io_readable ? "true" : "false") +
-       ",\"read_bytes\":" + std::to_string(r.read_bytes) + ",\"write_bytes\":" + std::to_string(r.write_bytes) +
-       ",\"read_chars\":" + std::to_string(r.read_chars) + ",\"write_chars\":" + std::to_string(r.write_chars);
-  o += ",\"threads\":[";
-  for (std::size_t i = 0; i < r.threads.size(); ++i) {
-    const auto& t = r.threads[i];
-    o += (i ? "," : "");
-    o += "{\"pid\":" + std::to_string(t.pid) + ",\"tid\":" + std::to_string(t.tid) + ",\"name\":" +
-         json_string(t.name) + ",\"cpu_s\":" + num(t.cpu_s) + ",\"runqueue_s\":" + num(t.runqueue_s) +
-         ",\"alive_s\":" + num(t.alive_s) + ",\"voluntary\":" + std::to_string(t.voluntary) +
-         ",\"involuntary\":" + std::to_string(t.involuntary) + ",\"running\":" + num(t.running) +
-         ",\"sleeping\":" + num(t.sleeping) + ",\"disk_wait\":" + num(t.disk_wait) +
-         ",\"lock_wait\":" + num(t.lock_wait) + "}";
-  }
-  o += "]}";
-  return o;
+  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace spindle::advisor

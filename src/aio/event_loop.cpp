@@ -1,4 +1,5 @@
-// EventLoop: the iteration, thread-safe posting, I/O and signal registration, close, debug watchdog.
+// EventLoop: the iteration, thread-safe posting, I/O registration, close. Signals: signals.cpp; the debug
+// watchdog: watchdog.cpp.
 
 #include "spindle/aio/event_loop.hpp"
 
@@ -14,12 +15,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <typeinfo>
 #include <unordered_map>
 #include <vector>
 
 #include "poller.hpp"
+#include "signals.hpp"
+#include "watchdog.hpp"
 #include "spindle/core/unhandled.hpp"
 #include "spindle/thread/thread_pool_executor.hpp"
 
@@ -34,8 +39,9 @@ std::vector<const LoopCore*>& alive_loops() {
 }
 
 /// call_soon_threadsafe's queue: a vector under a mutex and one eventfd write per batch (the `pending` flag
-/// tells producers whether the loop has been woken since it last drained).
-class Remote final : public RemoteQueue {
+/// tells producers whether the loop has been woken since it last drained). Also what a VirtualClock moved by
+/// hand wakes, so that the loop looks at its timers again.
+class Remote final : public RemoteQueue, public ClockWaker {
  public:
   explicit Remote(Poller* poller) : poller_(poller) {}
   bool post(CallbackBase* cb) noexcept override {
@@ -49,6 +55,10 @@ class Remote final : public RemoteQueue {
     }
     cb->unref();  // closed: dropped (outside the lock: its destructor may post again)
     return false;
+  }
+  void clock_moved() noexcept override {
+    std::lock_guard lock(mu_);
+    if (!closed_ && !pending_.exchange(true, std::memory_order_acq_rel)) poller_->wake();
   }
   bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
   void drain(ReadyQueue& ready) noexcept {
@@ -80,23 +90,6 @@ class Remote final : public RemoteQueue {
   Poller* poller_;
 };
 
-// Signals: the C handler writes the signal number into a pipe the loop reads (asyncio's set_wakeup_fd).
-std::atomic<int> g_signal_fd{-1};
-extern "C" void spindle_aio_signal_handler(int sig) {
-  const int saved = errno;
-  const int fd = g_signal_fd.load(std::memory_order_relaxed);
-  if (fd >= 0) {
-    const auto b = static_cast<unsigned char>(sig);
-    [[maybe_unused]] const ssize_t r = ::write(fd, &b, 1);
-  }
-  errno = saved;
-}
-
-std::int64_t real_now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 bool loop_alive(const LoopCore* loop) noexcept {
@@ -126,14 +119,7 @@ struct EventLoop::Impl {
   };
   std::unordered_map<int, Io> io;
 
-  // signals
-  int sig_read = -1;
-  int sig_write = -1;
-  struct Sig {
-    detail::CallbackBase* cb = nullptr;
-    struct sigaction old {};
-  };
-  std::unordered_map<int, Sig> sigs;
+  detail::SignalSet signals;
 
   ExceptionHandler handler;
   std::function<void(std::string_view)> logger;
@@ -141,15 +127,7 @@ struct EventLoop::Impl {
   std::unique_ptr<ThreadPoolExecutor> own_executor;
   ThreadPoolExecutor* executor = nullptr;
 
-  // debug watchdog
-  std::mutex wd_mu;
-  std::condition_variable wd_cv;
-  std::thread wd_thread;
-  bool wd_stop = false;
-  bool step_active = false;
-  bool step_reported = false;
-  std::int64_t step_start = 0;
-  std::string step_what;
+  detail::Watchdog watchdog;  // debug mode
 
   void log(std::string_view line) {
     if (logger) {
@@ -166,18 +144,18 @@ struct EventLoop::Impl {
 
 namespace {
 
-std::string describe_runnable(detail::Runnable* r) {
-  if (auto* t = dynamic_cast<detail::TaskState*>(r)) {
-    std::string s = "<Task name='" + t->name() + "'";
-    if (t->created_file() != nullptr) s += " created at " + std::string(t->created_file()) + ":" + std::to_string(t->created_line());
-    return s + ">";
-  }
-  return std::string("<Handle ") + typeid(*r).name() + ">";
-}
-
 bool env_debug() {
   const char* v = std::getenv("SPINDLE_AIO_DEBUG");
   return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
+}
+
+// LoopOptions::backend when unset: SPINDLE_AIO_BACKEND, so that a whole test suite (or program) can be run on
+// either backend without a rebuild. A misspelling is an error rather than a silent epoll.
+Backend env_backend() {
+  const char* v = std::getenv("SPINDLE_AIO_BACKEND");
+  if (v == nullptr || v[0] == '\0' || std::strcmp(v, "epoll") == 0) return Backend::epoll;
+  if (std::strcmp(v, "io_uring") == 0 || std::strcmp(v, "uring") == 0) return Backend::io_uring;
+  throw std::invalid_argument(std::string("SPINDLE_AIO_BACKEND=") + v + ": expected epoll, io_uring or uring");
 }
 
 }  // namespace
@@ -189,7 +167,7 @@ EventLoop::EventLoop(LoopOptions options)
   core_.clock = clock_.get();
   core_.owner = this;
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
-  if (options.backend == Backend::io_uring) {
+  if ((options.backend ? *options.backend : env_backend()) == Backend::io_uring) {
     impl_->poller = detail::make_uring_poller_or_epoll(&backend_);
   } else {
     impl_->poller = detail::make_epoll_poller();
@@ -224,34 +202,12 @@ void EventLoop::run_forever() {
   check_open();
   if (running_) throw InvalidStateError("this event loop is already running");
   if (detail::tls_running != nullptr) throw InvalidStateError("another event loop is running in this thread");
+  Impl& im = *impl_;
+  clock_->attach(im.remote);  // a VirtualClock moved by hand wakes this loop
   detail::tls_running = &core_;
   running_ = true;
-  Impl& im = *impl_;
   const bool debug = core_.debug;
-  if (debug) {
-    im.wd_stop = false;
-    im.wd_thread = std::thread([this, &im] {
-      const auto tick = std::max<std::chrono::nanoseconds>(slow_ / 4, std::chrono::milliseconds(1));
-      std::unique_lock lock(im.wd_mu);
-      while (!im.wd_stop) {
-        im.wd_cv.wait_for(lock, tick);
-        if (im.wd_stop) break;
-        if (im.step_active && !im.step_reported) {
-          const std::int64_t blocked = detail::real_now_ns() - im.step_start;
-          if (blocked > slow_.count()) {
-            im.step_reported = true;
-            const std::string line = "Executing " + im.step_what + " is blocking the event loop: " +
-                                     std::to_string(static_cast<double>(blocked) / 1e9) +
-                                     " s so far (slow_callback_duration " +
-                                     std::to_string(static_cast<double>(slow_.count()) / 1e9) + " s)";
-            lock.unlock();
-            im.log(line);
-            lock.lock();
-          }
-        }
-      }
-    });
-  }
+  if (debug) im.watchdog.start(slow_, [&im](std::string_view line) { im.log(line); });
   struct Reset {
     EventLoop* self;
     bool debug;
@@ -260,15 +216,7 @@ void EventLoop::run_forever() {
       self->stopping_ = false;
       detail::tls_running = nullptr;
       self->core_.current = nullptr;
-      if (debug) {
-        Impl& i = *self->impl_;
-        {
-          std::lock_guard lock(i.wd_mu);
-          i.wd_stop = true;
-        }
-        i.wd_cv.notify_all();
-        i.wd_thread.join();
-      }
+      if (debug) self->impl_->watchdog.stop();
     }
   } reset{this, debug};
   for (;;) {
@@ -294,7 +242,7 @@ void EventLoop::run_once() {
       timeout = -1;
     } else {
       timeout = std::max<std::int64_t>(0, dl - core_.time_ns());
-      if (timeout > 0 && clock_->is_virtual()) {
+      if (timeout > 0 && clock_->auto_advances()) {
         if (core_.external_pending > 0) {
           timeout = -1;  // other threads' work will wake us; the virtual clock must not jump past it
         } else {
@@ -309,17 +257,7 @@ void EventLoop::run_once() {
   if (do_poll) im.poller->poll(timeout, im.events);
   if (!im.events.empty()) {
     for (const detail::PollEvent& e : im.events) {
-      if (e.fd == im.sig_read) {
-        unsigned char buf[64];
-        ssize_t n;
-        while ((n = ::read(im.sig_read, buf, sizeof buf)) > 0) {
-          for (ssize_t i = 0; i < n; ++i) {
-            const auto it = im.sigs.find(buf[i]);
-            if (it != im.sigs.end() && it->second.cb != nullptr) it->second.cb->enqueue();
-          }
-        }
-        continue;
-      }
+      if (im.signals.dispatch(e.fd)) continue;
       const auto it = im.io.find(e.fd);
       if (it == im.io.end()) continue;
       if (e.readable && it->second.reader != nullptr) it->second.reader->enqueue();
@@ -341,28 +279,7 @@ void EventLoop::run_once() {
     }
     return;
   }
-  while (r != nullptr) {
-    detail::Runnable* next = r->next_;
-    std::string what = describe_runnable(r);
-    const std::int64_t t0 = detail::real_now_ns();
-    {
-      std::lock_guard lock(im.wd_mu);
-      im.step_active = true;
-      im.step_reported = false;
-      im.step_start = t0;
-      im.step_what = what;
-    }
-    r->run();
-    const std::int64_t took = detail::real_now_ns() - t0;
-    {
-      std::lock_guard lock(im.wd_mu);
-      im.step_active = false;
-    }
-    if (took > slow_.count()) {
-      im.log("Executing " + what + " took " + std::to_string(static_cast<double>(took) / 1e9) + " seconds");
-    }
-    r = next;
-  }
+  im.watchdog.run_steps(r, slow_, [&im](std::string_view line) { im.log(line); });
 }
 
 void EventLoop::run_until_done(detail::TaskState* task) {
@@ -410,18 +327,12 @@ void EventLoop::close() {
     im.poller->update(fd, false, false);
   }
   im.io.clear();
-  std::vector<int> sigs;
-  for (auto& [sig, s] : im.sigs) sigs.push_back(sig);
-  for (int sig : sigs) remove_signal_handler(sig);
+  im.signals.remove_all(im.poller.get());
   // 5. Release the abandoned tasks (their frames go when the last handle does).
   for (detail::TaskState* t : pending) t->unref();
   // 6. The default executor, then our fds.
   shutdown_default_executor();
-  if (im.sig_read >= 0) {
-    ::close(im.sig_read);
-    ::close(im.sig_write);
-    im.sig_read = im.sig_write = -1;
-  }
+  im.signals.close_pipe();
   im.poller.reset();
 }
 
@@ -483,60 +394,10 @@ bool EventLoop::remove_writer(int fd) {
 
 void EventLoop::add_signal_handler(int sig, std::function<void()> fn) {
   check_open();
-  Impl& im = *impl_;
-  if (sig <= 0 || sig >= 64 || sig == SIGKILL || sig == SIGSTOP) throw std::invalid_argument("add_signal_handler: bad signal");
-  if (im.sig_read < 0) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) throw std::system_error(errno, std::generic_category(), "pipe2");
-    int expected = -1;
-    if (!detail::g_signal_fd.compare_exchange_strong(expected, fds[1])) {
-      ::close(fds[0]);
-      ::close(fds[1]);
-      throw InvalidStateError("add_signal_handler: another event loop handles signals");
-    }
-    im.sig_read = fds[0];
-    im.sig_write = fds[1];
-    im.poller->update(im.sig_read, true, false);
-  }
-  auto* cb = new detail::CallbackImpl<std::function<void()>>(&core_, 1, std::move(fn));
-  auto it = im.sigs.find(sig);
-  if (it != im.sigs.end()) {
-    it->second.cb->cancel();
-    it->second.cb->unref();
-    it->second.cb = cb;
-    return;
-  }
-  Impl::Sig s;
-  s.cb = cb;
-  struct sigaction sa {};
-  sa.sa_handler = detail::spindle_aio_signal_handler;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  if (::sigaction(sig, &sa, &s.old) < 0) {
-    cb->unref();
-    throw std::system_error(errno, std::generic_category(), "sigaction");
-  }
-  im.sigs.emplace(sig, s);
+  impl_->signals.add(sig, std::move(fn), &core_, *impl_->poller);
 }
 
-bool EventLoop::remove_signal_handler(int sig) {
-  Impl& im = *impl_;
-  const auto it = im.sigs.find(sig);
-  if (it == im.sigs.end()) return false;
-  ::sigaction(sig, &it->second.old, nullptr);
-  it->second.cb->cancel();
-  it->second.cb->unref();
-  im.sigs.erase(it);
-  if (im.sigs.empty() && im.sig_read >= 0) {
-    int expected = im.sig_write;
-    detail::g_signal_fd.compare_exchange_strong(expected, -1);
-    if (im.poller) im.poller->update(im.sig_read, false, false);
-    ::close(im.sig_read);
-    ::close(im.sig_write);
-    im.sig_read = im.sig_write = -1;
-  }
-  return true;
-}
+bool EventLoop::remove_signal_handler(int sig) { return impl_->signals.remove(sig, impl_->poller.get()); }
 
 void EventLoop::set_exception_handler(ExceptionHandler handler) { impl_->handler = std::move(handler); }
 

@@ -136,9 +136,10 @@ Task<std::vector<AddrInfo>> getaddrinfo(std::string host, int port, int socktype
   bool ok = false;
   std::vector<AddrInfo> fast = numeric_or_passive(host, port, socktype, passive, ok);
   if (ok) co_return fast;
-  // Named locals, not temporaries, around co_await: g++ 12 destroys such temporaries wrongly.
+  // Named locals, not temporaries, around co_await: g++ 12 destroys such temporaries wrongly (GCC PR c++/100611;
+  // to_thread refuses an rvalue closure with captures there, so the lambda is passed as an lvalue).
   auto lookup = [host, port, socktype, passive] { return blocking_getaddrinfo(host, port, socktype, passive); };
-  Task<std::vector<AddrInfo>> pending = to_thread(std::move(lookup));
+  Task<std::vector<AddrInfo>> pending = to_thread(lookup);
   co_return co_await std::move(pending);
 }
 

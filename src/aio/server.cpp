@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "spindle/aio/detail/io_wait.hpp"
@@ -20,14 +21,13 @@ namespace spindle::aio {
 namespace detail {
 
 struct ServerState : std::enable_shared_from_this<ServerState> {
-  ServerState(EventLoop& l, ConnectionHandler h, ServerOptions o)
-      : loop(&l), core(&l.core()), handler(std::move(h)), opts(o) {}
+  ServerState(ConnectionHandler h, ServerOptions o) : handler(std::move(h)), opts(o) {}
   ~ServerState() { close_listeners(); }
   ServerState(const ServerState&) = delete;
   ServerState& operator=(const ServerState&) = delete;
 
-  EventLoop* loop;
-  LoopCore* core;
+  EventLoop* loop = nullptr;  // set by listen: a server is created before it is bound to a loop
+  LoopCore* core = nullptr;
   ConnectionHandler handler;
   ServerOptions opts;
   std::vector<int> listeners;
@@ -45,7 +45,17 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   WaitList serve_waiters;
   WaitList closed_waiters;
 
-  bool loop_usable() const noexcept { return loop_alive(core) && !loop->is_closed(); }
+  bool loop_usable() const noexcept { return loop != nullptr && loop_alive(core) && !loop->is_closed(); }
+
+  /// The first listen(): binds the server to the running loop.
+  void attach() {
+    if (closed) throw InvalidStateError("server is closed");
+    if (loop != nullptr) throw InvalidStateError("server is already listening");
+    if (!handler) throw std::invalid_argument("server: empty connection handler");
+    EventLoop& l = EventLoop::get_running_loop();
+    loop = &l;
+    core = &l.core();
+  }
 
   void start_accepting() {
     if (accepting || closed || backing_off) return;
@@ -216,7 +226,7 @@ Task<void> Server::serve_forever() {
   }
 }
 
-bool Server::is_serving() const noexcept { return s_ && !s_->closed; }
+bool Server::is_serving() const noexcept { return s_ && !s_->closed && s_->loop != nullptr; }
 
 std::vector<SockAddr> Server::sockets() const {
   std::vector<SockAddr> out;
@@ -238,9 +248,15 @@ std::size_t Server::active_connections() const noexcept { return s_ ? s_->active
 std::size_t Server::accepted() const noexcept { return s_ ? s_->accepted : 0; }
 std::size_t Server::accept_backoffs() const noexcept { return s_ ? s_->backoffs : 0; }
 
-Task<Server> start_server(ConnectionHandler handler, std::string host, int port, ServerOptions options) {
+Server::Server(ConnectionHandler handler, ServerOptions options)
+    : s_(std::make_shared<detail::ServerState>(std::move(handler), options)) {}
+
+Task<void> Server::listen(std::string host, int port) {
+  if (!s_) throw InvalidStateError("empty server");
+  auto s = s_;
+  s->attach();
   const std::vector<AddrInfo> infos = co_await getaddrinfo(host, port, SOCK_STREAM, true);
-  auto s = std::make_shared<detail::ServerState>(EventLoop::get_running_loop(), std::move(handler), options);
+  if (s->closed) co_return;  // closed while the name was resolved
   int bound_port = port;
   for (const AddrInfo& ai : infos) {
     SockAddr a = ai.addr;
@@ -252,19 +268,38 @@ Task<Server> start_server(ConnectionHandler handler, std::string host, int port,
     if (bound_port == 0) bound_port = Server(s).port();
   }
   s->start_accepting();
-  co_return Server(s);
 }
 
-Task<Server> start_unix_server(ConnectionHandler handler, std::string path, ServerOptions options) {
+Task<void> Server::listen_unix(std::string path) {
+  if (!s_) throw InvalidStateError("empty server");
+  auto s = s_;
+  s->attach();
   const SockAddr addr = SockAddr::unix_path(path);
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());  // a stale socket file
-  auto s = std::make_shared<detail::ServerState>(EventLoop::get_running_loop(), std::move(handler), options);
   s->unix_server = true;
   s->listen_on(addr);
   s->unix_path = path;
   s->start_accepting();
-  co_return Server(s);
+  co_return;
 }
+
+namespace detail {
+
+Task<Server> start_server(ConnectionHandler handler, std::string host, int port, ServerOptions options) {
+  Server server(std::move(handler), options);
+  Task<void> listening = server.listen(std::move(host), port);  // a named local: see streams.cpp
+  co_await std::move(listening);
+  co_return server;
+}
+
+Task<Server> start_unix_server(ConnectionHandler handler, std::string path, ServerOptions options) {
+  Server server(std::move(handler), options);
+  Task<void> listening = server.listen_unix(std::move(path));
+  co_await std::move(listening);
+  co_return server;
+}
+
+}  // namespace detail
 
 }  // namespace spindle::aio

@@ -1,6 +1,7 @@
 // Task state: cancellation, completion, watchers, the live-task list and the coroutine frame pool.
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -30,19 +31,40 @@ constexpr std::size_t kGrain = 16;
 constexpr std::size_t kClasses = 48;  // frames up to 768 bytes are pooled
 
 constexpr std::size_t kChunk = 256 * 1024;
+constexpr std::size_t kChunkHead = 64;  // a chunk starts with its ChunkHead, on a cache line of its own
 
 // Frames are carved from 256 KiB chunks (no malloc header per frame) and recycled through per-thread,
-// per-size free lists. A frame freed on another thread joins that thread's lists (memory migrates).
+// per-size free lists. Each chunk belongs to a Home (a thread's, while the thread lives), found from a frame's
+// address because chunks are aligned to their size. A frame freed by its home's thread goes on that thread's
+// list; a frame freed on another thread is pushed on its home's remote list (lock-free), which the owner
+// takes whole when a list of its own runs empty (mimalloc's and snmalloc's remote frees). Memory therefore
+// goes back to the thread that allocates: the maker of coroutines run on another thread's loop (Python's
+// run_coroutine_threadsafe, a pipeline hand-off) reuses its frames instead of carving new chunks for ever.
 //
 // Chunks are never given back to the system: a frame carved on one thread may still be live, or sit in
-// another thread's free list, after the carving thread exits (a coroutine made on one thread and run on a
-// loop on another, as Python's run_coroutine_threadsafe does). Freeing a chunk at thread exit made that a
-// use-after-free. Instead an exiting thread leaves its free frames and the unused tail of its chunk in the
-// depot, and a thread that runs short takes them, so memory stays bounded by the peak of live frames.
+// another thread's free list, after the carving thread exits. An exiting thread leaves its free frames and
+// the unused tail of its chunk in the depot and its Home there as an orphan; a thread running short takes
+// the frames freed to orphans since (and their chunks with them), and a new thread adopts an orphan Home
+// before it makes one. Memory stays bounded by the peak of live frames, and Homes by the peak thread count.
+struct alignas(64) Home {  // a line of its own: other threads push on it
+  std::atomic<void*> remote{nullptr};  // frames freed on other threads: word 0 next, word 1 size class
+  std::atomic<bool> owned{true};       // false while an orphan (its thread exited, nobody adopted it yet)
+  Home* next_orphan = nullptr;         // under the depot's lock
+};
+
+struct ChunkHead {
+  std::atomic<Home*> home;  // whose lists the chunk's frames go back to; changes when an orphan's are taken
+};
+
+ChunkHead* chunk_of(void* frame) noexcept {
+  return reinterpret_cast<ChunkHead*>(reinterpret_cast<std::uintptr_t>(frame) & ~(std::uintptr_t{kChunk} - 1));
+}
+
 struct Depot {
   std::mutex mu;
   void* heads[kClasses] = {};
   std::vector<std::pair<char*, std::size_t>> spans;  // unused chunk tails
+  Home* orphans = nullptr;                            // Homes whose thread exited
   std::atomic<bool> stocked{false};                  // read without the lock on the allocation slow path
 };
 
@@ -51,8 +73,14 @@ Depot& depot() {
   return *d;
 }
 
+std::atomic<long> g_chunks{0};
+
+void* next_of(void* frame) noexcept { return *static_cast<void**>(frame); }
+std::size_t class_of(void* frame) noexcept { return static_cast<std::size_t*>(frame)[1]; }
+
 struct FramePool {
   void* heads[kClasses] = {};
+  Home* home = nullptr;  // made or adopted on the first allocation
   char* cur = nullptr;
   std::size_t left = 0;
   long allocated = 0;
@@ -61,23 +89,84 @@ struct FramePool {
   FramePool(const FramePool&) = delete;
   FramePool& operator=(const FramePool&) = delete;
   ~FramePool() {
+    if (home == nullptr) return;  // never allocated, so it owns no frame
+    home->owned.store(false, std::memory_order_seq_cst);
+    take(home->remote.exchange(nullptr, std::memory_order_seq_cst), nullptr);  // see remote_free
     Depot& d = depot();
     std::lock_guard lock(d.mu);
     for (std::size_t c = 0; c < kClasses; ++c) {
       if (heads[c] == nullptr) continue;
       void* tail = heads[c];
-      while (*static_cast<void**>(tail) != nullptr) tail = *static_cast<void**>(tail);
+      while (next_of(tail) != nullptr) tail = next_of(tail);
       *static_cast<void**>(tail) = d.heads[c];
       d.heads[c] = heads[c];
     }
     if (left >= kGrain) d.spans.emplace_back(cur, left);
+    home->next_orphan = d.orphans;
+    d.orphans = std::exchange(home, nullptr);  // a frame freed later in this thread's exit goes to the orphan
+    for (void*& h : heads) h = nullptr;
+    left = 0;
     d.stocked.store(true, std::memory_order_relaxed);
   }
-  // Takes the depot's free frames of every class this pool has none of, and a chunk tail if it needs one.
+  // Pushes `frame` (of size class `cls`) on `home`'s remote list. Sequentially consistent, with the exiting
+  // owner's `owned` store and take of the list: either the owner takes the frame, or we see the orphan and
+  // tell the depot that there is something to take.
+  static void remote_free(Home* home, void* frame, std::size_t cls) noexcept {
+    static_cast<std::size_t*>(frame)[1] = cls;
+    void* head = home->remote.load(std::memory_order_relaxed);
+    do {
+      *static_cast<void**>(frame) = head;
+    } while (!home->remote.compare_exchange_weak(head, frame, std::memory_order_seq_cst, std::memory_order_relaxed));
+    if (!home->owned.load(std::memory_order_seq_cst)) depot().stocked.store(true, std::memory_order_release);
+  }
+  void push(void* frame, std::size_t cls) noexcept {
+    *static_cast<void**>(frame) = heads[cls];
+    heads[cls] = frame;
+  }
+  // Moves the frames of a remote list to this thread's lists; `rehome`: their chunks' frames come back here.
+  void take(void* list, Home* rehome) noexcept {
+    for (void* f = list; f != nullptr;) {
+      void* next = next_of(f);
+      if (rehome != nullptr) chunk_of(f)->home.store(rehome, std::memory_order_relaxed);
+      push(f, class_of(f));
+      f = next;
+    }
+  }
+  void take_remote(Home* h, Home* rehome) noexcept {
+    if (h->remote.load(std::memory_order_relaxed) != nullptr) take(h->remote.exchange(nullptr), rehome);
+  }
+  // The slow path of frame_alloc: this thread's list of class `cls` is empty.
+  [[gnu::noinline]] void* refill(std::size_t cls) {
+    if (home == nullptr) adopt();
+    take_remote(home, nullptr);
+    if (heads[cls] == nullptr) restock();
+    if (void* p = heads[cls]) {
+      heads[cls] = next_of(p);
+      return p;
+    }
+    return carve(cls * kGrain);
+  }
+  // Takes an orphan Home (and with it the frames its chunks get back), or makes one.
+  void adopt() {
+    Depot& d = depot();
+    {
+      std::lock_guard lock(d.mu);
+      if (d.orphans != nullptr) {
+        home = std::exchange(d.orphans, d.orphans->next_orphan);
+        home->owned.store(true, std::memory_order_seq_cst);
+        return;
+      }
+    }
+    home = new Home;  // never freed: chunks point at it for ever
+  }
+  // Takes the depot's free frames of every class this pool has none of, the frames other threads freed to
+  // orphan Homes, and a chunk tail if it needs one.
   void restock() {
     Depot& d = depot();
-    if (!d.stocked.load(std::memory_order_relaxed)) return;
+    if (!d.stocked.load(std::memory_order_acquire)) return;
     std::lock_guard lock(d.mu);
+    d.stocked.store(false, std::memory_order_relaxed);  // before the takes: a later orphan free sets it again
+    for (Home* h = d.orphans; h != nullptr; h = h->next_orphan) take_remote(h, home);  // nobody else's now
     bool more = false;
     for (std::size_t c = 0; c < kClasses; ++c) {
       if (heads[c] == nullptr) heads[c] = std::exchange(d.heads[c], nullptr);
@@ -86,13 +175,18 @@ struct FramePool {
     if (left < kGrain && !d.spans.empty()) {
       std::tie(cur, left) = d.spans.back();
       d.spans.pop_back();
+      chunk_of(cur)->home.store(home, std::memory_order_relaxed);  // its new frames come back here
     }
-    d.stocked.store(more || !d.spans.empty(), std::memory_order_relaxed);
+    if (more || !d.spans.empty()) d.stocked.store(true, std::memory_order_relaxed);
   }
   void* carve(std::size_t bytes) {
     if (left < bytes) {
-      cur = static_cast<char*>(::operator new(kChunk));  // never freed: see the Depot comment
-      left = kChunk;
+      // Aligned to its size, so that a frame finds its chunk's head. Never freed: see the comment above.
+      cur = static_cast<char*>(::operator new(kChunk, std::align_val_t{kChunk}));
+      ::new (static_cast<void*>(cur)) ChunkHead{home};
+      cur += kChunkHead;
+      left = kChunk - kChunkHead;
+      g_chunks.fetch_add(1, std::memory_order_relaxed);
     }
     void* p = cur;
     cur += bytes;
@@ -111,12 +205,11 @@ void* frame_alloc(std::size_t size) {
 #ifndef SPINDLE_AIO_PLAIN_FRAMES
   const std::size_t cls = (size + kGrain - 1) / kGrain;
   if (cls < kClasses) {
-    if (pool.heads[cls] == nullptr) pool.restock();
     if (void* p = pool.heads[cls]) {
-      pool.heads[cls] = *static_cast<void**>(p);
+      pool.heads[cls] = next_of(p);
       return p;
     }
-    return pool.carve(cls * kGrain);
+    return pool.refill(cls);
   }
 #endif
   return ::operator new(size);
@@ -128,8 +221,12 @@ void frame_free(void* p, std::size_t size) noexcept {
 #ifndef SPINDLE_AIO_PLAIN_FRAMES
   const std::size_t cls = (size + kGrain - 1) / kGrain;
   if (cls < kClasses) {
-    *static_cast<void**>(p) = pool.heads[cls];
-    pool.heads[cls] = p;
+    Home* home = chunk_of(p)->home.load(std::memory_order_relaxed);
+    if (home == pool.home) {
+      pool.push(p, cls);
+    } else {
+      FramePool::remote_free(home, p, cls);
+    }
     return;
   }
 #endif
@@ -138,6 +235,8 @@ void frame_free(void* p, std::size_t size) noexcept {
 }
 
 long live_frames() noexcept { return tls_pool.allocated - tls_pool.freed; }
+
+long frame_chunks() noexcept { return g_chunks.load(std::memory_order_relaxed); }
 
 // ---- running loop / task ---------------------------------------------------------------------------------
 
@@ -338,9 +437,24 @@ void TaskState::abandon() noexcept {
   unlink_all();
 }
 
+// Python's "RuntimeWarning: coroutine ... was never awaited": a Task destroyed before anyone awaited or
+// scheduled it is almost always a forgotten co_await. Reported every time in debug mode, otherwise once per
+// process (a loop in a hot path must not flood stderr).
+namespace {
+std::atomic<bool> never_awaited_reported{false};
+}  // namespace
+
 void TaskState::destroy() noexcept {
   if (root_ == this && status_ == Status::failed && !retrieved_) {
     report_error(loop_, "Task exception was never retrieved", error_, this);
+  }
+  if (!started_ && root_ == nullptr && !retrieved_) {  // retrieved_ here: discarded knowingly (see TaskGroup)
+    LoopCore* l = tls_running;
+    const bool debug = l != nullptr && l->debug;
+    if (debug || !never_awaited_reported.exchange(true, std::memory_order_relaxed)) {
+      report_error(l, "coroutine was never awaited: a Task was destroyed before it was awaited (co_await) or "
+                      "scheduled (create_task)", nullptr, nullptr);
+    }
   }
   self_handle().destroy();
 }

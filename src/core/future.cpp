@@ -157,21 +157,40 @@ namespace {
 constexpr int kSpinsBeforeSleep = 512;
 }  // namespace
 
-void StateBase::wait() noexcept { (void)wait_until(std::chrono::steady_clock::time_point::max()); }
+void StateBase::wait() {
+  uint32_t w = word_.load(std::memory_order_acquire);
+  if (is_done(w)) return;
+  // Only an executor's worker has a hook: running the task here cannot raise the pool's concurrency (this
+  // worker is blocked anyway), whereas any other thread running it would.
+  WaitHook* hook = t_wait_hook;
+  if (hook != nullptr && (w & kStatusMask) == kPending && hook->try_run(*this)) return;
+  for (int i = 0; i < kSpinsBeforeSleep; ++i) {
+    cpu_relax();
+    w = word_.load(std::memory_order_acquire);
+    if (is_done(w)) return;
+  }
+  StateBase* self = this;
+  const BlockScope blocked({&self, 1}, false);  // may throw DeadlockError instead of sleeping forever
+  (void)sleep_until(w, std::chrono::steady_clock::time_point::max());
+}
 
-bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) noexcept {
+bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    wait();
+    return true;
+  }
+  // A timed wait never helps: running the task here could take longer than the timeout allows.
   uint32_t w = word_.load(std::memory_order_acquire);
   if (is_done(w)) return true;
-  // Only an untimed wait on a worker thread helps: running the task here could take longer than a timeout
-  // allows, and on any other thread it would run more tasks at once than the pool has workers.
-  if (t_may_help_on_wait && deadline == std::chrono::steady_clock::time_point::max() &&
-      (w & kStatusMask) == kPending && run_inline())
-    return true;
   for (int i = 0; i < kSpinsBeforeSleep; ++i) {
     cpu_relax();
     w = word_.load(std::memory_order_acquire);
     if (is_done(w)) return true;
   }
+  return sleep_until(w, deadline);
+}
+
+bool StateBase::sleep_until(uint32_t w, std::chrono::steady_clock::time_point deadline) noexcept {
   for (;;) {
     if (is_done(w)) return true;
     if (!(w & kWaitersBit)) {

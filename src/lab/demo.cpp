@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace spindle::lab {
@@ -22,41 +23,16 @@ std::string fixed(double v, int width = 0) {
   return buf;
 }
 
-std::string json_num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-std::string escape(const std::string& s, bool html) {
+// HTML text and attribute values.
+std::string html_escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (html) {
-      if (ch == '<') out += "&lt;";
-      else if (ch == '>') out += "&gt;";
-      else if (ch == '&') out += "&amp;";
-      else if (ch == '"') out += "&quot;";
-      else out += ch;
-    } else if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += ch;
-    }
+    if (ch == '<') out += "&lt;";
+    else if (ch == '>') out += "&gt;";
+    else if (ch == '&') out += "&amp;";
+    else if (ch == '"') out += "&quot;";
+    else out += ch;
   }
-  return out;
-}
-
-std::string jstr(const std::string& s) {
-  std::string out = "\"";
-  out += escape(s, false);
-  out += "\"";
   return out;
 }
 
@@ -89,11 +65,11 @@ std::string svg_bars(const Chart& c) {
   for (const auto& [label, value] : c.bars) {
     const int w = std::max(1, static_cast<int>(plot_w * value / max));
     s += "<text x=\"" + std::to_string(label_w - 6) + "\" y=\"" + std::to_string(y + 15) +
-         "\" text-anchor=\"end\">" + escape(label, true) + "</text>";
+         "\" text-anchor=\"end\">" + html_escape(label) + "</text>";
     s += "<rect x=\"" + std::to_string(label_w) + "\" y=\"" + std::to_string(y + 3) + "\" width=\"" +
          std::to_string(w) + "\" height=\"" + std::to_string(bar_h - 6) + "\" fill=\"#4a7ab5\"/>";
     s += "<text x=\"" + std::to_string(label_w + w + 4) + "\" y=\"" + std::to_string(y + 15) + "\">" +
-         fixed(value) + " " + escape(c.unit, true) + "</text>";
+         fixed(value) + " " + html_escape(c.unit) + "</text>";
     y += bar_h;
   }
   s += "</svg>";
@@ -142,9 +118,9 @@ std::string svg_line(const Chart& c) {
   std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>", left - 4, h - bottom);
   s += buf;
   s += "<text x=\"" + std::to_string((w + left) / 2) + "\" y=\"" + std::to_string(h - 6) +
-       "\" text-anchor=\"middle\">" + escape(c.x_label, true) + "</text>";
+       "\" text-anchor=\"middle\">" + html_escape(c.x_label) + "</text>";
   s += "<text x=\"14\" y=\"" + std::to_string(h / 2) + "\" transform=\"rotate(-90 14 " + std::to_string(h / 2) +
-       ")\" text-anchor=\"middle\">" + escape(c.unit, true) + "</text>";
+       ")\" text-anchor=\"middle\">" + html_escape(c.unit) + "</text>";
   s += "</svg>";
   return s;
 }
@@ -189,24 +165,27 @@ std::string render_text(const Demo& demo, const Result& r) {
 }
 
 std::string render_json(const Demo& demo, const Result& r, double elapsed_s) {
-  std::string o = "{\"demo\":" + jstr(demo.name) + ",\"seed\":" + jstr(demo.seed) + ",\"title\":" +
-                  jstr(demo.title) + ",\"elapsed_s\":" + json_num(elapsed_s) + ",\"rows\":[";
-  for (std::size_t i = 0; i < r.rows.size(); ++i) {
-    const auto& row = r.rows[i];
-    if (i) o += ",";
-    o += "{\"variant\":" + jstr(row.variant) + ",\"measured\":" + json_num(row.measured) + ",\"seed\":" +
-         json_num(row.seed) + ",\"ideal\":" + json_num(row.ideal) + ",\"unit\":" + jstr(row.unit) +
-         ",\"available\":" + (std::isfinite(row.measured) ? "true" : "false") + ",\"note\":" + jstr(row.note) + "}";
+  // Keys in a fixed order (ordered_json), as other tools read them; a figure that is not finite (kNone) is
+  // null.
+  nlohmann::ordered_json o;
+  o["demo"] = demo.name;
+  o["seed"] = demo.seed;
+  o["title"] = demo.title;
+  o["elapsed_s"] = elapsed_s;
+  auto& rows = o["rows"] = nlohmann::ordered_json::array();
+  for (const auto& row : r.rows) {
+    rows.push_back({{"variant", row.variant},
+                    {"measured", row.measured},
+                    {"seed", row.seed},
+                    {"ideal", row.ideal},
+                    {"unit", row.unit},
+                    {"available", std::isfinite(row.measured)},
+                    {"note", row.note}});
   }
-  o += "],\"facts\":{";
-  bool first = true;
-  for (const auto& [k, v] : r.facts) {
-    if (!first) o += ",";
-    first = false;
-    o += jstr(k) + ":" + json_num(v);
-  }
-  o += "},\"lesson\":" + jstr(r.lesson) + "}";
-  return o;
+  auto& facts = o["facts"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.facts) facts[k] = v;
+  o["lesson"] = r.lesson;
+  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string render_html(const std::vector<std::pair<const Demo*, Result>>& results, const std::string& machine) {
@@ -217,25 +196,25 @@ std::string render_html(const std::vector<std::pair<const Demo*, Result>>& resul
       "td:first-child,th:first-child{text-align:left}.lesson{font-weight:bold}.na{color:#a33}"
       "section{border-top:1px solid #ddd;margin-top:1.5em}</style></head><body>\n"
       "<h1>spindle lab</h1><p>" +
-      escape(machine, true) +
+      html_escape(machine) +
       ". Seed figures come from the seeds' machine (32 cores, CPython 3.12); the ideal is this machine's "
       "best case.</p>\n";
   for (const auto& [demo, r] : results) {
-    h += "<section><h2>" + escape(demo->name, true) + ": " + escape(demo->title, true) + "</h2>\n<table><tr>"
+    h += "<section><h2>" + html_escape(demo->name) + ": " + html_escape(demo->title) + "</h2>\n<table><tr>"
          "<th>variant</th><th>measured</th><th>seed (32 cores)</th><th>ideal here</th><th>unit</th><th>note</th></tr>";
     for (const auto& row : r.rows) {
-      h += "<tr><td>" + escape(row.variant, true) + "</td><td" +
+      h += "<tr><td>" + html_escape(row.variant) + "</td><td" +
            (std::isfinite(row.measured) ? std::string(">") + fixed(row.measured) : std::string(" class=\"na\">n/a")) +
-           "</td><td>" + fixed(row.seed) + "</td><td>" + fixed(row.ideal) + "</td><td>" + escape(row.unit, true) +
-           "</td><td>" + escape(row.note, true) + "</td></tr>";
+           "</td><td>" + fixed(row.seed) + "</td><td>" + fixed(row.ideal) + "</td><td>" + html_escape(row.unit) +
+           "</td><td>" + html_escape(row.note) + "</td></tr>";
     }
     h += "</table>\n";
     const Chart c = chart_of(r);
     if (!c.bars.empty()) h += svg_bars(c);
     else if (!c.points.empty()) h += svg_line(c);
-    if (!c.title.empty() && c.title != "measured") h += "<p><i>" + escape(c.title, true) + "</i></p>";
-    for (const auto& note : r.notes) h += "<p>" + escape(note, true) + "</p>";
-    h += "<p class=\"lesson\">" + escape(r.lesson, true) + "</p></section>\n";
+    if (!c.title.empty() && c.title != "measured") h += "<p><i>" + html_escape(c.title) + "</i></p>";
+    for (const auto& note : r.notes) h += "<p>" + html_escape(note) + "</p>";
+    h += "<p class=\"lesson\">" + html_escape(r.lesson) + "</p></section>\n";
   }
   h += "</body></html>\n";
   return h;

@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "fd_passing.hpp"
 #include "spindle/process/lock.hpp"
 #include "spindle/process/pipe.hpp"
 #include "spindle/process/queue.hpp"
@@ -161,11 +162,8 @@ void send_wire(int fd, WireHeader h, const std::string& bytes, const char* what)
       if (fd >= 0) ::close(fd);
     }
   } closer{mfd};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
   iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(bytes.data()), bytes.size()}};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = 2;
+  std::size_t iovlen = 2;
   if (bytes.size() > kInlineMax) {
     mfd = ::memfd_create("spindle-item", MFD_CLOEXEC);
     if (mfd < 0) fail(errno, what);
@@ -179,19 +177,11 @@ void send_wire(int fd, WireHeader h, const std::string& bytes, const char* what)
       off += static_cast<std::size_t>(n);
     }
     h.ext = bytes.size();
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &mfd, sizeof(int));
+    iovlen = 1;
   }
-  for (;;) {
-    if (::sendmsg(fd, &msg, MSG_NOSIGNAL) >= 0) return;
-    if (errno != EINTR) fail(errno, what);
-  }
+  const int fds[1] = {mfd};
+  const std::span<const int> pass = mfd >= 0 ? std::span<const int>(fds) : std::span<const int>();
+  if (send_fds(fd, {iov, iovlen}, pass) < 0) fail(errno, what);
 }
 
 enum class Received { item, again, eof };
@@ -202,33 +192,21 @@ template <class OnHeader>
 Received recv_wire(int fd, WireHeader& h, std::string& bytes, std::size_t max, int flags, const char* what,
                    OnHeader&& on_header) {
   bytes.resize(std::min(max, kInlineMax) + 1);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
   h = {0, 0, 0};
   iovec iov[2] = {{&h, sizeof h}, {bytes.data(), bytes.size()}};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = 2;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
+  // Room for a few descriptors: a record carries at most one; extras are closed, more is EPROTO.
+  ReceivedFds got;
+  long n;
   for (;;) {
-    n = ::recvmsg(fd, &msg, flags | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    n = recv_fds(fd, iov, got, flags | MSG_TRUNC, 4);
     if (n >= 0) break;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Received::again;
-    if (errno != EINTR) fail(errno, what);
+    if (errno == EPROTO) throw ProtocolError(std::string(what) + ": a record carried too many descriptors");
+    fail(errno, what);
   }
   if (n == 0) return Received::eof;
-  int mfd = -1;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < count; ++i) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      if (mfd < 0) mfd = got;
-      else ::close(got);  // never more than one; do not leak extras
-    }
-  }
+  int mfd = got.count > 0 ? got.fd[0] : -1;
+  for (std::size_t i = 1; i < got.count; ++i) ::close(got.fd[i]);  // never more than one; do not leak extras
   struct Closer {
     int& fd;
     ~Closer() {

@@ -1,15 +1,17 @@
 #pragma once
-// Internals shared by the processes model's sources: starting worker processes under each start method,
-// reaping them, the worker loop, and descriptor-carrying socket I/O.
+// Internals shared by the processes model's sources: the worker config and control block, starting and
+// reaping worker processes (start_methods.cpp), the worker loop (worker_main.cpp), errors across the
+// process boundary (remote_error.cpp). Descriptor passing is fd_passing.hpp.
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
+#include "control_block.hpp"
+#include "fd_passing.hpp"
 #include "spindle/process/codec.hpp"
 #include "spindle/process/frame.hpp"
 #include "spindle/process/start_method.hpp"
@@ -36,23 +38,6 @@ struct WorkerConfig {
   }
 };
 
-/// The control block a pool worker shares with the parent (a memfd both map), operated only through
-/// std::atomic_ref. Task frames sent to one worker carry consecutive ordinals 1, 2, 3, ... (the frame id).
-/// - `claim`: the last ordinal the worker consumed (ran or skipped), plus kRevoked while a revocation is
-///   open. The worker claims ordinal s by CAS(s-1 -> s); the CAS fails once the parent has set kRevoked.
-///   The parent revokes by CAS(k -> k | kRevoked): from then on no task with ordinal > k runs on this worker.
-/// - `revoke_through`: the last ordinal the parent had sent when it revoked, written before the revoking CAS
-///   (which publishes it). The worker skips every task up to it, then stores `claim = revoke_through`
-///   (closing the revocation) and acknowledges with a `hello` frame whose id is that ordinal; the parent
-///   sends that worker nothing new until the acknowledgement.
-/// See docs/design/process-pool.md, "Giving back unstarted tasks".
-struct ControlBlock {
-  std::uint64_t claim;
-  std::uint64_t revoke_through;
-  static constexpr std::uint64_t kRevoked = std::uint64_t{1} << 63;
-};
-static_assert(sizeof(ControlBlock) == 16);
-
 /// A started worker: its pid and the parent's end of its channel (a SOCK_STREAM socketpair, CLOEXEC).
 struct Child {
   pid_t pid = -1;
@@ -69,12 +54,6 @@ int reap_child(const Child& c, std::chrono::milliseconds grace = std::chrono::mi
 
 /// The worker loop on channel `fd`; never returns.
 [[noreturn]] void worker_main(int fd);
-
-/// Writes all of `data` (blocking), passing `fds` with the first byte. Returns false on EOF/EPIPE.
-bool send_all(int fd, const char* data, std::size_t size, const std::vector<int>& fds);
-/// One recvmsg into `buf`; received descriptors are appended to `fds`. Returns bytes, 0 on EOF, -1 with
-/// errno on error (EAGAIN included).
-long recv_some(int fd, char* buf, std::size_t size, std::deque<int>& fds);
 
 /// Turns a wait status into a message ("killed by signal 9 (SIGKILL)", "exited with code 3").
 std::string describe_status(int status);

@@ -6,7 +6,7 @@
 namespace spindle {
 
 namespace {
-// A wake-up across vCPUs costs ~25 us (DESIGN.md); a short spin catches the common case of a lock held for a
+// A wake-up across vCPUs costs ~25 us; a short spin catches the common case of a lock held for a
 // few hundred nanoseconds without sleeping.
 constexpr int kSpins = 100;
 }  // namespace

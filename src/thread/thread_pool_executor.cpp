@@ -11,7 +11,7 @@ namespace spindle {
 namespace detail {
 namespace {
 
-// ~20-40 µs of polling before a worker sleeps: about what one cross-vCPU wake-up costs here (WORKLOADS.md).
+// ~20-40 µs of polling before a worker sleeps: about what one cross-vCPU wake-up costs here (docs/bench.md).
 constexpr int kSpinRounds = 2048;
 
 std::size_t default_workers() {
@@ -21,6 +21,20 @@ std::size_t default_workers() {
 
 std::atomic<unsigned> pool_counter{0};
 thread_local const PoolCore* current_pool = nullptr;
+// Set once this worker's initializer has returned: before that, the thread is not ready to run tasks.
+thread_local bool t_ready_to_help = false;
+
+// Every live pool, for the deadlock check, which must see all pools a wait can depend on. Its mutex also
+// guards each pool's blocked_ list. Only untimed waits that are about to sleep on a worker take it.
+struct Registry {
+  std::mutex mutex;
+  std::vector<PoolCore*> pools;
+  uint32_t next_id = 0;
+};
+Registry& registry() {
+  static auto* r = new Registry;  // never destroyed: detached workers may outlive static destruction
+  return *r;
+}
 
 }  // namespace
 
@@ -28,11 +42,80 @@ PoolCore::PoolCore(PoolConfig config) : config_(std::move(config)) {
   if (config_.max_workers == 0) config_.max_workers = default_workers();
   if (config_.thread_name_prefix.empty())
     config_.thread_name_prefix = "ThreadPool-" + std::to_string(pool_counter.fetch_add(1));
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  // Unique among live pools even after the counter wraps; 0 means "no executor".
+  const auto in_use = [&](uint32_t id) {
+    return std::any_of(r.pools.begin(), r.pools.end(), [id](const PoolCore* p) { return p->id_ == id; });
+  };
+  do {
+    id_ = ++r.next_id;
+  } while (id_ == 0 || in_use(id_));
+  r.pools.push_back(this);
 }
 
 // Workers hold a reference, so this may run on the last worker of a pool destroyed from its own task; by then
 // the executor's destructor has shut down and taken every joinable thread.
-PoolCore::~PoolCore() = default;
+PoolCore::~PoolCore() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::erase(r.pools, this);
+}
+
+bool PoolCore::try_run(StateBase& state) noexcept {
+  // Only this pool's tasks: another pool's task would run on a thread its initializer never prepared, and
+  // beyond that pool's max_workers.
+  return t_ready_to_help && state.executor_id() == id_ && state.try_run_inline();
+}
+
+void PoolCore::begin_block(std::span<StateBase* const> states, bool need_all) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  blocked_.push_back(BlockedWait{std::this_thread::get_id(), states, need_all});
+  // Candidates: pools that can start no thread and whose every thread sleeps in a registered wait. Their
+  // waiters hold their futures, so the states read below are alive; they stay as read while we hold the lock,
+  // except that another thread may cancel one (which is why a cancel can still rescue a "deadlock").
+  std::vector<const PoolCore*> dead;
+  for (const PoolCore* p : r.pools) {
+    const std::size_t started = p->started_.load(std::memory_order_acquire);
+    if (started == p->config_.max_workers && p->blocked_.size() == started) dead.push_back(p);
+  }
+  const auto queued_in_dead = [&](const StateBase* s) {
+    if (s->status() != kPending) return false;
+    return std::any_of(dead.begin(), dead.end(), [s](const PoolCore* p) { return p->id_ == s->executor_id(); });
+  };
+  const auto stuck = [&](const BlockedWait& b) {
+    if (b.need_all) return std::any_of(b.states.begin(), b.states.end(), queued_in_dead);
+    return !b.states.empty() && std::all_of(b.states.begin(), b.states.end(), queued_in_dead);
+  };
+  // Shrink to the largest set in which every waiter is stuck: a waiter that might wake frees its pool.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = dead.begin(); it != dead.end(); ++it) {
+      if (!std::all_of((*it)->blocked_.begin(), (*it)->blocked_.end(), stuck)) {
+        dead.erase(it);
+        changed = true;
+        break;
+      }
+    }
+  }
+  if (!stuck(blocked_.back())) return;
+  blocked_.pop_back();
+  std::string names;
+  for (const PoolCore* p : dead) names += (names.empty() ? "'" : ", '") + p->config_.thread_name_prefix + "'";
+  throw DeadlockError("deadlock: a worker of thread pool '" + config_.thread_name_prefix +
+                      "' waits without a timeout on a task still queued in a pool whose every worker is itself "
+                      "blocked waiting on queued tasks (pools " + names +
+                      "); no worker can run it (helping is off, or the task is another pool's), so the wait "
+                      "would never return");
+}
+
+void PoolCore::end_block() noexcept {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const auto me = std::this_thread::get_id();
+  std::erase_if(blocked_, [me](const BlockedWait& b) { return b.thread == me; });
+}
 
 std::size_t PoolCore::num_threads() const { return started_.load(std::memory_order_relaxed); }
 
@@ -129,7 +212,8 @@ void PoolCore::fail_queued(const std::exception_ptr& error) noexcept {
 
 void PoolCore::worker_main(std::size_t index) {
   current_pool = this;
-  t_may_help_on_wait = true;
+  // Installed before the initializer, so a wait in it is checked for deadlock too; it helps only after.
+  t_wait_hook = this;
   {
     std::string name = config_.thread_name_prefix + "_" + std::to_string(index);
     if (name.size() > 15) name = name.substr(name.size() - 15);  // the kernel keeps 15 characters
@@ -150,6 +234,7 @@ void PoolCore::worker_main(std::size_t index) {
       wake_all();
     }
   }
+  t_ready_to_help = true;
   bool idle = false;
   bool spinning = false;
   for (;;) {
@@ -201,6 +286,8 @@ void PoolCore::worker_main(std::size_t index) {
     spinning = true;
   }
   if (spinning) spinning_.fetch_sub(1, std::memory_order_seq_cst);
+  t_ready_to_help = false;
+  t_wait_hook = nullptr;
   current_pool = nullptr;
 }
 
@@ -236,7 +323,7 @@ ThreadPoolExecutor::ThreadPoolExecutor(std::size_t max_workers, std::string thre
     : ThreadPoolExecutor(ThreadPoolOptions{max_workers, std::move(thread_name_prefix), std::move(initializer)}) {}
 
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
-    : help_ok_(options.run_pending_on_wait && !options.initializer) {
+    : help_ok_(options.run_pending_on_wait) {
   core_ = std::make_shared<detail::PoolCore>(detail::PoolConfig{
       options.max_workers, std::move(options.thread_name_prefix), std::move(options.initializer)});
 }

@@ -11,3 +11,8 @@ if(TARGET test_advisor AND TARGET spindle_cli)
   add_dependencies(test_advisor spindle_cli)
   target_compile_definitions(test_advisor PRIVATE SPINDLE_CLI="$<TARGET_FILE:spindle_cli>")
 endif()
+# The JSON tests parse the report back with nlohmann-json (header-only).
+if(TARGET test_advisor_json)
+  find_package(nlohmann_json 3 REQUIRED)
+  target_link_libraries(test_advisor_json PRIVATE nlohmann_json::nlohmann_json)
+endif()

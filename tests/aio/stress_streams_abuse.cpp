@@ -2,6 +2,7 @@
 // peer that never reads, 2,000 concurrent connections, accept under descriptor exhaustion (EMFILE), a peer
 // that resets mid-message. Each case checks that the server keeps serving others. (A subprocess flooding
 // stdout is in test_subprocess.) SPINDLE_STRESS_CONNS overrides the connection count (sanitizer runs).
+// SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

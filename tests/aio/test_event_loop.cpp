@@ -1,3 +1,6 @@
+// The loop itself: callbacks, readers and writers on pipes, misuse, wake-ups from other threads.
+// SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
+
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <unistd.h>

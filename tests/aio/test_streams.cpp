@@ -1,10 +1,14 @@
 // TCP and Unix streams: echo round trips (IPv4, IPv6, names, Unix), the reader's operations and their errors,
 // cancel-safety of pending reads, drain backpressure, connection errors, server limits.
+// SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
 
 #include <gtest/gtest.h>
 #include <cstdio>
+#include <cstdlib>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -46,6 +50,16 @@ bool ipv6_loopback_available() {
   return ok;
 }
 
+// Whether this kernel lets a process set up an io_uring (not seccomp'd, not kernel.io_uring_disabled), asked of
+// the kernel directly rather than of the loop under test.
+bool io_uring_available() {
+  io_uring_params params{};
+  const long fd = ::syscall(__NR_io_uring_setup, 4, &params);
+  if (fd < 0) return false;
+  ::close(static_cast<int>(fd));
+  return true;
+}
+
 aio::Task<std::string> echo_once(std::string host) {
   aio::Server server = co_await aio::start_server(echo_lines, host, 0);
   const int port = server.port();
@@ -82,6 +96,23 @@ TEST_F(StreamsTest, EchoOnALoopCreatedWithTheIoUringBackend) {
   }
   loop.close();
   EXPECT_EQ(aio::run(echo_once("127.0.0.1"), {.backend = aio::Backend::io_uring}), "hello\nworld\n");
+}
+
+// Which backend this run is on: SPINDLE_AIO_BACKEND (set per registration by tests/CMakeLists.txt) decides for
+// every loop whose options do not, so "uring." runs of this file really use io_uring where the kernel allows it;
+// where it does not, the loop falls back to epoll and this says so.
+TEST_F(StreamsTest, LoopsRunOnTheBackendTheEnvironmentNames) {
+  const char* env = std::getenv("SPINDLE_AIO_BACKEND");
+  const bool want_uring = env != nullptr && (std::string(env) == "io_uring" || std::string(env) == "uring");
+  aio::EventLoop loop;
+  EXPECT_EQ(loop.backend(), want_uring && io_uring_available() ? aio::Backend::io_uring : aio::Backend::epoll);
+  EXPECT_EQ(loop.run_until_complete(echo_once("127.0.0.1")), "hello\nworld\n");
+  loop.close();
+  const char* ran = loop.backend() == aio::Backend::io_uring ? "io_uring"
+                    : want_uring                            ? "epoll (io_uring unavailable here: fell back)"
+                                                            : "epoll";
+  std::printf("backend: %s\n", ran);
+  RecordProperty("backend", ran);
 }
 
 TEST_F(StreamsTest, EchoOverIpv6) {

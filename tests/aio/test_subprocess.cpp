@@ -1,5 +1,6 @@
 // Subprocesses: pipes in every direction, communicate, signals, reaping (no zombies), spawn errors, and a child
 // that floods stdout while the parent reads slowly (memory stays bounded).
+// SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

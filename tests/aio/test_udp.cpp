@@ -1,4 +1,5 @@
 // UDP endpoints: a round trip between a bound and a connected endpoint, cancel-safe recvfrom, ICMP errors.
+// SPINDLE_TEST_ON_EACH_BACKEND: tests/CMakeLists.txt runs these on epoll and again on io_uring ("uring." names).
 
 #include <gtest/gtest.h>
 

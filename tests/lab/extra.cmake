@@ -7,3 +7,8 @@ if(TARGET test_demos)
     set_target_properties(test_demos PROPERTIES EXCLUDE_FROM_ALL ON)
   endif()
 endif()
+# test_lab_json parses render_json's output back with nlohmann-json (header-only).
+if(TARGET test_lab_json)
+  find_package(nlohmann_json 3 REQUIRED)
+  target_link_libraries(test_lab_json PRIVATE nlohmann_json::nlohmann_json)
+endif()

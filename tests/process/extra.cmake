@@ -26,3 +26,11 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
                    ${CMAKE_CURRENT_BINARY_DIR}/fuzz_process_frames_corpus ${CMAKE_CURRENT_SOURCE_DIR}/process/fuzz_corpus)
   set_tests_properties(process.fuzz_frames_and_codec PROPERTIES LABELS fuzz TIMEOUT 300)
 endif()
+
+# Unit tests of the processes model's internals (descriptor passing, the pool's dispatch policy) include
+# headers of src/process.
+foreach(_internal IN ITEMS test_fd_passing test_dispatch_policy)
+  if(TARGET ${_internal})
+    target_include_directories(${_internal} PRIVATE ${PROJECT_SOURCE_DIR}/src/process)
+  endif()
+endforeach()

@@ -1,4 +1,4 @@
-// libFuzzer target (RELIABILITY T7) over the frame reader and the codec decoder: any byte sequence must be
+// libFuzzer target over the frame reader and the codec decoder: any byte sequence must be
 // rejected with ProtocolError or parsed, never crash, never trip a sanitizer, never allocate more than the
 // frame bound. Built when the compiler is clang (tests/process/extra.cmake), run for a bounded time by CTest.
 

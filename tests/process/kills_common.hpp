@@ -1,5 +1,5 @@
 #pragma once
-// The random-SIGKILL scenario of RELIABILITY G1, shared by stress_process_pool_kills.cpp (modest size) and
+// The random-SIGKILL scenario (every future ends, no hang), shared by stress_process_pool_kills.cpp (modest size) and
 // slow_process_pool_kills.cpp (full size): many tasks while workers are SIGKILLed at random. No hang, every
 // future resolved, only tasks that were running on a killed worker fail (WorkerCrashed), every other result
 // right, and the pool still accepts work.

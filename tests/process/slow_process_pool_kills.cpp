@@ -1,4 +1,4 @@
-// RELIABILITY G1 at full size: 100,000 tasks with 100 random SIGKILLs of workers (kills_common.hpp holds the
+// Random worker kills at full size: 100,000 tasks with 100 random SIGKILLs of workers (kills_common.hpp holds the
 // scenario and what is checked; stress_process_pool_kills.cpp runs it at a modest size).
 
 #include "kills_common.hpp"

@@ -1,4 +1,4 @@
-// RELIABILITY G1 at a modest scale: many tasks while workers are SIGKILLed at random. No hang, every future
+// Random worker kills at a modest scale: many tasks while workers are SIGKILLed at random. No hang, every future
 // resolved, only tasks that were running on a killed worker fail (WorkerCrashed), every other result right,
 // and the pool still accepts work. Scale with SPINDLE_STRESS_TASKS / SPINDLE_STRESS_KILLS (defaults: 10,000
 // tasks, 10 kills; the slow_ test runs the full 100,000 / 100).
@@ -16,7 +16,9 @@
 
 #include "census.hpp"
 #include "process_census.hpp"
+#include "spindle/process/event.hpp"
 #include "spindle/process/process_pool_executor.hpp"
+#include "spindle/process/value.hpp"
 
 namespace sp = spindle::process;
 
@@ -28,6 +30,15 @@ using namespace spindle::test::kills;
 
 int stuck(int) {
   for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+// Counts itself in; the fourth to arrive sets `all`. Then never returns.
+int arrive_then_stick(sp::Value<int> started, sp::Event all) {
+  {
+    std::lock_guard lock(started.get_lock());
+    if (++started.raw() == 4) all.set();
+  }
+  return stuck(0);
 }
 
 class ProcessPoolStress : public ProcessPoolKills {};
@@ -55,11 +66,15 @@ TEST_F(ProcessPoolStress, StuckTaskKilledWithinTimeoutFigure) {
 
 TEST_F(ProcessPoolStress, ShutdownKillRunningWithEveryWorkerStuckFigure) {
   sp::ProcessPoolExecutor pool(4);
+  sp::Value<int> started(0);
+  sp::Event all_started;
   std::vector<spindle::Future<int>> fs;
-  for (int i = 0; i < 4; ++i) fs.push_back(pool.submit<&stuck>(i));
-  for (auto& f : fs)
-    while (!f.running()) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // not synchronisation: lets them all start
+  for (int i = 0; i < 4; ++i) fs.push_back(pool.submit<&arrive_then_stick>(started, all_started));
+  // A rendezvous, not a sleep: a future is running once its task is sent to a worker, not once it starts.
+  if (!all_started.wait(std::chrono::seconds(60))) {
+    pool.shutdown(true, true, true);  // the stuck tasks would keep the destructor waiting
+    FAIL() << "the four tasks never all started";
+  }
   const auto t0 = std::chrono::steady_clock::now();
   pool.shutdown(true, true, true);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

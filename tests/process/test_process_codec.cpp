@@ -1,5 +1,5 @@
 // The frame reader and the codec: round trips of every supported type, and hostile input rejected before
-// anything is allocated (RELIABILITY T6/T7).
+// anything is allocated.
 
 #include <cstdint>
 #include <cstring>

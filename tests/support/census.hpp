@@ -1,5 +1,5 @@
 #pragma once
-// Leak census for tests (STYLE.md: "each a leak test"): threads, fds and live future states must be back to
+// Leak census for tests: threads, fds and live future states must be back to
 // their baseline when a test ends.
 
 #include <gtest/gtest.h>

@@ -264,7 +264,33 @@ TEST(PoolBasics, WaitAndAsCompletedOverPoolFutures) {
   EXPECT_EQ(sum, 40425);
 }
 
-// STYLE.md: "the idle loop does not spin". Idle workers poll only briefly before sleeping, so over an idle
+// Waits (bounded) until every started worker sleeps for want of work.
+bool all_workers_park(const ThreadPoolExecutor& pool) {
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (pool.parked_workers() < pool.num_threads()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST(PoolBasics, ParkedWorkersCountsOnlyIdleWorkers) {
+  ThreadPoolExecutor pool(1);
+  EXPECT_EQ(pool.parked_workers(), 0u);
+  std::latch release(1);
+  spindle::Event running;
+  auto f = pool.submit([&] {
+    running.set();
+    release.wait();
+  });
+  running.wait();
+  EXPECT_EQ(pool.parked_workers(), 0u) << "a worker running a task is not parked";
+  release.count_down();
+  f.result();
+  EXPECT_TRUE(all_workers_park(pool)) << "the idle worker never parked";
+}
+
+// The idle pool does not spin. Idle workers poll only briefly before sleeping, so over an idle
 // interval the process uses almost no CPU. The interval is the measurement, not synchronisation.
 TEST(PoolBasics, IdleWorkersDoNotSpin) {
   auto cpu_seconds = [] {
@@ -276,7 +302,8 @@ TEST(PoolBasics, IdleWorkersDoNotSpin) {
   std::vector<Future<int>> fs;
   for (int i = 0; i < 4000; ++i) fs.push_back(pool.submit(square, i));
   for (auto& f : fs) f.result();
-  std::this_thread::sleep_for(50ms);  // let the workers finish polling and park
+  // Once every worker has stopped polling and parked, the interval below measures idleness alone.
+  ASSERT_TRUE(all_workers_park(pool)) << pool.parked_workers() << " of " << pool.num_threads() << " parked";
   const double before = cpu_seconds();
   std::this_thread::sleep_for(300ms);
   const double used = cpu_seconds() - before;

@@ -18,12 +18,13 @@ enum class Classification {
   io_bound,     ///< its threads mostly waited (sleep, disk, pipe, network)
   mixed,        ///< in between: real computation and real waiting
   lock_capped,  ///< several threads wanted to compute, yet about one core was used: a GIL or a hot lock
+  not_enough_data,  ///< the run was too short (< 50 ms or < 4 samples) to judge: no verdict, no advice
 };
 
 /// The model the advisor recommends.
 enum class Model { processes, threads, async, none };
 
-/// "cpu-bound", "io-bound", "mixed", "lock-capped".
+/// "cpu-bound", "io-bound", "mixed", "lock-capped", "not-enough-data".
 const char* to_string(Classification c) noexcept;
 /// "processes", "threads", "async", "none".
 const char* to_string(Model m) noexcept;

@@ -162,9 +162,11 @@ struct LoopOptions {
   /// In debug mode, a step longer than this is reported while it still runs. Python:
   /// `loop.slow_callback_duration` (0.1 s).
   std::chrono::nanoseconds slow_callback_duration = std::chrono::milliseconds(100);
-  /// The I/O backend: epoll (default) or io_uring, which falls back to epoll where io_uring cannot be set up
-  /// (seccomp, kernel.io_uring_disabled, an old kernel). EventLoop::backend() says which one runs.
-  Backend backend = Backend::epoll;
+  /// The I/O backend: epoll or io_uring, which falls back to epoll where io_uring cannot be set up (seccomp,
+  /// kernel.io_uring_disabled, an old kernel); EventLoop::backend() says which one runs. Unset means the
+  /// environment variable SPINDLE_AIO_BACKEND (`epoll`, `io_uring` or `uring`; absent or empty: epoll; anything
+  /// else: the constructor throws std::invalid_argument).
+  std::optional<Backend> backend = std::nullopt;
 };
 
 /// The event loop: runs tasks and callbacks on the thread that calls run_forever / run_until_complete.
@@ -249,11 +251,12 @@ class EventLoop {
 
   /// Schedules `task` on this loop (callable before the loop runs). Python: `loop.create_task(coro, name)`.
   template <class T>
-  Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
-                      int line = __builtin_LINE()) {
+  ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
+                               int line = __builtin_LINE()) {
+    if (closed_) detail::refuse_unstarted(task);  // check_open() throws: no "never awaited" report on top
     check_open();
     task.state()->make_root(&core_, name, file, line);
-    return task;
+    return ScheduledTask<T>(std::move(task));
   }
 
   /// Calls `fn()` whenever `fd` is readable (level-triggered), replacing a previous reader. Python:

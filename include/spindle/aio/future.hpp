@@ -56,7 +56,7 @@ struct BridgeRef {
 };
 
 template <class T, bool Move>
-class FutureAwaiter final : public Waiter {
+class [[nodiscard("a future awaitable does nothing unless awaited")]] FutureAwaiter final : public Waiter {
  public:
   explicit FutureAwaiter(Future<T> f) noexcept : fut_(std::move(f)) {}
   FutureAwaiter(const FutureAwaiter&) = delete;
@@ -112,16 +112,24 @@ class FutureAwaiter final : public Waiter {
   TaskState* task_ = nullptr;
 };
 
+template <class F, class... A>
+auto to_thread_impl(F fn, A... args) -> Task<std::invoke_result_t<F&, A&...>> {
+  auto fut = EventLoop::get_running_loop().run_in_executor(nullptr, std::move(fn), std::move(args)...);
+  co_return co_await FutureAwaiter<typename decltype(fut)::value_type, true>(std::move(fut));
+}
+
 }  // namespace detail
 
 /// Runs `fn(args...)` on the running loop's default executor (a ThreadPoolExecutor created on first use) and
 /// awaits it: blocking calls leave the loop free. **Errors:** rethrows what `fn` throws. **Cancellation:**
 /// cancelling the task stops the wait (the call itself runs on; a thread cannot be interrupted).
-/// **Python equivalent:** `await asyncio.to_thread(fn, *args)`.
+/// Always awaited, so on a g++ with PR c++/100611 (SPINDLE_GCC_PR100611) a temporary lambda that captures by
+/// value something with a destructor is refused at compile time (that compiler destroys it twice): name it
+/// first, or pass the values as `args`. **Python equivalent:** `await asyncio.to_thread(fn, *args)`.
 template <class F, class... A>
-auto to_thread(F fn, A... args) -> Task<std::invoke_result_t<F&, A&...>> {
-  auto fut = EventLoop::get_running_loop().run_in_executor(nullptr, std::move(fn), std::move(args)...);
-  co_return co_await detail::FutureAwaiter<typename decltype(fut)::value_type, true>(std::move(fut));
+auto to_thread(F&& fn, A&&... args) -> Task<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
+  detail::reject_temporary_closure_on_gcc_pr100611<F>();
+  return detail::to_thread_impl<std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...);
 }
 
 template <class F, class... A>

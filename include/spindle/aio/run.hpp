@@ -23,8 +23,8 @@ struct RunOptions {
   /// On the main thread, with SIGINT at its default disposition: Ctrl-C cancels the main task (so its cleanup
   /// runs) and run() throws KeyboardInterrupt; a second Ctrl-C kills the process as before.
   bool handle_sigint = true;
-  /// The loop's I/O backend (see LoopOptions::backend).
-  Backend backend = Backend::epoll;
+  /// The loop's I/O backend; unset: SPINDLE_AIO_BACKEND (see LoopOptions::backend).
+  std::optional<Backend> backend = std::nullopt;
 };
 
 namespace detail {

@@ -3,6 +3,7 @@
 /// TCP and Unix-domain servers: `start_server`, `start_unix_server`, `Server`. Python equivalent:
 /// `asyncio.start_server`, `asyncio.start_unix_server`, `asyncio.Server`.
 
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -50,6 +51,17 @@ class Server {
   Server() noexcept = default;
   /// Internal.
   explicit Server(std::shared_ptr<detail::ServerState> s) noexcept : s_(std::move(s)) {}
+  /// A server that will run `handler` for each connection, not yet listening: listen() binds it. The two-step
+  /// form of start_server -- the handler is stored by a call that awaits nothing -- safe for any capturing
+  /// lambda on every compiler (see README.md, "Compilers"). Python: `loop.create_server(cb, start_serving=False)`.
+  explicit Server(ConnectionHandler handler, ServerOptions options = {});
+
+  /// Listens on `host`:`port` (as start_server) and starts accepting. **Errors:** InvalidStateError if this
+  /// server already listens or was closed; std::system_error / GaiError as start_server. Python:
+  /// `await server.start_serving()` after binding.
+  Task<void> listen(std::string host, int port);
+  /// Listens on the Unix-domain socket `path` (as start_unix_server) and starts accepting.
+  Task<void> listen_unix(std::string path);
 
   /// Stops listening (closes the listening sockets); connections go on. Idempotent. Python: `close()`.
   void close();
@@ -76,11 +88,29 @@ class Server {
   std::shared_ptr<detail::ServerState> s_;
 };
 
+namespace detail {
+Task<Server> start_server(ConnectionHandler handler, std::string host, int port, ServerOptions options);
+Task<Server> start_unix_server(ConnectionHandler handler, std::string path, ServerOptions options);
+}  // namespace detail
+
 /// Listens on `host`:`port` (port 0: a free port; host "" : every interface, IPv4 and IPv6; names resolved off
-/// the loop thread) and runs `handler` for each connection. Python: `await asyncio.start_server(cb, host, port)`.
-Task<Server> start_server(ConnectionHandler handler, std::string host, int port, ServerOptions options = {});
+/// the loop thread) and runs `handler` for each connection. On a g++ with PR c++/100611 (SPINDLE_GCC_PR100611)
+/// a temporary lambda that captures by value something with a destructor is refused at compile time, because
+/// that compiler destroys it twice inside the co_await: name the handler first, capture by reference, or use
+/// `Server(handler)` + `listen()`. Python: `await asyncio.start_server(cb, host, port)`.
+template <class H>
+  requires std::constructible_from<ConnectionHandler, H&&>
+Task<Server> start_server(H&& handler, std::string host, int port, ServerOptions options = {}) {
+  detail::reject_temporary_closure_on_gcc_pr100611<H>();
+  return detail::start_server(ConnectionHandler(std::forward<H>(handler)), std::move(host), port, options);
+}
 /// Listens on the Unix-domain socket `path` (an existing socket file there is replaced; the file is removed on
-/// close). Python: `await asyncio.start_unix_server(cb, path)`.
-Task<Server> start_unix_server(ConnectionHandler handler, std::string path, ServerOptions options = {});
+/// close). The same compile-time check as start_server. Python: `await asyncio.start_unix_server(cb, path)`.
+template <class H>
+  requires std::constructible_from<ConnectionHandler, H&&>
+Task<Server> start_unix_server(H&& handler, std::string path, ServerOptions options = {}) {
+  detail::reject_temporary_closure_on_gcc_pr100611<H>();
+  return detail::start_unix_server(ConnectionHandler(std::forward<H>(handler)), std::move(path), options);
+}
 
 }  // namespace spindle::aio

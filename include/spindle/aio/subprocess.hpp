@@ -13,6 +13,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "spindle/aio/streams.hpp"
@@ -93,8 +96,51 @@ class Process {
   StreamReader err_;
 };
 
-/// Starts `argv[0]` (looked up in PATH) with arguments `argv`. Python: `await create_subprocess_exec(*argv)`.
+/// Starts `argv[0]` (looked up in PATH) with arguments `argv`. On g++ 12 build the vector outside the co_await
+/// (`std::vector<std::string> argv{"echo", "hi"}; co_await create_subprocess_exec(argv);`): a braced list
+/// written inside a co_await does not compile there (GCC PR c++/103871, "array used as initializer"); or use the
+/// variadic form below. Python: `await create_subprocess_exec(*argv)`.
 Task<Process> create_subprocess_exec(std::vector<std::string> argv, SubprocessOptions options = {});
+
+namespace detail {
+template <class A>
+inline constexpr bool is_subprocess_options = std::is_same_v<std::remove_cvref_t<A>, SubprocessOptions>;
+template <class A>
+inline constexpr bool is_subprocess_arg = std::is_convertible_v<A&&, std::string_view>;
+/// Args are strings, optionally followed by one SubprocessOptions (and nothing after it).
+template <class... A>
+consteval bool subprocess_args_ok() {
+  constexpr std::size_t n = sizeof...(A);
+  constexpr bool kinds[] = {is_subprocess_arg<A>..., false};
+  constexpr bool opts[] = {is_subprocess_options<A>..., false};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(kinds[i] || (opts[i] && i + 1 == n))) return false;
+  }
+  return true;
+}
+template <class A>
+void add_subprocess_arg(std::vector<std::string>& argv, SubprocessOptions& options, A&& a) {
+  if constexpr (is_subprocess_options<A>) {
+    options = std::forward<A>(a);
+  } else {
+    argv.emplace_back(std::string_view(a));
+  }
+}
+}  // namespace detail
+
+/// Starts `program` (looked up in PATH) with the arguments `args...` (strings), optionally followed by
+/// `SubprocessOptions{...}` (spelled with its type: a braced list cannot follow a pack). Works inside a
+/// co_await on every compiler. Python: `await create_subprocess_exec("echo", "hi", stdout=PIPE)`.
+template <class... A>
+  requires(detail::subprocess_args_ok<A...>())
+Task<Process> create_subprocess_exec(std::string_view program, A&&... args) {
+  std::vector<std::string> argv;
+  argv.reserve(1 + sizeof...(A));
+  argv.emplace_back(program);
+  SubprocessOptions options;
+  (detail::add_subprocess_arg(argv, options, std::forward<A>(args)), ...);
+  return create_subprocess_exec(std::move(argv), options);
+}
 /// Starts `/bin/sh -c command`. Python: `await create_subprocess_shell(cmd)`.
 Task<Process> create_subprocess_shell(std::string command, SubprocessOptions options = {});
 

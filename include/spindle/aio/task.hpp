@@ -6,7 +6,9 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <concepts>
 #include <exception>
+#include <functional>
 #include <new>
 #include <string>
 #include <string_view>
@@ -16,6 +18,18 @@
 
 #include "spindle/aio/detail/core.hpp"
 #include "spindle/core/errors.hpp"
+
+/// 1 where g++ destroys a capturing closure written inside a `co_await` full-expression twice (GCC PR
+/// c++/100611, seen on g++ 12; assumed until g++ 15, which is not verified here): spindle's always-awaited
+/// entry points then refuse such a closure at compile time instead of letting it double-free at run time.
+/// Define it to 0 on a g++ known to be fixed, or to 1 to check portability under clang.
+#ifndef SPINDLE_GCC_PR100611
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 15
+#define SPINDLE_GCC_PR100611 1
+#else
+#define SPINDLE_GCC_PR100611 0
+#endif
+#endif
 
 namespace spindle::aio {
 
@@ -136,7 +150,8 @@ class TaskAwaiter final : public Waiter, public DoneWatcher {
 };
 
 /// `sleep(d)`: a timer entry that points at the task itself (no allocation); `sleep(0)` re-queues the task.
-class SleepAwaiter final : public Waiter {
+class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final
+    : public Waiter {
  public:
   explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
@@ -254,7 +269,8 @@ class AnyTask {
 /// is reported when the task is destroyed ("Task exception was never retrieved").
 /// **Cancellation:** see AnyTask. **Python equivalent:** `async def f() -> T` / `asyncio.Task[T]`.
 template <class T>
-class Task : public AnyTask {
+class [[nodiscard("a coroutine does nothing until it is awaited (co_await) or scheduled (create_task)")]] Task
+    : public AnyTask {
  public:
   /// The coroutine promise (frame allocation, result storage, task state).
   using promise_type = detail::Promise<T>;
@@ -295,14 +311,102 @@ Task<T> detail::PromiseBase<T>::get_return_object() noexcept {
   return Task<T>(this);
 }
 
+/// What create_task returns: the Task<T>, already scheduled. Unlike Task<T> it may be discarded (the loop holds
+/// the task until it ends, as TaskGroup holds its children), so `create_task(f());` and `tg.create_task(f());`
+/// compile clean under [[nodiscard]]. Converts to Task<T>. Python: the `asyncio.Task` create_task returns.
+template <class T>
+class ScheduledTask : public Task<T> {
+ public:
+  /// An empty reference.
+  ScheduledTask() noexcept = default;
+  /// Refers to the scheduled `task`.
+  explicit ScheduledTask(Task<T> task) noexcept : Task<T>(std::move(task)) {}
+};
+
+namespace detail {
+
+/// A Task handed to an API that refuses it with an error: marked so that it is not also reported as "never
+/// awaited" when it is destroyed (Python closes the coroutine in that case).
+inline void refuse_unstarted(const AnyTask& task) noexcept {
+  if (task.valid() && !task.state()->started()) task.state()->mark_retrieved();
+}
+
+/// The awaited result type of a callable that returns a Task.
+template <class F, class... A>
+using TaskCallResult = typename std::invoke_result_t<F&, A&...>::value_type;
+
+/// Calls `fn(args...)` and awaits the Task it returns, keeping `fn` and `args` (copies, in this coroutine's
+/// frame) alive until that Task is done: a coroutine lambda's captures live in the closure, not in the lambda's
+/// own frame, so the closure must outlive every step of the coroutine.
+template <class R, class F, class... A>
+Task<R> invoke_owned(F fn, A... args) {
+  if constexpr (std::is_void_v<R>) {
+    co_await std::invoke(fn, args...);
+  } else {
+    co_return co_await std::invoke(fn, args...);
+  }
+}
+
+/// A callable create_task can own: invoked with the stored arguments (as lvalues), it returns a Task.
+template <class F, class... A>
+concept TaskCallable = std::invocable<std::decay_t<F>&, std::decay_t<A>&...> &&
+                       requires { typename std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>::promise_type; };
+
+template <class F>
+inline constexpr bool is_std_function = false;
+template <class Sig>
+inline constexpr bool is_std_function<std::function<Sig>> = true;
+
+/// True when handing `F` (as deduced from a forwarding reference) to an awaited call inside a coroutine would
+/// hit GCC PR c++/100611: an rvalue closure whose destruction does something (a capture by value of a string,
+/// a shared_ptr...). A named (lvalue) callable and a closure that only captures references or trivial values
+/// are safe. A std::function rvalue is let through: `start_server(std::move(handler), ...)` in a statement of
+/// its own is the established safe spelling, and a lambda is seldom wrapped in one inside the co_await itself.
+template <class F>
+inline constexpr bool closure_hits_gcc_pr100611 =
+    SPINDLE_GCC_PR100611 && !std::is_lvalue_reference_v<F> &&
+    !std::is_trivially_destructible_v<std::remove_cvref_t<F>> && !std::is_function_v<std::remove_cvref_t<F>> &&
+    !is_std_function<std::remove_cvref_t<F>>;
+
+/// The compile-time refusal of the form that double-frees on the affected g++ (see closure_hits_gcc_pr100611).
+template <class F>
+constexpr void reject_temporary_closure_on_gcc_pr100611() {
+  static_assert(!closure_hits_gcc_pr100611<F>,
+                "g++ before 15 destroys a capturing lambda written inside a co_await expression twice (GCC PR "
+                "c++/100611: a double free at run time). Name it first -- `auto handler = [...](...) -> "
+                "aio::Task<void> {...}; co_await aio::start_server(handler, ...);` -- or capture only by reference, "
+                "or use the two-step form (`aio::Server server(handler); co_await server.listen(host, port);`). "
+                "See README.md, 'Compilers'.");
+}
+
+}  // namespace detail
+
 /// Schedules the coroutine `task` on the running loop as its own task and returns it. `name` defaults to
 /// "Task-N". The creation site is recorded for debug-mode reports. **Errors:** InvalidStateError without a
 /// running loop or if the task was already started. Python: `asyncio.create_task(coro, name=...)`.
 template <class T>
-Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
-                    int line = __builtin_LINE()) {
-  task.state()->make_root(&detail::running_core(), name, file, line);
-  return task;
+ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
+                             int line = __builtin_LINE()) {
+  if (detail::tls_running == nullptr) {
+    detail::refuse_unstarted(task);  // the error tells the caller: no "never awaited" report on top of it
+    detail::throw_no_loop();
+  }
+  task.state()->make_root(detail::tls_running, name, file, line);
+  return ScheduledTask<T>(std::move(task));
+}
+
+/// Schedules `fn(args...)` (a callable returning a Task: typically a coroutine lambda) as its own task, keeping
+/// `fn` and `args` (decayed copies; std::ref for a reference) alive in the task until it ends: the safe way to
+/// start a capturing coroutine lambda, whose captures would dangle if the closure were a temporary that dies
+/// before the task runs (`create_task([x]() -> Task<void> {...}())` is exactly that). Call it as a statement
+/// (not inside a co_await) on g++ 12. **Errors:** as create_task(task). Python: `asyncio.create_task(fn(*args))`.
+template <class F, class... A>
+  requires detail::TaskCallable<F, A...>
+ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>> create_task(F&& fn, A&&... args) {
+  using R = detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>;
+  detail::running_core();  // no loop: throw before the closure is copied anywhere
+  return create_task(detail::invoke_owned<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn),
+                                                                                   std::forward<A>(args)...));
 }
 
 /// Suspends the current task for `delay`; `sleep(0)` yields to the loop once. **Cancellation:** throws

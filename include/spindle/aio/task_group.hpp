@@ -45,16 +45,32 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
 
   /// Schedules `task` as a child of the group. Python: `tg.create_task(coro, name=...)`.
   template <class T>
-  Task<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
-                      int line = __builtin_LINE()) {
-    if (aborting_) throw InvalidStateError("TaskGroup is shutting down");
-    if (exiting_ && children_.empty()) throw InvalidStateError("TaskGroup is finished");
+  ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
+                               int line = __builtin_LINE()) {
+    if (aborting_ || (exiting_ && children_.empty())) {
+      // Refused: the error tells the caller, so no "never awaited" report for it (Python closes the coroutine).
+      detail::refuse_unstarted(task);
+      if (aborting_) throw InvalidStateError("TaskGroup is shutting down");
+      throw InvalidStateError("TaskGroup is finished");
+    }
     detail::TaskState* s = task.state();
     s->make_root(parent_.loop(), name, file, line);
     s->ref();
     children_.insert(s);
     s->add_watcher(this);
-    return task;
+    return ScheduledTask<T>(std::move(task));
+  }
+  /// Schedules `fn(args...)` (a callable returning a Task, typically a coroutine lambda) as a child, keeping
+  /// `fn` and `args` alive in the child until it ends, so that a capturing lambda's captures never dangle (see
+  /// aio::create_task(fn, args...)). Python: `tg.create_task(fn(*args))`.
+  template <class F, class... A>
+    requires detail::TaskCallable<F, A...>
+  ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>> create_task(F&& fn, A&&... args) {
+    using R = detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>;
+    if (aborting_) throw InvalidStateError("TaskGroup is shutting down");
+    if (exiting_ && children_.empty()) throw InvalidStateError("TaskGroup is finished");
+    return create_task(
+        detail::invoke_owned<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...));
   }
 
  private:
@@ -196,10 +212,16 @@ Task<R> run_task_group(F fn) {
 /// Runs `body(tg)` (a callable returning Task<R>) as the block of a TaskGroup, waits for every child, and
 /// returns the body's result. **Errors:** ExceptionGroup with every child failure (and the body's own, last).
 /// **Python equivalent:** `async with asyncio.TaskGroup() as tg: <body>`.
+///
+/// Always awaited, so on a g++ with PR c++/100611 (see SPINDLE_GCC_PR100611) a temporary lambda that captures
+/// something with a destructor by value is refused at compile time (it would be destroyed twice): name the
+/// body first, or capture by reference (`[&]`, the usual spelling).
 template <class F>
-auto task_group(F body) {
-  using R = typename std::invoke_result_t<F&, TaskGroup&>::value_type;
-  return detail::run_task_group<R>(std::move(body));
+auto task_group(F&& body) {
+  detail::reject_temporary_closure_on_gcc_pr100611<F>();
+  using Body = std::decay_t<F>;
+  using R = typename std::invoke_result_t<Body&, TaskGroup&>::value_type;
+  return detail::run_task_group<R>(Body(std::forward<F>(body)));
 }
 
 }  // namespace spindle::aio

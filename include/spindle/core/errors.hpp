@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// The typed errors every spindle model throws (DESIGN.md, "Errors are typed").
+/// The typed errors every spindle model throws.
 
 #include <csignal>
 #include <cstdint>
@@ -31,6 +31,14 @@ class TimeoutError : public Error {
 
 /// An operation is not allowed in the object's current state. Python: `InvalidStateError`.
 class InvalidStateError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An untimed wait would never return: the awaited task is queued in a thread pool whose every worker is itself
+/// blocked waiting on queued tasks (a pool waiting on itself with helping off, or pools waiting on each other).
+/// Python has none (it hangs); the nearest is the `RuntimeError` of a thread joining itself.
+class DeadlockError : public Error {
  public:
   using Error::Error;
 };

@@ -34,6 +34,10 @@ SharedState<T>* state_of(const Future<T>& f) noexcept;
 /// **Thread safety:** every member may be called concurrently from any thread.
 /// **Errors:** `result()` rethrows the work's exception, throws `CancelledError` if cancelled and
 /// `TimeoutError` if a timeout passes first.
+/// **Waiting inside a pool:** an untimed wait (`result()`, `wait()`, `exception()`) on a thread-pool worker
+/// runs a still-queued task of the same pool itself, and throws `DeadlockError` when it provably could never
+/// return (every worker that could run the awaited task is itself blocked waiting on queued tasks). A timed
+/// wait does neither: it times out.
 /// **Python equivalent:** `concurrent.futures.Future`.
 template <class T>
 class Future {
@@ -73,16 +77,18 @@ class Future {
   /// Cancels the work if it has not started; returns false if it is running or done. Python: `cancel()`.
   bool cancel() noexcept { return state_->cancel(); }
 
-  /// Blocks until the work is done. Python: `concurrent.futures.wait([f])`.
-  void wait() const noexcept { state_->wait(); }
-  /// Blocks until done or `timeout` passes; true if done.
+  /// Blocks until the work is done. On a pool worker waiting on its own pool's queued task, runs the task
+  /// itself; throws DeadlockError if the wait provably never returns (see the class comment).
+  /// Python: `concurrent.futures.wait([f])`.
+  void wait() const { state_->wait(); }
+  /// Blocks until done or `timeout` passes; true if done. A finite timeout never throws.
   template <class Rep, class Period>
-  bool wait_for(std::chrono::duration<Rep, Period> timeout) const noexcept {
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
     return state_->wait_until(deadline_after(timeout));
   }
-  /// Blocks until done or `deadline`; true if done.
+  /// Blocks until done or `deadline`; true if done. A finite deadline never throws.
   template <class Clock, class Duration>
-  bool wait_until(std::chrono::time_point<Clock, Duration> deadline) const noexcept {
+  bool wait_until(std::chrono::time_point<Clock, Duration> deadline) const {
     return state_->wait_until(to_steady(deadline));
   }
 

@@ -112,6 +112,14 @@ DoneAndNotDone<F> wait_impl(std::vector<F> futures, SteadyTime deadline, ReturnW
   if (!ready_now) {
     WaitCore core(mode, pending);
     std::unique_ptr<OwnedNode<WaitCore>[]> nodes(new OwnedNode<WaitCore>[futures.size()]);
+    // Unregisters on every way out, DeadlockError included: a node left on a state would dangle.
+    struct Unregister {
+      OwnedNode<WaitCore>* nodes;
+      std::size_t n;
+      ~Unregister() {
+        for (std::size_t i = 0; i < n; ++i) nodes[i].unregister();
+      }
+    } unregister{nodes.get(), futures.size()};
     for (std::size_t i = 0; i < futures.size(); ++i) {
       if (!counted[i]) continue;
       auto& n = nodes[i];
@@ -121,8 +129,24 @@ DoneAndNotDone<F> wait_impl(std::vector<F> futures, SteadyTime deadline, ReturnW
       n.registered = n.state->add_callback(&n);
       if (!n.registered) core.on_done(i, *n.state);  // finished between the snapshot and registration
     }
-    core.block(deadline);
-    for (std::size_t i = 0; i < futures.size(); ++i) nodes[i].unregister();
+    if (deadline == kNoDeadline && t_wait_hook != nullptr) {
+      // A pool worker runs its own pool's queued tasks among them rather than sleep on them (in input order,
+      // until the condition holds), then announces what it sleeps on, so a wait that can never end throws.
+      WaitHook* hook = t_wait_hook;
+      std::vector<StateBase*> states;
+      for (std::size_t i = 0; i < futures.size(); ++i) {
+        if (!counted[i]) continue;
+        StateBase* s = nodes[i].state;
+        if (!core.stopped() && s->status() == kPending) (void)hook->try_run(*s);
+        states.push_back(s);
+      }
+      if (!core.stopped()) {
+        const BlockScope blocked(states, mode == ReturnWhen::ALL_COMPLETED);
+        core.block(deadline);
+      }
+    } else {
+      core.block(deadline);
+    }
   }
   for (F& f : futures) (f.done() ? out.done : out.not_done).push_back(std::move(f));
   return out;
@@ -132,8 +156,9 @@ DoneAndNotDone<F> wait_impl(std::vector<F> futures, SteadyTime deadline, ReturnW
 
 /// Waits until `return_when` is satisfied or `timeout` passes (no timeout: wait indefinitely), then splits
 /// the futures into done and not done. Never throws TimeoutError: on timeout the pending ones are in
-/// `not_done`. **Thread safety:** any thread. **Python equivalent:** `concurrent.futures.wait(fs, timeout,
-/// return_when)`.
+/// `not_done`. Without a timeout, on a thread-pool worker, it runs its own pool's still-queued tasks among
+/// `futures` itself, and throws DeadlockError if it provably could never return (as Future::wait).
+/// **Thread safety:** any thread. **Python equivalent:** `concurrent.futures.wait(fs, timeout, return_when)`.
 template <std::ranges::input_range R>
   requires FutureLike<std::ranges::range_value_t<R>>
 auto wait(R&& futures, std::optional<std::chrono::nanoseconds> timeout = std::nullopt,
@@ -165,7 +190,8 @@ class AsCompleted {
       seq.fetch_add(1, std::memory_order_release);
       detail::futex_wake_all(seq);
     }
-    // Blocks for the next completed index; throws TimeoutError at the deadline.
+    // Blocks for the next completed index; throws TimeoutError at the deadline, DeadlockError (untimed, on a
+    // pool worker) if no future left could ever complete.
     std::size_t next() {
       for (;;) {
         const uint32_t s = seq.load(std::memory_order_acquire);
@@ -173,13 +199,32 @@ class AsCompleted {
           std::lock_guard lock(mutex);
           if (consumed < ready.size()) return ready[consumed++];
         }
-        if (!detail::futex_wait(seq, s, deadline) && seq.load(std::memory_order_acquire) == s) {
+        if (deadline == detail::kNoDeadline && detail::t_wait_hook != nullptr) {
+          if (help_or_block(s)) continue;
+        } else if (!detail::futex_wait(seq, s, deadline) && seq.load(std::memory_order_acquire) == s) {
           std::lock_guard lock(mutex);
           if (consumed < ready.size()) return ready[consumed++];
           throw TimeoutError(std::to_string(futures.size() - consumed) + " (of " + std::to_string(futures.size()) +
                              ") futures unfinished");
         }
       }
+    }
+    // On a pool worker: runs one of its own pool's queued tasks among the futures not yet reported (true), or
+    // sleeps once, announced to the pool (false).
+    bool help_or_block(uint32_t s) {
+      std::vector<detail::StateBase*> waiting;
+      {
+        std::lock_guard lock(mutex);
+        std::vector<char> reported(futures.size(), 0);
+        for (std::size_t i : ready) reported[i] = 1;
+        for (std::size_t i = 0; i < futures.size(); ++i)
+          if (!reported[i]) waiting.push_back(nodes[i].state);
+      }
+      for (detail::StateBase* state : waiting)
+        if (state->status() == detail::kPending && detail::t_wait_hook->try_run(*state)) return true;
+      const detail::BlockScope blocked(waiting, false);
+      (void)detail::futex_wait(seq, s, deadline);
+      return false;
     }
     ~Core() {
       for (std::size_t i = 0; i < futures.size(); ++i) nodes[i].unregister();
@@ -242,8 +287,9 @@ class AsCompleted {
 };
 
 /// Yields the futures as they complete. With a timeout, iteration throws TimeoutError once it passes with
-/// futures outstanding (measured from this call, as Python does). **Python equivalent:**
-/// `concurrent.futures.as_completed(fs, timeout)`.
+/// futures outstanding (measured from this call, as Python does). Without one, on a thread-pool worker,
+/// iteration runs its own pool's still-queued tasks itself and throws DeadlockError if no outstanding future
+/// could ever complete (as Future::wait). **Python equivalent:** `concurrent.futures.as_completed(fs, timeout)`.
 template <std::ranges::input_range R>
   requires FutureLike<std::ranges::range_value_t<R>>
 auto as_completed(R&& futures, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {

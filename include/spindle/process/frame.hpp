@@ -40,7 +40,7 @@ static_assert(sizeof(FrameHeader) == 24);
 
 /// "SPD1".
 inline constexpr std::uint32_t kFrameMagic = 0x31445053;
-/// Default bound on a payload, as DESIGN.md's G3 (64 MiB).
+/// Default bound on a payload (64 MiB).
 inline constexpr std::size_t kDefaultMaxFrameBytes = std::size_t{64} << 20;
 /// Most descriptors one frame may carry.
 inline constexpr std::uint16_t kMaxFdsPerFrame = 64;

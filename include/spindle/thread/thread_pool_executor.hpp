@@ -34,9 +34,10 @@ struct ThreadPoolOptions {
   /// submissions fail with BrokenExecutor, as in Python.
   std::function<void()> initializer = {};
   /// A pool worker that blocks (without a timeout) on a future of this pool whose task has not started runs
-  /// the task itself instead of sleeping, so a pool that waits on itself cannot deadlock on queued work.
-  /// Threads outside the pool never do, so at most max_workers tasks run at once. Turn it off if tasks must
-  /// run on the thread that took them from the queue; it is always off with an initializer.
+  /// the task itself instead of sleeping, so a pool that waits on itself cannot deadlock on queued work. Every
+  /// untimed wait does: Future::result/wait/exception, spindle::wait, as_completed, map. Threads outside the
+  /// pool never do, so at most max_workers tasks run at once. Turn it off if tasks must run on the thread that
+  /// took them from the queue; a wait that then could never return throws DeadlockError instead of hanging.
   bool run_pending_on_wait = true;
 };
 
@@ -60,8 +61,9 @@ class PoolTask final : public SharedState<R> {
 
  public:
   template <class G>
-  PoolTask(G&& fn, bool help_ok) : SharedState<R>(2) {
+  PoolTask(G&& fn, uint32_t pool_id, bool help_ok) : SharedState<R>(2) {
     ::new (&fn_) Fn(std::forward<G>(fn));
+    this->executor_id_ = pool_id;
     if (help_ok) this->options_ = kHelpOk;
   }
 
@@ -151,9 +153,11 @@ class MapResult;
 ///
 /// Threads start lazily, when a submission finds no idle worker, up to `max_workers`. Idle workers spin
 /// briefly before sleeping, so a stream of small tasks does not pay a wake-up per task. A pool worker that
-/// waits on a pool future whose task has not started yet runs the task itself (unless the pool has an
-/// initializer, whose per-thread set-up such a task may rely on): waiting on the pool from inside the pool
-/// cannot deadlock on queued work.
+/// waits without a timeout on a future of its own pool whose task has not started yet runs the task itself
+/// (it already ran the initializer, so the task finds the thread as set up as any): waiting on the pool from
+/// inside the pool cannot deadlock on queued work. Where no worker can run the awaited task (helping is off, or
+/// pools wait on each other in a cycle) and that is provable, the untimed wait throws DeadlockError; timed
+/// waits simply time out. See docs/futures-and-pools.md.
 ///
 /// **Thread safety:** every member may be called from any thread. **Errors:** `submit` after `shutdown`
 /// throws ShutdownError; a failed initializer makes it throw BrokenExecutor. An exception thrown by a task
@@ -200,12 +204,14 @@ class ThreadPoolExecutor {
   std::size_t max_workers() const noexcept { return core_->max_workers(); }
   /// Threads started so far.
   std::size_t num_threads() const { return core_->num_threads(); }
+  /// Workers asleep (or about to sleep) for want of work. No Python equivalent; for tests and monitoring.
+  std::size_t parked_workers() const noexcept { return core_->parked_workers(); }
 
  private:
   template <class R, class Fn>
   Future<R> enqueue(Fn&& fn) {
     using Task = detail::PoolTask<R, std::decay_t<Fn>>;
-    auto* task = new Task(std::forward<Fn>(fn), help_ok_);
+    auto* task = new Task(std::forward<Fn>(fn), core_->id(), help_ok_);
     try {
       core_->submit(task);
     } catch (...) {
@@ -343,7 +349,7 @@ auto ThreadPoolExecutor::map(F fn, R&& range, MapOptions options) {
   if constexpr (std::is_lvalue_reference_v<R>) {
     return MapResult<F, Held>(*this, std::move(fn), Held{&range}, options);
   } else {
-    return MapResult<F, Held>(*this, std::move(fn), Held(std::move(range)), options);
+    return MapResult<F, Held>(*this, std::move(fn), Held(std::forward<R>(range)), options);
   }
 }
 

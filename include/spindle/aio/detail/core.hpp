@@ -247,12 +247,15 @@ inline LoopCore& running_core() {
   return *l;
 }
 
-/// Coroutine frame allocation: a per-thread free list by size class (a frame is recycled, not freed), plain
-/// new/delete under AddressSanitizer so that use-after-free stays visible.
+/// Coroutine frame allocation: a per-thread free list by size class (a frame is recycled, not freed; one freed
+/// on another thread goes back to the thread that allocated it), plain new/delete under AddressSanitizer so
+/// that use-after-free stays visible.
 void* frame_alloc(std::size_t size);
 void frame_free(void* p, std::size_t size) noexcept;
 /// Frames allocated minus frames freed by this thread (tests count leaks with it).
 long live_frames() noexcept;
+/// Chunks the frame pool has taken from the system, all threads together (tests check it stays bounded).
+long frame_chunks() noexcept;
 
 /// True while the loop that owns `loop` exists (a task may outlive its loop).
 bool loop_alive(const LoopCore* loop) noexcept;

@@ -1,7 +1,7 @@
 #pragma once
-// I/O backends of the event loop. EventLoop builds its epoll poller itself; the io_uring poller is made here
-// and plugs into the same Poller interface (src/aio/poller.hpp). docs/async-io.md, "Backends", gives the
-// one-line LoopOptions hook that would let a loop choose it.
+// I/O backends of the event loop (chosen by LoopOptions::backend or SPINDLE_AIO_BACKEND): the io_uring poller
+// is made here and plugs into the same Poller interface as epoll (src/aio/poller.hpp). docs/async-io.md,
+// "Backends".
 
 #include <memory>
 

@@ -1,7 +1,7 @@
 #pragma once
 // The state a Future and its producer share. One allocation per task: executors derive their task type from
-// SharedState<T> so the callable, the result and the queue link live in the same block (DESIGN.md,
-// "Allocation per task dominates").
+// SharedState<T> so the callable, the result and the queue link live in the same block (allocation per task
+// dominates the cost of tiny tasks).
 //
 // The 32-bit `word_` holds the status and two flags. Completion is a single exchange on it; the flags tell
 // the completer whether it must wake futex waiters or run callbacks, so a future nobody waits on and nobody
@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "spindle/core/detail/futex.hpp"
+#include "spindle/core/detail/wait_hook.hpp"
 #include "spindle/core/errors.hpp"
 
 namespace spindle::detail {
@@ -58,11 +59,6 @@ class CallbackNode {
  protected:
   ~CallbackNode() = default;
 };
-
-/// True on threads that may run a still-queued task they block on (executor workers): they are blocked
-/// anyway, so helping cannot raise a pool's concurrency, and it is what keeps a pool that waits on itself
-/// from deadlocking. Other threads just wait, so a pool never runs more than max_workers tasks at once.
-inline thread_local bool t_may_help_on_wait = false;
 
 /// Counts live states per thread so tests can assert that none leaked, without a shared counter on the hot path.
 void count_state_created() noexcept;
@@ -138,10 +134,18 @@ class StateBase : public QueueNode {
     publish(kFinished);
   }
 
-  /// Blocks until done. While the state is pending, a task state may run itself on the waiting thread.
-  void wait() noexcept;
-  /// Blocks until done or until `deadline`; true if done.
-  bool wait_until(std::chrono::steady_clock::time_point deadline) noexcept;
+  /// Blocks until done. On an executor's worker thread it goes through the thread's WaitHook: a still-queued
+  /// task of that executor runs here, and a wait that provably never returns throws DeadlockError.
+  void wait();
+  /// Blocks until done or until `deadline`; true if done. A timed wait only sleeps (it never helps nor throws);
+  /// `deadline` == max() is an untimed wait(), which may throw DeadlockError.
+  bool wait_until(std::chrono::steady_clock::time_point deadline);
+
+  /// Which executor queued this task (0: none, e.g. a Promise's state); set once at construction.
+  uint32_t executor_id() const noexcept { return executor_id_; }
+  /// Runs a still-pending task state on the calling thread (work helping); true if it ran. For WaitHooks,
+  /// which decide whether this thread may run the executor's tasks.
+  bool try_run_inline() noexcept { return run_inline(); }
 
   /// The stored exception (null on success or cancellation). Only meaningful once done.
   std::exception_ptr error() const noexcept {
@@ -182,6 +186,7 @@ class StateBase : public QueueNode {
 
  private:
   void on_published(uint32_t old) noexcept;
+  bool sleep_until(uint32_t w, std::chrono::steady_clock::time_point deadline) noexcept;
   void lock_callbacks() noexcept {
     while (cb_lock_.exchange(true, std::memory_order_acquire)) {
       while (cb_lock_.load(std::memory_order_relaxed)) cpu_relax();
@@ -198,6 +203,7 @@ class StateBase : public QueueNode {
   // Declared last so they pack beside cb_lock_ (a task state fits a 64-byte malloc chunk).
   uint8_t flags_ = 0;    // written only by the thread that claimed the state, read after publish
   uint8_t options_ = 0;  // for derived states; set at construction, immutable afterwards
+  uint32_t executor_id_ = 0;  // for derived states; set at construction, immutable afterwards (fills padding)
 };
 
 /// A state with room for a T or an exception (never both). The value is constructed only on success.

@@ -8,11 +8,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "spindle/core/detail/shared_state.hpp"
+#include "spindle/core/detail/wait_hook.hpp"
 
 namespace spindle::detail {
 
@@ -89,7 +91,9 @@ struct PoolConfig {
   std::function<void()> initializer;
 };
 
-class PoolCore : public std::enable_shared_from_this<PoolCore> {
+/// The pool's workers install it as their thread's WaitHook: an untimed wait on a queued task of this pool runs
+/// it (work helping), and a wait that provably never returns throws DeadlockError (see begin_block).
+class PoolCore final : public std::enable_shared_from_this<PoolCore>, public WaitHook {
  public:
   explicit PoolCore(PoolConfig config);
   PoolCore(const PoolCore&) = delete;
@@ -105,6 +109,21 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::size_t num_threads() const;
   /// True on a worker thread of this pool.
   bool is_own_thread() const noexcept;
+  /// Tags this pool's tasks (StateBase::executor_id), so a waiting worker tells its own pool's tasks apart.
+  uint32_t id() const noexcept { return id_; }
+  /// Workers asleep, or about to sleep, for want of work.
+  std::size_t parked_workers() const noexcept {
+    return static_cast<std::size_t>(sleepers_.load(std::memory_order_acquire));
+  }
+
+  // WaitHook, on this pool's workers.
+  bool try_run(StateBase& state) noexcept override;
+  /// Registers this worker as asleep on `states`, then looks for a deadlock: the pools that can run nothing
+  /// more are those with every thread started and every one of them registered here, each waiting on tasks
+  /// still queued in such pools (the largest such set). If this wait needs a task queued in one of them, it
+  /// can never end (short of another thread cancelling that task): DeadlockError.
+  void begin_block(std::span<StateBase* const> states, bool need_all) override;
+  void end_block() noexcept override;
 
  private:
   static constexpr uint64_t kShutdownBit = uint64_t{1} << 62;
@@ -121,7 +140,16 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void fail_queued(const std::exception_ptr& error) noexcept;
   StateBase* pop() noexcept;
 
+  /// A worker asleep in an untimed wait (guarded by the registry's mutex, see thread_pool_executor.cpp).
+  struct BlockedWait {
+    std::thread::id thread;
+    std::span<StateBase* const> states;
+    bool need_all;
+  };
+
   PoolConfig config_;
+  uint32_t id_ = 0;
+  std::vector<BlockedWait> blocked_;  // guarded by the registry's mutex
   TaskQueue queue_;
   // Submitters in flight plus the shutdown/broken bits: shutdown waits for the count to drain so that a
   // submit racing shutdown either throws or its task is run (never silently dropped).

@@ -1,0 +1,229 @@
+// The spindle tool as a person uses it: every usage error exits with 2 and a message naming the bad word
+// (never CLI11's own codes), `spindle bench` rejects what a workload does not declare and runs the size it is
+// given, `spindle advise` explains how it is called and gives no advice from too little data, and every
+// --json output parses.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "census.hpp"
+
+extern char** environ;
+
+namespace {
+
+struct Outcome {
+  int rc = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the spindle binary with `args`, stdout and stderr into files (no pipe to drain while waiting).
+Outcome spindle(const std::vector<std::string>& args) {
+  char dir[] = "/tmp/spindle-cli-test-XXXXXX";
+  if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
+  const std::string out = std::string(dir) + "/out", err = std::string(dir) + "/err";
+  std::vector<std::string> argv{SPINDLE_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = 0;
+  const int e = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  Outcome o;
+  if (e == 0) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+    }
+    o.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.out = slurp(out);
+    o.err = slurp(err);
+  }
+  unlink(out.c_str());
+  unlink(err.c_str());
+  rmdir(dir);
+  if (e != 0) throw std::runtime_error("cannot run " + std::string(SPINDLE_CLI));
+  return o;
+}
+
+// 'word' (built with append: g++ 12 at -O3 reports a false -Wrestrict for `"'" + word + "'"`).
+std::string quoted(const std::string& word) { return std::string("'").append(word).append("'"); }
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string show(const Outcome& o) {
+  return "rc=" + std::to_string(o.rc) + "\nstdout:\n" + o.out + "\nstderr:\n" + o.err;
+}
+
+class Cli : public spindle::test::LeakCheckedTest {};
+
+// --- usage errors: exit 2, the bad word named -------------------------------------------------------------
+
+TEST_F(Cli, UnknownCommandNamesIt) {
+  const auto o = spindle({"frobnicate"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "unknown command 'frobnicate'")) << show(o);
+  EXPECT_TRUE(has(o.err, "advise") && has(o.err, "bench") && has(o.err, "lab")) << show(o);
+}
+
+TEST_F(Cli, NoCommandIsAUsageError) {
+  const auto o = spindle({});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "a command is required")) << show(o);
+}
+
+TEST_F(Cli, UnknownOptionOfACommandNamesIt) {
+  const auto o = spindle({"lab", "--frobnicate"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "--frobnicate")) << show(o);
+}
+
+TEST_F(Cli, HelpAndVersionExitZero) {
+  EXPECT_EQ(spindle({"--help"}).rc, 0);
+  EXPECT_EQ(spindle({"bench", "--help"}).rc, 0);
+  const auto v = spindle({"--version"});
+  EXPECT_EQ(v.rc, 0) << show(v);
+  EXPECT_TRUE(has(v.out, "spindle ")) << show(v);
+}
+
+// --- advise ----------------------------------------------------------------------------------------------
+
+TEST_F(Cli, AdviseWithoutCommandPrintsItsUsage) {
+  const auto o = spindle({"advise"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "usage: spindle advise [options] -- CMD ARGS...")) << show(o);
+}
+
+TEST_F(Cli, AdviseCommandOptionWithoutDashDashHintsAtIt) {
+  const auto o = spindle({"advise", "ls", "-l"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "-l")) << show(o);
+  EXPECT_TRUE(has(o.err, "usage: spindle advise [options] -- CMD ARGS...")) << show(o);
+}
+
+TEST_F(Cli, AdviseBadIntervalNamesIt) {
+  const auto o = spindle({"advise", "--interval", "0", "--", "true"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "--interval")) << show(o);
+  const auto p = spindle({"advise", "--interval", "abc", "--", "true"});
+  EXPECT_EQ(p.rc, 2) << show(p);
+  EXPECT_TRUE(has(p.err, "abc")) << show(p);
+}
+
+TEST_F(Cli, AdviseTooShortRunGivesNoRecommendation) {
+  const auto j = spindle({"advise", "--json", "--", "false"});
+  EXPECT_EQ(j.rc, 1) << show(j);  // false's own status
+  const auto report = nlohmann::json::parse(j.out);
+  if (report["wall_s"].get<double>() >= 0.05 && report["samples"].get<int>() >= 4) {
+    GTEST_SKIP() << "this machine took " << report["wall_s"] << " s to run `false`: not a short run";
+  }
+  EXPECT_EQ(report["classification"], "not-enough-data") << j.out;
+  EXPECT_EQ(report["model"], "none") << j.out;
+  EXPECT_EQ(report["pool_size"], 0) << j.out;
+  EXPECT_FALSE(has(j.out, "max_workers")) << j.out;
+
+  const auto t = spindle({"advise", "--", "false"});
+  EXPECT_TRUE(has(t.out, "verdict:     not-enough-data")) << show(t);
+  EXPECT_TRUE(has(t.out, "use:         none")) << show(t);
+  EXPECT_FALSE(has(t.out, "max_workers")) << show(t);
+}
+
+TEST_F(Cli, AdviseLaunchErrorJsonIsEscaped) {
+  const std::string name = "/nonexistent/a\"b\\c\td";
+  const auto o = spindle({"advise", "--json", "--", name});
+  EXPECT_EQ(o.rc, 127) << show(o);
+  const auto error = nlohmann::json::parse(o.out);
+  EXPECT_EQ(error["error"], "launch");
+  EXPECT_TRUE(has(error["message"].get<std::string>(), name)) << o.out;
+}
+
+// --- bench -----------------------------------------------------------------------------------------------
+
+TEST_F(Cli, BenchUnknownWorkloadNamesIt) {
+  const auto o = spindle({"bench", "W99"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "'W99'")) << show(o);
+}
+
+TEST_F(Cli, BenchUnknownVariantNamesIt) {
+  const auto o = spindle({"bench", "W7", "--variant", "sideways", "--quick"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "'sideways'")) << show(o);
+  EXPECT_TRUE(o.out.empty()) << show(o);  // nothing ran
+}
+
+TEST_F(Cli, BenchUnknownArgKeyNamesIt) {
+  const auto o = spindle({"bench", "W3", "--arg", "task=1000", "--quick"});
+  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_TRUE(has(o.err, "'task'")) << show(o);
+  EXPECT_TRUE(has(o.err, "tasks")) << show(o);  // what it does take
+  EXPECT_TRUE(o.out.empty()) << show(o);
+}
+
+TEST_F(Cli, BenchBadValuesNameThem) {
+  for (const std::string value : {"abc", "0", "-5", "1.5", "10k", "", "99999999999999999999"}) {
+    const auto o = spindle({"bench", "W3", "--arg", std::string("tasks=").append(value), "--quick"});
+    EXPECT_EQ(o.rc, 2) << "tasks=" << value << "\n" << show(o);
+    EXPECT_TRUE(has(o.err, quoted(value))) << show(o);
+    EXPECT_TRUE(o.out.empty()) << show(o);
+  }
+  const auto odd = spindle({"bench", "W9", "--arg", "items=1001"});
+  EXPECT_EQ(odd.rc, 2) << show(odd);
+  EXPECT_TRUE(has(odd.err, "'1001'")) << show(odd);
+  const auto choice = spindle({"bench", "W6", "--arg", "backend=kqueue"});
+  EXPECT_EQ(choice.rc, 2) << show(choice);
+  EXPECT_TRUE(has(choice.err, "'kqueue'")) << show(choice);
+}
+
+TEST_F(Cli, BenchArgSetsTheSize) {
+  const auto o = spindle({"bench", "W3", "--arg", "tasks=1000", "--quick"});
+  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_TRUE(has(o.out, "W3 ") && has(o.out, " tasks=1000 ")) << show(o);
+
+  const auto j = spindle({"bench", "W3", "--arg", "tasks=1000", "--quick", "--json"});
+  EXPECT_EQ(j.rc, 0) << show(j);
+  const auto line = nlohmann::json::parse(j.out);
+  EXPECT_EQ(line["workload"], "W3");
+  EXPECT_EQ(line["tasks"], 1000);
+}
+
+TEST_F(Cli, BenchVariantBeforeWorkloadIsStillAVariant) {
+  // `--variant spawn W4`: W4 is the workload, not a second variant.
+  const auto o = spindle({"bench", "--variant", "spawn", "W4", "--arg", "tasks=1000", "--quick"});
+  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_TRUE(has(o.out, "test=spawn") && has(o.out, " tasks=1000 ")) << show(o);
+  EXPECT_FALSE(has(o.out, "test=switch")) << show(o);
+}
+
+TEST_F(Cli, BenchListShowsEachWorkloadsKeys) {
+  const auto o = spindle({"bench", "--list"});
+  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_TRUE(has(o.out, "--arg tasks=100000 ")) << show(o);  // W3's default
+  EXPECT_TRUE(has(o.out, "--arg connections=50")) << show(o);
+  EXPECT_TRUE(has(o.out, "map-c100")) << show(o);
+}
+
+}  // namespace
