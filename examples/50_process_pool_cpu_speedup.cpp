@@ -36,9 +36,7 @@ int main() {
   std::uint64_t parallel = 0;
   {
     sp::ProcessPoolExecutor pool(2);
-    std::vector<spindle::Future<std::uint64_t>> fs;
-    for (int t = 0; t < tasks; ++t) fs.push_back(pool.submit<&work>(n));
-    for (auto& f : fs) parallel += f.result();
+    for (std::uint64_t r : pool.map(work, std::vector<std::uint64_t>(tasks, n))) parallel += r;
   }
   const double pool_s = std::chrono::duration<double>(clock::now() - t0).count();
 

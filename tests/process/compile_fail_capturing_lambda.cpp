@@ -1,5 +1,6 @@
 // Must NOT compile: a capturing lambda handed to a process pool (checked by tests/process/extra.cmake, which
-// expects the compiler to fail with "Can't pickle local object").
+// expects one static_assert that says why, Python's "Can't pickle local object", and names the spelling that
+// works, `pool.submit(my_function, args...)`, and no other error after it).
 #include "spindle/process/process_pool_executor.hpp"
 
 int main() {

@@ -50,9 +50,16 @@ class Process {
   template <auto F, class... A>
   Process(ProcessOptions options, Target<F>, A&&... args)
       : Process(call<F>(std::forward<A>(args)...), std::move(options)) {}
+  /// A process that will run `fn(args...)`, `fn` a function of this program passed at run time (see
+  /// `call(fn, args...)`). Python: `Process(target=fn, args=(...))`.
+  template <class Fn, class... A>
+    requires detail::FunctionPointer<std::decay_t<Fn>>
+  explicit Process(Fn&& fn, A&&... args)
+      : Process(call(static_cast<std::decay_t<Fn>>(fn), std::forward<A>(args)...), ProcessOptions{}) {}
   /// A lambda or function object is a compile-time error (see the message).
   template <class Fn, class... A>
-    requires(!std::is_same_v<std::decay_t<Fn>, Call> && !std::is_same_v<std::decay_t<Fn>, ProcessOptions>)
+    requires(!std::is_same_v<std::decay_t<Fn>, Call> && !std::is_same_v<std::decay_t<Fn>, ProcessOptions> &&
+             !detail::FunctionPointer<std::decay_t<Fn>>)
   explicit Process(Fn&&, A&&...) {
     detail::reject_callable<Fn>();
   }

@@ -164,6 +164,16 @@ struct MapChunk {
   }
 };
 
+/// What submit/map return for a callable that cannot be sent (after their static_assert), so that the
+/// compiler reports that one line and not a `void` variable after it.
+struct NotSendable {};
+
+/// A lambda without captures (not generic): it converts to a function pointer with unary `+`.
+template <class Fn>
+concept ConvertibleLambda = requires(Fn&& fn) {
+  { +fn } -> FunctionPointer;
+};
+
 }  // namespace detail
 
 /// A pool of worker processes. See the file comment.
@@ -212,10 +222,26 @@ class ProcessPoolExecutor {
     submit_task(std::move(task));
     return f;
   }
-  /// Handing a lambda or function object to a process pool is a compile-time error: see the message.
+  /// Runs `fn(args...)` in a worker, as Python spells it: `pool.submit(heavy, 4)`. `fn` is a function of this
+  /// program (a named free function, or a captureless lambda, converted to its function pointer); it travels
+  /// as its place in the program, which the worker checks is a function start (see registry.hpp). Throws
+  /// std::invalid_argument if no worker could find fn (e.g. a stripped binary). A lambda with captures or a
+  /// function object is a compile-time error. Python: `submit(fn, *args)`.
   template <class Fn, class... A>
-  void submit(Fn&&, A&&...) {
-    detail::reject_callable<Fn>();
+  auto submit(Fn&& fn, A&&... args) {
+    if constexpr (detail::FunctionPointer<std::decay_t<Fn>>) {
+      using P = typename detail::Signature<std::decay_t<Fn>>::pointer;
+      using R = typename detail::Signature<P>::result;
+      auto task = std::make_unique<detail::Task<R>>(call(static_cast<P>(fn), std::forward<A>(args)...));
+      Future<R> f = task->future();
+      submit_task(std::move(task));
+      return f;
+    } else if constexpr (detail::ConvertibleLambda<Fn>) {
+      return submit(+fn, std::forward<A>(args)...);
+    } else {
+      detail::reject_callable<Fn>();
+      return detail::NotSendable{};  // only the static_assert above is reported
+    }
   }
 
   /// Applies `F` to every item of `items`, `chunksize` items per task, and returns the results in order.
@@ -228,6 +254,51 @@ class ProcessPoolExecutor {
     using In = std::tuple_element_t<0, typename detail::Signature<decltype(F)>::args>;
     using R = typename detail::Signature<decltype(F)>::result;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
+    return map_chunks<In, R>(items, options, [this](std::vector<In>& batch) {
+      return submit<&detail::MapChunk<F, In, R>::run>(batch);
+    });
+  }
+
+  /// `map<&fn>` as Python spells it: `pool.map(heavy, items, {.chunksize = 100})`, for a function of this
+  /// program passed at run time (see `submit(fn, args...)`).
+  template <class Fn, class Range>
+  auto map(Fn&& fn, const Range& items, ProcessMapOptions options = {}) {
+    if constexpr (detail::FunctionPointer<std::decay_t<Fn>>) {
+      using P = typename detail::Signature<std::decay_t<Fn>>::pointer;
+      using In = std::tuple_element_t<0, typename detail::Signature<P>::args>;
+      using R = typename detail::Signature<P>::result;
+      static_assert(std::tuple_size_v<typename detail::Signature<P>::args> == 1, "map needs a one-argument function");
+      static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
+      const auto address = reinterpret_cast<std::uintptr_t>(static_cast<P>(fn));
+      detail::locate_function(address);  // a function no worker can find fails here, before anything is sent
+      return map_chunks<In, R>(items, options, [this, address](std::vector<In>& batch) {
+        return submit_call<std::vector<R>>(detail::pointer_call<detail::PointerMapChunk<P>>(address, batch));
+      });
+    } else if constexpr (detail::ConvertibleLambda<Fn>) {
+      return map(+fn, items, std::move(options));
+    } else {
+      detail::reject_callable<Fn>();
+      return detail::NotSendable{};
+    }
+  }
+
+  /// Stops accepting work. `wait`: block until queued tasks ran and workers exited. `cancel_futures`: cancel
+  /// tasks still queued in the parent. `kill_running`: SIGKILL the workers now; their running tasks fail with
+  /// CancelledError and queued tasks are cancelled (returns within ~1 s even if every worker is stuck).
+  /// Idempotent. Python: `shutdown(wait, cancel_futures)` (+ 3.14's `kill_workers()`).
+  void shutdown(bool wait = true, bool cancel_futures = false, bool kill_running = false);
+
+  /// Counters so far.
+  ProcessPoolStats stats() const;
+  /// Pids of the live workers (tests: kill one).
+  std::vector<pid_t> worker_pids() const;
+  /// The number of worker processes.
+  std::size_t max_workers() const noexcept;
+
+ private:
+  // map's body: `submit_chunk(batch)` submits one chunk and returns its Future<std::vector<R>>.
+  template <class In, class R, class Range, class SubmitChunk>
+  std::vector<R> map_chunks(const Range& items, const ProcessMapOptions& options, SubmitChunk submit_chunk) {
     const std::size_t chunk = options.chunksize ? options.chunksize : 1;
     // Measured from the call, as Python's map does; saturated so that a huge timeout means "no deadline".
     const auto start = std::chrono::steady_clock::now();
@@ -257,7 +328,7 @@ class ProcessPoolExecutor {
     auto flush = [&] {
       if (batch.empty()) return;
       if (options.buffersize && inflight.size() >= options.buffersize) collect();
-      inflight.push_back(submit<&detail::MapChunk<F, In, R>::run>(batch));
+      inflight.push_back(submit_chunk(batch));
       batch.clear();
     };
     for (const auto& item : items) {
@@ -269,20 +340,6 @@ class ProcessPoolExecutor {
     return out;
   }
 
-  /// Stops accepting work. `wait`: block until queued tasks ran and workers exited. `cancel_futures`: cancel
-  /// tasks still queued in the parent. `kill_running`: SIGKILL the workers now; their running tasks fail with
-  /// CancelledError and queued tasks are cancelled (returns within ~1 s even if every worker is stuck).
-  /// Idempotent. Python: `shutdown(wait, cancel_futures)` (+ 3.14's `kill_workers()`).
-  void shutdown(bool wait = true, bool cancel_futures = false, bool kill_running = false);
-
-  /// Counters so far.
-  ProcessPoolStats stats() const;
-  /// Pids of the live workers (tests: kill one).
-  std::vector<pid_t> worker_pids() const;
-  /// The number of worker processes.
-  std::size_t max_workers() const noexcept;
-
- private:
   void submit_task(std::unique_ptr<detail::TaskBase> task);
   std::unique_ptr<detail::PoolCore> core_;
 };

@@ -9,8 +9,18 @@
 ///
 /// Usage: `pool.submit<&heavy>(n)` registers `heavy` by instantiating `detail::Registrar<&heavy>`; nothing
 /// else is needed. Python equivalent: pickling a module-level function by its qualified name.
+///
+/// A function passed at run time (`pool.submit(heavy, n)`, Python's spelling) travels as its address in a
+/// form another process of the same program can check: the loaded object holding it ("" for the program,
+/// else the shared library's path) and its offset from that object's load base, so PIE and ASLR do not
+/// matter and every start method works (the worker is this program, forked or re-exec'd). The registry id
+/// names a trampoline per signature `R(*)(Args...)` (registered like any named function) that decodes the
+/// address and the arguments and calls the function. The worker calls an address only if it is the start
+/// of a function symbol (STT_FUNC) of that object's ELF symbol tables, inside an executable segment: a
+/// bogus offset from a corrupted frame is a ProtocolError, never a jump into arbitrary code.
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -85,6 +95,7 @@ template <class R, class... A>
 struct Signature<R (*)(A...)> {
   using result = R;
   using args = std::tuple<std::decay_t<A>...>;
+  using pointer = R (*)(A...);  ///< without noexcept: one trampoline per signature
 };
 template <class R, class... A>
 struct Signature<R (*)(A...) noexcept> : Signature<R (*)(A...)> {};
@@ -124,6 +135,88 @@ template <auto F>
 const Registration Registrar<F>::registration __attribute__((init_priority(200))){
     FunctionEntry{Registrar<F>::id, Registrar<F>::name, &invoke_function<F>}};
 #endif
+
+/// Where a function passed at run time is, as the parent found it (cached for the process's life, so the
+/// views stay valid).
+struct FunctionAddress {
+  std::string object;     ///< the loaded object's path as the dynamic loader names it; "" for the program
+  std::uint64_t offset;   ///< from the object's load base
+  std::string name;       ///< demangled, without its parameter list (for messages)
+};
+
+/// The address of the function at `fn`, checked as the worker will check it. Throws std::invalid_argument
+/// if no other process of this program could find it (not the start of a function symbol, e.g. a stripped
+/// binary, or code outside any loaded object).
+const FunctionAddress& locate_function(std::uintptr_t fn);
+/// The worker's side: the function at `offset` in loaded object `object`. Throws ProtocolError unless that
+/// is the start of a function symbol of the object, inside an executable segment.
+std::uintptr_t resolve_function(const std::string& object, std::uint64_t offset);
+
+/// Reads a function address (object, offset) from `in` and resolves it.
+inline std::uintptr_t read_function(Reader& in) {
+  std::string object;
+  std::uint64_t offset = 0;
+  in(object, offset);
+  return resolve_function(object, offset);
+}
+
+/// Decodes `fn`'s arguments from `in` and calls it with them, encoding the result into `out`.
+template <class Fn>
+void apply_decoded(Fn fn, Reader& in, Writer& out) {
+  using R = typename Signature<Fn>::result;
+  typename Signature<Fn>::args args;
+  std::apply([&](auto&... a) {
+    if constexpr (sizeof...(a) > 0) in(a...);
+  }, args);
+  if (in.remaining() != 0) throw ProtocolError("codec: trailing bytes after the arguments");
+  if constexpr (std::is_void_v<R>) {
+    std::apply([&](auto&... a) { fn(std::move(a)...); }, args);
+  } else {
+    out(std::apply([&](auto&... a) { return fn(std::move(a)...); }, args));
+  }
+}
+
+/// The trampoline of signature `Fn` (a plain `R(*)(A...)`): a call of a function passed at run time.
+template <class Fn>
+struct PointerCall {
+  static void invoke(Reader& in, Writer& out) {
+    apply_decoded(reinterpret_cast<Fn>(read_function(in)), in, out);
+  }
+};
+
+/// The trampoline of map(fn, items) chunks of signature `Fn`: fn over each item of a vector.
+template <class Fn>
+struct PointerMapChunk {
+  using In = std::tuple_element_t<0, typename Signature<Fn>::args>;
+  using R = typename Signature<Fn>::result;
+  static void invoke(Reader& in, Writer& out) {
+    const auto fn = reinterpret_cast<Fn>(read_function(in));
+    std::vector<In> items;
+    in(items);
+    if (in.remaining() != 0) throw ProtocolError("codec: trailing bytes after the arguments");
+    std::vector<R> results;
+    results.reserve(items.size());
+    for (auto& x : items) results.push_back(fn(std::move(x)));
+    out(results);
+  }
+};
+
+/// Instantiating `TrampolineRegistrar<T>::registration` registers `T::invoke`, under an id from T's name
+/// (clang 14 spells a class template's arguments, unlike a function template's).
+template <class T>
+struct TrampolineRegistrar {
+  static constexpr std::uint64_t id = fnv1a(type_name<T>()) * 31 + 7;
+  static const Registration registration;
+};
+#if defined(__GNUC__)
+template <class T>
+const Registration TrampolineRegistrar<T>::registration __attribute__((init_priority(200))){
+    FunctionEntry{TrampolineRegistrar<T>::id, type_name<T>(), &T::invoke}};
+#endif
+
+/// A pointer to a function (what a function name decays to), as opposed to a function object.
+template <class P>
+concept FunctionPointer = std::is_pointer_v<P> && std::is_function_v<std::remove_pointer_t<P>>;
 
 }  // namespace detail
 
@@ -169,6 +262,36 @@ Call call(A&&... args) {
 }
 
 namespace detail {
+/// Packs a call of trampoline `T` for the function at `fn`, followed by `values`.
+template <class T, class... V>
+Call pointer_call(std::uintptr_t fn, const V&... values) {
+  const FunctionAddress& where = locate_function(fn);
+  (void)&TrampolineRegistrar<T>::registration;
+  Call c;
+  c.id = TrampolineRegistrar<T>::id;
+  c.name = where.name;
+  encode_into(c.args, &c.fds, where.object, where.offset, values...);
+  return c;
+}
+
+}  // namespace detail
+
+/// Packs a call of `fn`, a function of this program passed at run time (a named free function, or a
+/// captureless lambda converted with `+`), with `args` (converted to fn's parameter types). Throws
+/// std::invalid_argument if no worker could find fn (see detail::locate_function). Costs a cached look-up
+/// that `call<&fn>(args...)` does not need. Python equivalent: pickling `(fn, args)`.
+template <class R, class... P, class... A>
+Call call(R (*fn)(P...), A&&... args) {
+  static_assert(sizeof...(P) == sizeof...(A), "wrong number of arguments for this function");
+  const std::tuple<std::decay_t<P>...> packed(std::forward<A>(args)...);
+  return std::apply(
+      [&](const auto&... a) {
+        return detail::pointer_call<detail::PointerCall<R (*)(P...)>>(reinterpret_cast<std::uintptr_t>(fn), a...);
+      },
+      packed);
+}
+
+namespace detail {
 template <class>
 inline constexpr bool dependent_false = false;
 
@@ -176,10 +299,9 @@ inline constexpr bool dependent_false = false;
 template <class F>
 constexpr void reject_callable() {
   static_assert(dependent_false<F>,
-                "Can't pickle local object: a process pool runs *named* functions, found by a registry in the "
-                "worker process. A lambda or function object (especially one with captures) has no name "
-                "another process can look up and its captured state cannot be sent. Write a free function "
-                "and pass it as a template argument: pool.submit<&my_function>(args...).");
+                "Can't pickle local object: a lambda with captures or a function object cannot be sent to a "
+                "worker process; write a free function and pass it: pool.submit(my_function, args...) (or "
+                "pool.submit<&my_function>(args...), the fastest; Process(my_function, args...))");
 }
 }  // namespace detail
 
