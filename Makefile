@@ -1,5 +1,7 @@
 # The front door. `make lab` runs the main job, `make test` builds and runs the test suite; both install
 # missing Debian packages first (scripts/install-deps.sh). Sanitizer runs: `make test-tsan`, `make test-asan`.
+# `make lab`, `make bench` and `make install` build only the spindle tool (and the libraries it links), not
+# the tests and examples: a newcomer's first command should not compile the test suite.
 
 PRESET ?= release
 JOBS ?= $(shell nproc)
@@ -8,7 +10,7 @@ SPINDLE := build/$(PRESET)/apps/spindle/spindle
 # `make lab` also writes the HTML report (an SVG chart per demo) next to the build.
 LAB_ARGS ?= --report build/lab-report.html
 
-.PHONY: all deps configure build lab test test-tsan test-asan test-clang bench examples install clean
+.PHONY: all deps configure build tool lab test test-tsan test-asan test-clang bench examples install clean
 
 all: build
 
@@ -25,7 +27,12 @@ build: deps
 	@[ -f build/$(PRESET)/build.ninja ] || cmake --preset $(PRESET)
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-lab: build
+# The tool is the target spindle_cli (apps/spindle), whose output is named spindle.
+tool: deps
+	@[ -f build/$(PRESET)/build.ninja ] || cmake --preset $(PRESET)
+	cmake --build --preset $(PRESET) -j $(JOBS) --target spindle_cli
+
+lab: tool
 	$(SPINDLE) lab $(LAB_ARGS)
 	@echo "report: build/lab-report.html"
 
@@ -41,10 +48,10 @@ test-asan:
 test-clang:
 	$(MAKE) test PRESET=clang
 
-bench: build
+bench: tool
 	$(SPINDLE) bench $(BENCH_ARGS)
 
-install: build
+install: tool
 	cmake --install build/$(PRESET) --prefix $(or $(PREFIX),/usr/local)
 
 clean:

@@ -1,5 +1,6 @@
 # `cmake --install` gives consumers find_package(spindle CONFIG) -> spindle::spindle (and spindle::<module>),
-# a version file, and a pkg-config file.
+# a version file, and a pkg-config file. The modules are static libraries, so both must carry every
+# dependency the modules link (src/*/deps.cmake declare them with spindle_package_dependency()).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -12,19 +13,41 @@ install(TARGETS spindle ${_spindle_modules}
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/spindle DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT spindleTargets NAMESPACE spindle:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/spindle)
 
+# The config finds each dependency again on the consumer's machine (find_dependency), with spindle's own
+# find modules installed beside it; the exported targets name only imported targets (LibUring::LibUring,
+# cereal::cereal, Threads::Threads), never a path from this machine.
+get_property(_spindle_deps GLOBAL PROPERTY SPINDLE_PACKAGE_DEPENDENCIES)
+get_property(_spindle_find_modules GLOBAL PROPERTY SPINDLE_FIND_MODULES)
+set(SPINDLE_FIND_DEPENDENCIES "")
+foreach(dep IN LISTS _spindle_deps)
+  string(APPEND SPINDLE_FIND_DEPENDENCIES "find_dependency(${dep})\n")
+endforeach()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/spindleConfig.cmake.in
   ${PROJECT_BINARY_DIR}/spindleConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/spindle)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/spindleConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/spindleConfig.cmake ${PROJECT_BINARY_DIR}/spindleConfigVersion.cmake
+              ${_spindle_find_modules}
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/spindle)
 
-# pkg-config: static libraries, so every module is listed, top first (link order).
+# pkg-config: static libraries, so every module is listed, top first (link order), and the dependencies go in
+# Requires/Libs, not the .private fields that only `pkg-config --static` reads.
 set(_spindle_pc_libs "")
 list(REVERSE _spindle_modules)
 foreach(m IN LISTS _spindle_modules)
   string(APPEND _spindle_pc_libs " -l${m}")
 endforeach()
-get_property(_spindle_pc_private GLOBAL PROPERTY SPINDLE_PC_PRIVATE_LIBS)
+get_property(_spindle_pc_dep_libs GLOBAL PROPERTY SPINDLE_PC_LIBS)
+get_property(_spindle_pc_dep_cflags GLOBAL PROPERTY SPINDLE_PC_CFLAGS)
+get_property(_spindle_pc_requires GLOBAL PROPERTY SPINDLE_PC_REQUIRES)
+list(REMOVE_DUPLICATES _spindle_pc_dep_cflags)
+foreach(flag IN LISTS _spindle_pc_dep_libs)
+  string(APPEND _spindle_pc_libs " ${flag}")
+endforeach()
+set(_spindle_pc_cflags "")
+foreach(flag IN LISTS _spindle_pc_dep_cflags)
+  string(APPEND _spindle_pc_cflags " ${flag}")
+endforeach()
+list(JOIN _spindle_pc_requires ", " _spindle_pc_requires)
 file(RELATIVE_PATH _spindle_pc_up "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" _spindle_pc_up "${_spindle_pc_up}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/spindle.pc.in ${PROJECT_BINARY_DIR}/spindle.pc @ONLY)

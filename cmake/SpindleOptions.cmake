@@ -50,3 +50,24 @@ function(spindle_add_module name)
   spindle_target_defaults(spindle_${name})
   set_property(GLOBAL APPEND PROPERTY SPINDLE_MODULES spindle_${name})
 endfunction()
+
+# spindle_package_dependency(<Package> [FIND_MODULE] [PC_REQUIRES <pkg>...] [PC_LIBS <flag>...]
+#                            [PC_CFLAGS <flag>...]): records what the installed package must say about one
+# dependency of a module, next to the find_package() that finds it for the build: the installed
+# spindleConfig.cmake calls find_dependency(<Package>) (with cmake/Find<Package>.cmake installed beside it when
+# FIND_MODULE), and spindle.pc lists the pkg-config packages, flags and libraries. The modules are static
+# libraries, so their dependencies are everyone's: nothing is "private" to a consumer's link.
+function(spindle_package_dependency package)
+  cmake_parse_arguments(ARG "FIND_MODULE" "" "PC_REQUIRES;PC_LIBS;PC_CFLAGS" ${ARGN})
+  get_property(_known GLOBAL PROPERTY SPINDLE_PACKAGE_DEPENDENCIES)
+  if(package IN_LIST _known)
+    return()
+  endif()
+  set_property(GLOBAL APPEND PROPERTY SPINDLE_PACKAGE_DEPENDENCIES ${package})
+  if(ARG_FIND_MODULE)
+    set_property(GLOBAL APPEND PROPERTY SPINDLE_FIND_MODULES ${PROJECT_SOURCE_DIR}/cmake/Find${package}.cmake)
+  endif()
+  set_property(GLOBAL APPEND PROPERTY SPINDLE_PC_REQUIRES ${ARG_PC_REQUIRES})
+  set_property(GLOBAL APPEND PROPERTY SPINDLE_PC_LIBS ${ARG_PC_LIBS})
+  set_property(GLOBAL APPEND PROPERTY SPINDLE_PC_CFLAGS ${ARG_PC_CFLAGS})
+endfunction()

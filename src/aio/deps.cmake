@@ -1,6 +1,13 @@
 # spindle_aio's extra dependency: liburing (Debian liburing-dev) for the io_uring poller
-# (src/aio/uring_poller.cpp). Private: the public headers never mention it.
-find_library(SPINDLE_LIBURING uring REQUIRED)
-find_path(SPINDLE_LIBURING_INCLUDE liburing.h REQUIRED)
+# (src/aio/uring_poller.cpp). Private, since the public headers never mention it, but the library is static,
+# so every program that links spindle::aio links liburing too: the exported target names LibUring::LibUring
+# (found again by the installed config), and spindle.pc requires liburing.
+find_package(LibUring REQUIRED)
 set(SPINDLE_AIO_DEPS spindle::thread)
-set(SPINDLE_AIO_PRIVATE_DEPS ${SPINDLE_LIBURING})
+set(SPINDLE_AIO_PRIVATE_DEPS LibUring::LibUring)
+if(LibUring_FROM_PKGCONFIG)
+  spindle_package_dependency(LibUring FIND_MODULE PC_REQUIRES liburing)
+else()
+  get_filename_component(_uring_dir ${LibUring_LIBRARY} DIRECTORY)
+  spindle_package_dependency(LibUring FIND_MODULE PC_LIBS -L${_uring_dir} -luring)
+endif()

@@ -1,47 +1,97 @@
-# Builds and runs tests/package/consumer against spindle. MODE=find_package installs the already built tree
-# into WORK/prefix first and also checks the pkg-config file; MODE=add_subdirectory builds spindle as part of
-# the consumer.
+# One package test (tests/package/CMakeLists.txt), by MODE:
+#   install           installs the built tree into PREFIX (outside both trees) by way of a staging directory
+#                     that is then moved, so that the package must be relocatable, and checks that no
+#                     installed CMake or pkg-config file names the source or build tree;
+#   find_package      builds and runs tests/package/consumer with find_package(spindle CONFIG) from PREFIX;
+#   pkg_config        builds and runs it with `c++ main.cpp $(pkg-config --cflags --libs spindle)`, PREFIX's;
+#   add_subdirectory  builds and runs it with spindle's source tree as a subdirectory;
+#   uninstall         removes PREFIX.
+# The consumer prints "consumer ok 42" only when its thread, aio and process results are all right.
 cmake_minimum_required(VERSION 3.25)
-file(REMOVE_RECURSE ${WORK})
-file(MAKE_DIRECTORY ${WORK})
 
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
+    list(JOIN ARGN " " command)
+    message(FATAL_ERROR "command failed (${rc}): ${command}\n${out}\n${err}")
   endif()
   set(LAST_OUTPUT "${out}" PARENT_SCOPE)
 endfunction()
 
-set(consumer ${CMAKE_CURRENT_LIST_DIR}/consumer)
-if(MODE STREQUAL "find_package")
-  run(${CMAKE_COMMAND} --install ${SPINDLE_BUILD_DIR} --prefix ${WORK}/prefix)
-  foreach(f lib/cmake/spindle/spindleConfig.cmake lib/cmake/spindle/spindleConfigVersion.cmake
-            lib/pkgconfig/spindle.pc include/spindle/core/future.hpp)
-    if(NOT EXISTS ${WORK}/prefix/${f})
+function(run_consumer program)
+  run(${program})
+  if(NOT LAST_OUTPUT MATCHES "consumer ok 42")
+    message(FATAL_ERROR "unexpected consumer output: ${LAST_OUTPUT}")
+  endif()
+  message(STATUS "${MODE}: ${LAST_OUTPUT}")
+endfunction()
+
+function(under path tree result)
+  file(RELATIVE_PATH rel ${tree} ${path})
+  if(rel MATCHES "^\\.\\.(/|$)" OR IS_ABSOLUTE "${rel}")
+    set(${result} FALSE PARENT_SCOPE)
+  else()
+    set(${result} TRUE PARENT_SCOPE)
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+if(MODE STREQUAL "install")
+  foreach(tree IN ITEMS ${SPINDLE_SOURCE_DIR} ${SPINDLE_BUILD_DIR})
+    under(${PREFIX} ${tree} inside)
+    if(inside)
+      message(FATAL_ERROR "the install prefix ${PREFIX} must lie outside ${tree}")
+    endif()
+  endforeach()
+  file(REMOVE_RECURSE ${PREFIX} ${PREFIX}.staging)
+  run(${CMAKE_COMMAND} --install ${SPINDLE_BUILD_DIR} --prefix ${PREFIX}.staging)
+  file(RENAME ${PREFIX}.staging ${PREFIX})
+  foreach(f ${LIBDIR}/cmake/spindle/spindleConfig.cmake ${LIBDIR}/cmake/spindle/spindleConfigVersion.cmake
+            ${LIBDIR}/cmake/spindle/FindLibUring.cmake ${LIBDIR}/pkgconfig/spindle.pc
+            include/spindle/spindle.hpp include/spindle/core/future.hpp)
+    if(NOT EXISTS ${PREFIX}/${f})
       message(FATAL_ERROR "install is missing ${f}")
     endif()
   endforeach()
-  run(${CMAKE_COMMAND} -S ${consumer} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX}
-      -DCMAKE_BUILD_TYPE=Release -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH=${WORK}/prefix)
-  # pkg-config must describe the same libraries.
+  # Exported targets must name dependencies (LibUring::LibUring), never a library path of this machine's build.
+  file(GLOB_RECURSE described ${PREFIX}/${LIBDIR}/cmake/*.cmake ${PREFIX}/${LIBDIR}/pkgconfig/*.pc)
+  foreach(f IN LISTS described)
+    file(READ ${f} text)
+    foreach(tree IN ITEMS ${SPINDLE_SOURCE_DIR} ${SPINDLE_BUILD_DIR} ${PREFIX}.staging)
+      string(FIND "${text}" "${tree}" at)
+      if(NOT at EQUAL -1)
+        message(FATAL_ERROR "${f} names ${tree}: the package must not depend on the trees it was built in")
+      endif()
+    endforeach()
+    if(text MATCHES "liburing\\.(so|a)")
+      message(FATAL_ERROR "${f} names a liburing file instead of finding liburing on the consumer's machine")
+    endif()
+  endforeach()
+  message(STATUS "installed into ${PREFIX}")
+elseif(MODE STREQUAL "find_package")
+  run(${CMAKE_COMMAND} -S ${CONSUMER} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX}
+      -DCMAKE_BUILD_TYPE=Release -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH=${PREFIX})
+  run(${CMAKE_COMMAND} --build ${WORK}/build -j 2)
+  run_consumer(${WORK}/build/consumer)
+elseif(MODE STREQUAL "pkg_config")
   find_program(PKG_CONFIG pkg-config REQUIRED)
-  set(ENV{PKG_CONFIG_PATH} ${WORK}/prefix/lib/pkgconfig)
+  set(ENV{PKG_CONFIG_PATH} ${PREFIX}/${LIBDIR}/pkgconfig)
   run(${PKG_CONFIG} --cflags --libs spindle)
-  if(NOT LAST_OUTPUT MATCHES "-lspindle_core")
-    message(FATAL_ERROR "pkg-config output lacks -lspindle_core: ${LAST_OUTPUT}")
-  endif()
   string(STRIP "${LAST_OUTPUT}" flags)
+  message(STATUS "pkg-config --cflags --libs spindle: ${flags}")
   separate_arguments(flags UNIX_COMMAND "${flags}")
-  run(${CXX} ${consumer}/main.cpp -o ${WORK}/consumer_pkgconfig ${flags})
-  run(${WORK}/consumer_pkgconfig)
-else()
-  run(${CMAKE_COMMAND} -S ${consumer} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX}
+  # Flags after the source, as a user writes them: static libraries resolve in command-line order.
+  run(${CXX} -O1 ${CONSUMER}/main.cpp -o ${WORK}/consumer ${flags})
+  run_consumer(${WORK}/consumer)
+elseif(MODE STREQUAL "add_subdirectory")
+  run(${CMAKE_COMMAND} -S ${CONSUMER} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX}
       -DCMAKE_BUILD_TYPE=Release -DCONSUMER_MODE=add_subdirectory -DSPINDLE_SOURCE_DIR=${SPINDLE_SOURCE_DIR})
+  run(${CMAKE_COMMAND} --build ${WORK}/build -j 2)
+  run_consumer(${WORK}/build/consumer)
+elseif(MODE STREQUAL "uninstall")
+  file(REMOVE_RECURSE ${PREFIX} ${PREFIX}.staging)
+else()
+  message(FATAL_ERROR "unknown MODE '${MODE}'")
 endif()
-run(${CMAKE_COMMAND} --build ${WORK}/build -j 2)
-run(${WORK}/build/consumer)
-if(NOT LAST_OUTPUT MATCHES "consumer ok 42")
-  message(FATAL_ERROR "unexpected consumer output: ${LAST_OUTPUT}")
-endif()
-message(STATUS "${MODE}: ${LAST_OUTPUT}")

@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <optional>
+#include <ranges>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -154,6 +155,28 @@ Task<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Task<T>> task
   out.reserve(tasks.size());
   for (auto& t : tasks) out.push_back(detail::take_outcome(t));
   co_return out;
+}
+
+namespace detail {
+template <class X>
+inline constexpr bool is_task_v = false;
+template <class T>
+inline constexpr bool is_task_v<Task<T>> = true;
+template <class T>
+inline constexpr bool is_task_v<ScheduledTask<T>> = true;
+}  // namespace detail
+
+/// gather over any range of tasks, e.g. a lazy view: `co_await gather(ids | std::views::transform(fetch))`.
+/// The tasks are taken (moved) out of the range first. Python: `await asyncio.gather(*(fetch(i) for i in ids))`.
+template <std::ranges::input_range R>
+  requires detail::is_task_v<std::remove_cvref_t<std::ranges::range_reference_t<R>>> &&
+           (!std::is_same_v<std::remove_cvref_t<R>,
+                            std::vector<Task<typename std::ranges::range_value_t<R>::value_type>>>)
+auto gather(R&& tasks) {
+  using T = typename std::ranges::range_value_t<R>::value_type;
+  std::vector<Task<T>> all;
+  for (auto&& t : tasks) all.push_back(Task<T>(std::move(t)));
+  return gather(std::move(all));
 }
 
 /// Variadic gather: `auto [a, b] = co_await gather(f(), g());` Python: `a, b = await gather(f(), g())`.

@@ -30,7 +30,7 @@ class Lock {
   Lock& operator=(const Lock&) = delete;
 
   /// Awaitable that takes the lock. Python: `await lock.acquire()`.
-  auto acquire() noexcept {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto acquire() noexcept {
     struct Awaiter final : detail::ListWaiter {
       Lock* lock;
       explicit Awaiter(Lock* l) : lock(l) {}
@@ -98,7 +98,7 @@ class Event {
   /// Python: `clear()`.
   void clear() noexcept { set_ = false; }
   /// Awaitable: returns at once if set, else waits for set(). Python: `await event.wait()`.
-  auto wait() noexcept {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto wait() noexcept {
     struct Awaiter final : detail::ListWaiter {
       Event* ev;
       explicit Awaiter(Event* e) : ev(e) {}
@@ -125,7 +125,7 @@ class Semaphore {
   virtual ~Semaphore() = default;
 
   /// Awaitable that takes a permit. Python: `await sem.acquire()`.
-  auto acquire() noexcept {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto acquire() noexcept {
     struct Awaiter final : detail::ListWaiter {
       Semaphore* sem;
       explicit Awaiter(Semaphore* s) : sem(s) {}
@@ -253,7 +253,7 @@ class Barrier {
   Barrier& operator=(const Barrier&) = delete;
 
   /// Waits for the others. Python: `await barrier.wait()`.
-  auto wait() {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto wait() {
     struct Awaiter final : detail::ListWaiter {
       Barrier* b;
       std::size_t index = 0;

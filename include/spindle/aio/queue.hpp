@@ -137,7 +137,7 @@ class BasicQueue {
   std::size_t maxsize() const noexcept { return maxsize_; }
 
   /// Awaitable that puts `item`, waiting while the queue is full. Python: `await q.put(item)`.
-  auto put(T item) {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto put(T item) {
     struct Awaiter final : PutterBase {
       BasicQueue* q;
       std::optional<T> item;
@@ -165,7 +165,7 @@ class BasicQueue {
   }
 
   /// Awaitable that removes and returns an item, waiting while the queue is empty. Python: `await q.get()`.
-  auto get() noexcept {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto get() noexcept {
     struct Awaiter final : GetterBase {
       BasicQueue* q;
       std::optional<T> item;
@@ -207,7 +207,7 @@ class BasicQueue {
     if (--unfinished_ == 0) joiners_.wake_all();
   }
   /// Awaitable: waits until every item put has been marked task_done. Python: `await q.join()`.
-  auto join() noexcept {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto join() noexcept {
     struct Awaiter final : detail::ListWaiter {
       BasicQueue* q;
       explicit Awaiter(BasicQueue* queue) : q(queue) {}

@@ -83,7 +83,7 @@ class AsCompleted final : private detail::DoneWatcher, private detail::Waiter {
   std::size_t size() const noexcept { return pending_.size() + done_.size(); }
 
   /// Awaitable: the next task to finish.
-  auto next() noexcept {
+  [[nodiscard("does nothing unless awaited: co_await it")]] auto next() noexcept {
     struct Next {
       AsCompleted* self;
       bool await_ready() const noexcept { return !self->done_.empty() || self->pending_.empty(); }
@@ -213,7 +213,7 @@ class ShieldAwaiter final : public Waiter, public DoneWatcher {
 /// Awaits `task` but protects it from cancellation: cancelling the awaiting task raises CancelledError there
 /// while `task` keeps running. **Python equivalent:** `await asyncio.shield(aw)`.
 template <class T>
-detail::ShieldAwaiter<T> shield(Task<T> task) {
+[[nodiscard("does nothing unless awaited: co_await it")]] detail::ShieldAwaiter<T> shield(Task<T> task) {
   return detail::ShieldAwaiter<T>(std::move(task));
 }
 
