@@ -46,6 +46,7 @@ int run_w8(const Options& options) {
   std::vector<unsigned char> bytes(bytes_per_task);
   for (std::size_t i = 0; i < bytes_per_task; ++i) bytes[i] = static_cast<unsigned char>(i & 0xff);
   const std::uint64_t one = sum_words(bytes.data(), bytes_per_task);
+  const std::uint64_t want = one * static_cast<std::uint64_t>(tasks);  // what every run must sum to
   int rc = 0;
 
   if (selected(options, "copy")) {
@@ -56,9 +57,7 @@ int run_w8(const Options& options) {
     std::uint64_t sum = 0;
     for (auto& f : fs) sum += f.result();
     report(options, "copy", tasks, bytes_per_task, now_s() - t0);
-    if (!sum_ok("W8 copy", static_cast<long long>(sum),
-                static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
-      rc = 1;
+    if (!sum_ok("W8 copy", static_cast<long long>(sum), static_cast<long long>(want))) rc = 1;
   }
   if (selected(options, "shared")) {
     // The buffer lives in shared memory once; every task gets a handle to it.
@@ -71,9 +70,7 @@ int run_w8(const Options& options) {
     std::uint64_t sum = 0;
     for (auto& f : fs) sum += f.result();
     report(options, "shared", tasks, bytes_per_task, now_s() - t0);
-    if (!sum_ok("W8 shared", static_cast<long long>(sum),
-                static_cast<long long>(one * static_cast<std::uint64_t>(tasks))))
-      rc = 1;
+    if (!sum_ok("W8 shared", static_cast<long long>(sum), static_cast<long long>(want))) rc = 1;
   }
   return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "spindle/core/errors.hpp"
 #include "spindle/core/future.hpp"
+#include "spindle/core/range.hpp"
 #include "spindle/core/unhandled.hpp"
 #include "spindle/core/wait.hpp"
 

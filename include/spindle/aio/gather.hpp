@@ -180,6 +180,19 @@ requires detail::is_task_v<std::remove_cvref_t<std::ranges::range_reference_t<R>
   return gather(std::move(all));
 }
 
+/// gather of `fn(x)` for every `x` of `items`: `co_await gather(fetch, spindle::range(50))`. The tasks are made
+/// first, then run concurrently. Python: `await asyncio.gather(*(fetch(x) for x in items))`.
+// clang-format off: clang-format 14 mangles requires-clauses
+template <class F, std::ranges::input_range R>
+requires detail::is_task_v<std::invoke_result_t<F&, std::ranges::range_reference_t<R>>>
+auto gather(F fn, R&& items) {
+  // clang-format on
+  using T = typename std::invoke_result_t<F&, std::ranges::range_reference_t<R>>::value_type;
+  std::vector<Task<T>> all;
+  for (auto&& x : items) all.push_back(fn(x));
+  return gather(std::move(all));
+}
+
 /// Variadic gather: `auto [a, b] = co_await gather(f(), g());` Python: `a, b = await gather(f(), g())`.
 template <class... T>
 Task<std::tuple<gather_value_t<T>...>> gather(Task<T>... tasks) {

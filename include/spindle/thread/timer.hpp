@@ -62,7 +62,7 @@ class Timer : public Thread {
       Event& event;
       ~SetOnExit() { event.set(); }  // Python's `finally: self.finished.set()`
     } guard{*finished};
-    if (!finished->wait(interval)) std::invoke(std::move(call));
+    if (!finished->wait(interval)) std::invoke(std::forward<Call>(call));
   }
 
   std::shared_ptr<Event> finished_;
