@@ -185,10 +185,7 @@ void apply_decoded(Fn fn, Reader& in, Writer& out) {
 /// The trampoline of signature `Fn` (a plain `R(*)(A...)`): a call of a function passed at run time.
 template <class Fn>
 struct PointerCall {
-  static void invoke(Reader& in, Writer& out) {
-    // NOLINTNEXTLINE(performance-no-int-to-ptr): an address read_function checked is a function start
-    apply_decoded(reinterpret_cast<Fn>(read_function(in)), in, out);
-  }
+  static void invoke(Reader& in, Writer& out) { apply_decoded(reinterpret_cast<Fn>(read_function(in)), in, out); }
 };
 
 /// The trampoline of map(fn, items) chunks of signature `Fn`: fn over each item of a vector.
@@ -197,7 +194,6 @@ struct PointerMapChunk {
   using In = std::tuple_element_t<0, typename Signature<Fn>::args>;
   using R = typename Signature<Fn>::result;
   static void invoke(Reader& in, Writer& out) {
-    // NOLINTNEXTLINE(performance-no-int-to-ptr): an address read_function checked is a function start
     const auto fn = reinterpret_cast<Fn>(read_function(in));
     std::vector<In> items;
     in(items);
