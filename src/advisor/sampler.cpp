@@ -151,7 +151,23 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
 
 int TreeSampler::sample() {
   std::map<pid_t, bool> seen;
+  std::uint64_t running_before = 0;
+  for (const auto& [tid, t] : threads_) running_before += static_cast<std::uint64_t>(t.r);
   collect(root_, seen);
+  // The machine's other work: runnable tasks (/proc/loadavg's "running/total", this sampling thread
+  // included) less the measured program's threads seen running or runnable in this tick.
+  std::uint64_t running_now = 0;
+  for (const auto& [tid, t] : threads_) running_now += static_cast<std::uint64_t>(t.r);
+  long runnable = 0, total = 0;
+  double l1 = 0, l5 = 0, l15 = 0;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &runnable, &total) == 5) {
+      const long mine = static_cast<long>(running_now - running_before) + 1;
+      others_runnable_ += static_cast<double>(std::max(0L, runnable - mine));
+      ++load_ticks_;
+    }
+    std::fclose(f);
+  }
   first_ = false;
   ++ticks_;
   return static_cast<int>(threads_.size());
@@ -159,6 +175,7 @@ int TreeSampler::sample() {
 
 void TreeSampler::fill(Report& report) const {
   report.samples = ticks_;
+  report.other_load = load_ticks_ ? others_runnable_ / load_ticks_ : 0.0;
   report.threads.clear();
   std::uint64_t states = 0, d_states = 0;
   for (const auto& [tid, t] : threads_) {
@@ -183,6 +200,7 @@ void TreeSampler::fill(Report& report) const {
     d_states += static_cast<std::uint64_t>(t.d);
     report.cpu_s += s.cpu_s;
     report.runqueue_s += s.runqueue_s;
+    report.observed_s = std::max(report.observed_s, std::chrono::duration<double>(t.last_seen - start_).count());
     report.voluntary += s.voluntary;
     report.involuntary += s.involuntary;
     report.threads.push_back(std::move(s));

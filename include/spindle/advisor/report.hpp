@@ -50,6 +50,9 @@ struct Report {
   std::vector<std::string> command;  ///< the measured command (empty for a callable)
   int exit_code = 0;                 ///< the child's exit status (128 + signal if it was killed)
   double wall_s = 0;                 ///< wall-clock duration
+  /// Seconds from the start to the last sample that saw one of its threads alive: the span the per-thread
+  /// counters cover (a thread's last moments before it exits fall between samples and are not counted).
+  double observed_s = 0;
   double cpu_s = 0;                  ///< CPU time of the whole tree
   double runqueue_s = 0;             ///< time its threads waited for a core
   int cores = 1;                     ///< cores it was allowed to use
@@ -65,7 +68,13 @@ struct Report {
   std::uint64_t write_chars = 0;     ///< bytes written by any write-like call
   bool io_readable = false;          ///< whether /proc/<pid>/io could be read
   double parallelism = 0;            ///< cores used on average: cpu_s / wall_s
-  double demand = 0;                 ///< cores wanted on average: (cpu_s + runqueue_s) / wall_s
+  double demand = 0;                 ///< cores wanted on average over the observed span (see observed_s)
+  /// Other work on the machine: runnable tasks outside the measured program, averaged over the samples. At
+  /// or above the number of cores the program competed for every core, and its run-queue and wait times
+  /// describe the machine as much as the program (the report then says so).
+  double other_load = 0;
+  /// True when other_load reached the number of cores: measure again on a quieter machine to be sure.
+  bool machine_busy = false;
   double busy_fraction = 0;    ///< working threads: CPU + run-queue time over that plus I/O wait (lock waits excluded)
   double wait_to_compute = 0;  ///< waiting time per unit of CPU time of the working threads
   double disk_wait_fraction = 0;  ///< share of thread samples in state D
