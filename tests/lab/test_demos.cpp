@@ -75,13 +75,16 @@ TEST_F(Demos, RegistryHoldsEveryDemo) {
 
 TEST_F(Demos, Seed000IoOverlapsCpuDoesNotUnderAGil) {
   const auto r = run("000-io-cpu");
-  EXPECT_LT(fact(r, "io_threads_s"), fact(r, "io_seq_s") / 2);
-  EXPECT_LT(fact(r, "io_async_s"), fact(r, "io_seq_s") / 2);
+  // Waits overlap: with threads, processes and async, several of the four waits were in progress at once
+  // (all four on a quiet machine). Counted from each wait's start and end, not from wall times, which a
+  // loaded machine stretches (4 threaded 50 ms waits took 104 ms under TSan at load 9).
+  EXPECT_GE(fact(r, "io_threads_overlap"), 2);
+  EXPECT_GE(fact(r, "io_async_overlap"), 2);
+  EXPECT_GE(fact(r, "io_procs_overlap"), 2) << "4 waiting processes overlap too";
   // Four tasks under one GIL take turns on one core. Measured within the one run (its CPU time over its wall
   // time), not against the serial run's time: a machine whose speed changes between two runs (a busy sibling
   // hyperthread, a neighbour VM) made the cross-run comparison fail (GIL 0.110 s vs 0.8 x serial 0.118 s).
   EXPECT_LT(fact(r, "cpu_gil_cores_used"), 1.3);
-  EXPECT_LT(fact(r, "io_procs_s"), fact(r, "io_seq_s") / 2) << "4 waiting processes overlap too";
   EXPECT_GT(fact(r, "cpu_procs_s"), 0);  // the sums were checked inside the demo
 }
 
@@ -180,7 +183,9 @@ TEST_F(Demos, FetchFromALocalServerOverlapsRequests) {
 TEST_F(Demos, FuturesAnswerAndCompleteInOrderOfFinish) {
   const auto r = run("003-futures");
   EXPECT_EQ(fact(r, "answered"), 2);
-  EXPECT_EQ(fact(r, "first_completed_ms"), 20);
+  // as_completed yields the wait that finished first (20 ms on a quiet machine; on a loaded one, whichever
+  // its thread let finish first: the demo notes each wait's finish time).
+  EXPECT_EQ(fact(r, "first_completed_finished_first"), 1) << "first yielded: " << fact(r, "first_completed_ms");
 }
 
 TEST_F(Demos, ProcessSpeedupGilThreadsDoNotHelp) {
