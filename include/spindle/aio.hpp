@@ -13,6 +13,7 @@
 #include "spindle/aio/net.hpp"
 #include "spindle/aio/queue.hpp"
 #include "spindle/aio/run.hpp"
+#include "spindle/aio/runner.hpp"
 #include "spindle/aio/server.hpp"
 #include "spindle/aio/streams.hpp"
 #include "spindle/aio/subprocess.hpp"
