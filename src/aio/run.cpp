@@ -125,7 +125,8 @@ EventLoop& Runner::get_loop() {
     loop_ = std::make_unique<EventLoop>(LoopOptions{.clock = options_.clock,
                                                     .debug = options_.debug,
                                                     .slow_callback_duration = options_.slow_callback_duration,
-                                                    .backend = options_.backend});
+                                                    .backend = options_.backend,
+                                                    .task_factory = options_.task_factory});
   }
   return *loop_;
 }

@@ -25,6 +25,8 @@ struct RunOptions {
   bool handle_sigint = true;
   /// The loop's I/O backend; unset: SPINDLE_AIO_BACKEND (see LoopOptions::backend).
   std::optional<Backend> backend = std::nullopt;
+  /// How create_task starts tasks (aio::eager_task_factory: eagerly). Python: `loop.set_task_factory()`.
+  TaskFactory task_factory = TaskFactory::standard;
 };
 
 namespace detail {
@@ -96,7 +98,8 @@ T run(Task<T> main, RunOptions options = {}) {
   EventLoop loop(LoopOptions{.clock = std::move(options.clock),
                              .debug = options.debug,
                              .slow_callback_duration = options.slow_callback_duration,
-                             .backend = options.backend});
+                             .backend = options.backend,
+                             .task_factory = options.task_factory});
   detail::RunScope scope(loop);
   if constexpr (std::is_void_v<T>) {
     detail::run_main(loop, std::move(main), options.handle_sigint);
