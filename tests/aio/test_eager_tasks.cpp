@@ -46,11 +46,12 @@ TEST_F(EagerTasks, ATaskThatNeverSuspendsIsDoneOnReturn) {
     const aio::AnyTask me = aio::current_task();
     aio::AnyTask seen;
     auto t = aio::create_eager_task(at_once(5, &seen));
-    const bool done_at_once = t.done();                        // no trip through the loop
-    const bool was_current = seen == t;                        // current_task() was the new task
-    const bool restored = aio::current_task() == me;           // and is the creator again
+    const bool done_at_once = t.done();                               // no trip through the loop
+    const bool was_current = seen == t;                               // current_task() was the new task
+    const bool restored = aio::current_task() == me;                  // and is the creator again
     const bool lazy_not_done = !aio::create_task(at_once(6)).done();  // the standard factory waits for the loop
-    co_return done_at_once && was_current && restored && lazy_not_done && t.result() == 5;
+    const bool ok = done_at_once && was_current && restored && lazy_not_done && t.result() == 5;
+    co_return ok;
   };
   EXPECT_TRUE(aio::run(main(), opts()));
 }
@@ -112,7 +113,8 @@ TEST_F(EagerTasks, CancellationAfterAndDuringTheEagerStep) {
       co_return 1;
     };
     auto u = aio::create_eager_task(self_cancel);
-    co_return raised && cleaned && t.cancelled() && u.cancelled();
+    const bool ok = raised && cleaned && t.cancelled() && u.cancelled();
+    co_return ok;
   };
   EXPECT_TRUE(aio::run(main(), opts()));
 }
@@ -144,7 +146,8 @@ TEST_F(EagerTasks, NestedEagerTasksRestoreTheCurrentTask) {
     };
     auto t = aio::create_eager_task(outer);
     const bool ok = outer_after_inner == t && inner_seen.valid() && !(inner_seen == t) && aio::current_task() == me;
-    co_return ok && co_await t == 2;
+    const int v = co_await t;
+    co_return v == 2 && ok;
   };
   EXPECT_TRUE(aio::run(main(), opts()));
 }

@@ -121,7 +121,7 @@ TEST_F(RunnerTest, RunFromInsideARunningLoopIsRefused) {
     }
     co_return false;
   };
-  EXPECT_TRUE(runner.run(nested()));  // from its own loop
+  EXPECT_TRUE(runner.run(nested()));                          // from its own loop
   EXPECT_TRUE(aio::run(nested(), {.handle_sigint = false}));  // from another loop
   auto close_inside = [&]() -> aio::Task<bool> {
     try {

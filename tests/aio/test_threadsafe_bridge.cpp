@@ -207,7 +207,8 @@ TEST_F(ThreadsafeBridge, CancelFromTheLoopsOwnThread) {
     co_await aio::yield_now();  // the child reaches its sleep
     const bool cancelled = fut.cancel();
     co_await aio::yield_now();
-    co_return cancelled && fut.cancelled();
+    const bool both = cancelled && fut.cancelled();
+    co_return both;
   };
   EXPECT_TRUE(aio::run(main(), {.handle_sigint = false}));
   EXPECT_TRUE(saw_cancel);
