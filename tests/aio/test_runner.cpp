@@ -64,6 +64,7 @@ TEST_F(RunnerTest, CloseCancelsWhatIsLeftAndShutsTheExecutorDown) {
   aio::Runner runner({.handle_sigint = false});
   auto main = [&]() -> aio::Task<int> {
     left = aio::create_task(wait_then(never, 1, cancelled));
+    co_await aio::yield_now();  // it starts waiting (a task cancelled before it ever ran never runs)
     co_return co_await aio::to_thread([] { return 5; });  // starts the default executor's thread
   };
   EXPECT_EQ(runner.run(main()), 5);
