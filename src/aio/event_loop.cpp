@@ -167,6 +167,7 @@ EventLoop::EventLoop(LoopOptions options)
   core_.clock = clock_.get();
   core_.owner = this;
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
+  core_.eager_tasks = options.task_factory == TaskFactory::eager;
   if ((options.backend ? *options.backend : env_backend()) == Backend::io_uring) {
     impl_->poller = detail::make_uring_poller_or_epoll(&backend_);
   } else {

@@ -1,12 +1,15 @@
-// run(): Ctrl-C handling and the final clean-up of asyncio.run.
+// run() and Runner: Ctrl-C handling and the final clean-up of asyncio.run / asyncio.Runner.
 
-#include "spindle/aio/run.hpp"
+#include "spindle/aio/runner.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <memory>
 #include <vector>
+
+#include "spindle/core/unhandled.hpp"
 
 namespace spindle::aio::detail {
 namespace {
@@ -21,9 +24,10 @@ bool sigint_is_default() {
 
 }  // namespace
 
-RunScope::RunScope(EventLoop& loop, TaskState* main, bool handle_sigint) : loop_(loop), main_(main) {
-  main_->ref();
-  if (handle_sigint && on_main_thread() && sigint_is_default()) {
+SigintScope::SigintScope(EventLoop& loop, TaskState* main, bool handle_sigint) : loop_(loop), main_(main) {
+  if (!handle_sigint || !on_main_thread() || !sigint_is_default()) return;
+  main_->ref();  // the handler may run after the caller's handle is gone
+  try {
     loop_.add_signal_handler(SIGINT, [this] {
       if (++interrupts_ == 1 && !main_->done()) {
         main_->cancel("KeyboardInterrupt");
@@ -33,33 +37,25 @@ RunScope::RunScope(EventLoop& loop, TaskState* main, bool handle_sigint) : loop_
       loop_.remove_signal_handler(SIGINT);
       ::raise(SIGINT);
     });
-    sigint_ = true;
+  } catch (...) {
+    main_->unref();
+    throw;
   }
+  installed_ = true;
 }
 
-RunScope::~RunScope() {
-  if (!finished_) {
-    try {
-      finish();
-    } catch (...) {
-      report_error(&loop_.core(), "error while finishing run()", std::current_exception(), nullptr);
-    }
-  }
+SigintScope::~SigintScope() {
+  if (!installed_) return;
+  loop_.remove_signal_handler(SIGINT);
   main_->unref();
-  loop_.close();
 }
 
-void RunScope::check_interrupted() const {
+void SigintScope::check_interrupted() const {
   if (interrupts_ > 0) throw KeyboardInterrupt();
 }
 
-void RunScope::finish() {
-  finished_ = true;
-  if (sigint_) {
-    loop_.remove_signal_handler(SIGINT);
-    sigint_ = false;
-  }
-  LoopCore& core = loop_.core();
+void cancel_all_and_shut_down(EventLoop& loop) {
+  LoopCore& core = loop.core();
   std::vector<TaskState*> left;
   for (TaskState* t = core.all_head; t != nullptr; t = t->next_all()) left.push_back(t);
   if (!left.empty()) {
@@ -70,14 +66,14 @@ void RunScope::finish() {
       void task_done(TaskState&) noexcept override {
         if (--n == 0) loop->stop();
       }
-    } countdown(&loop_, left.size());
+    } countdown(&loop, left.size());
     for (TaskState* t : left) {
       t->ref();
       t->add_watcher(&countdown);
       t->cancel();
     }
     try {
-      loop_.run_forever();
+      loop.run_forever();
     } catch (...) {
       for (TaskState* t : left) {
         if (!t->done()) t->remove_watcher(&countdown);
@@ -90,7 +86,72 @@ void RunScope::finish() {
       t->unref();
     }
   }
-  loop_.shutdown_default_executor();
+  loop.shutdown_default_executor();
+}
+
+RunScope::~RunScope() {
+  if (!finished_) {
+    finished_ = true;
+    try {
+      cancel_all_and_shut_down(loop_);
+    } catch (...) {
+      report_error(&loop_.core(), "error while finishing run()", std::current_exception(), nullptr);
+    }
+  }
+  loop_.close();
+}
+
+void RunScope::finish() {
+  finished_ = true;
+  cancel_all_and_shut_down(loop_);
+  loop_.close();
 }
 
 }  // namespace spindle::aio::detail
+
+namespace spindle::aio {
+
+Runner::~Runner() {
+  try {
+    close();
+  } catch (...) {
+    report_unhandled_exception("aio::Runner: error while closing", std::current_exception());
+  }
+}
+
+EventLoop& Runner::get_loop() {
+  if (closed_) throw InvalidStateError("Runner is closed");
+  if (!loop_) {
+    loop_ = std::make_unique<EventLoop>(LoopOptions{.clock = options_.clock,
+                                                    .debug = options_.debug,
+                                                    .slow_callback_duration = options_.slow_callback_duration,
+                                                    .backend = options_.backend,
+                                                    .task_factory = options_.task_factory});
+  }
+  return *loop_;
+}
+
+EventLoop& Runner::loop_for_run() {
+  if (closed_) throw InvalidStateError("Runner is closed");
+  if (detail::tls_running != nullptr) {
+    throw InvalidStateError("Runner.run() cannot be called from a running event loop");
+  }
+  return get_loop();
+}
+
+void Runner::close() {
+  if (closed_) return;
+  if (loop_ && loop_->is_running()) throw InvalidStateError("Runner.close() cannot be called while its loop runs");
+  closed_ = true;
+  if (!loop_) return;
+  struct Release {  // the loop is closed and dropped even when the clean-up throws
+    std::unique_ptr<EventLoop>& loop;
+    ~Release() {
+      loop->close();
+      loop.reset();
+    }
+  } release{loop_};
+  detail::cancel_all_and_shut_down(*loop_);
+}
+
+}  // namespace spindle::aio

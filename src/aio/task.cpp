@@ -282,7 +282,7 @@ void TaskState::throw_cancelled() const {
   throw CancelledError();
 }
 
-void TaskState::make_root(LoopCore* loop, std::string_view name, const char* file, int line) {
+void TaskState::make_root(LoopCore* loop, std::string_view name, const char* file, int line, bool eager) {
   if (started_ || root_ != nullptr)
     throw InvalidStateError("create_task: the coroutine was already started or scheduled");
   if (!name.empty()) extras().name = std::string(name);
@@ -299,7 +299,24 @@ void TaskState::make_root(LoopCore* loop, std::string_view name, const char* fil
   if (all_next_ != nullptr) all_next_->all_prev_ = this;
   loop->all_head = this;
   ++loop->live_tasks;
-  schedule();
+  if (eager && tls_running == loop) {
+    start_eagerly();
+  } else {
+    schedule();
+  }
+}
+
+// The first step, run inside the creator's step (or callback) as asyncio's Task.__eager_start does: the task
+// is the current one until it suspends or ends, then the creator is again. The creator's handle keeps the state
+// alive if it ends here. Nothing can be awaiting a task that is being created, so its completion hands off to
+// nobody (on_final finds no l->handoff) and the step returns here.
+void TaskState::start_eagerly() noexcept {
+  LoopCore* l = loop_;
+  TaskState* creator = l->current;
+  started_ = true;
+  l->current = this;
+  resume_point_.resume();
+  l->current = creator;
 }
 
 void TaskState::unlink_all() noexcept {

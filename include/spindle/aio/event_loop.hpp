@@ -153,6 +153,13 @@ struct ExceptionContext {
 /// An event loop's I/O backend. Python has one per platform; spindle offers both on Linux.
 using Backend = detail::Backend;
 
+/// How create_task starts a task: `standard` schedules its first step; `eager` runs it at once, inside the
+/// caller, until the coroutine first suspends (a task that never suspends is done when create_task returns, with
+/// no trip through the loop). Python: the loop's task factory (`None` or `asyncio.eager_task_factory`, 3.12).
+enum class TaskFactory : std::uint8_t { standard, eager };
+/// Python 3.12: `asyncio.eager_task_factory` (`loop.set_task_factory(aio::eager_task_factory)`).
+inline constexpr TaskFactory eager_task_factory = TaskFactory::eager;
+
 /// Construction options of an EventLoop (designated initializers).
 struct LoopOptions {
   /// The clock; null means the monotonic clock. Tests pass a VirtualClock.
@@ -167,6 +174,8 @@ struct LoopOptions {
   /// environment variable SPINDLE_AIO_BACKEND (`epoll`, `io_uring` or `uring`; absent or empty: epoll; anything
   /// else: the constructor throws std::invalid_argument).
   std::optional<Backend> backend = std::nullopt;
+  /// How `aio::create_task` and `loop.create_task` start tasks (see TaskFactory). Python: `set_task_factory`.
+  TaskFactory task_factory = TaskFactory::standard;
 };
 
 /// The event loop: runs tasks and callbacks on the thread that calls run_forever / run_until_complete.
@@ -249,14 +258,23 @@ class EventLoop {
   /// Throws InvalidStateError while running. Python: `close()`.
   void close();
 
-  /// Schedules `task` on this loop (callable before the loop runs). Python: `loop.create_task(coro, name)`.
+  /// Schedules `task` on this loop (callable before the loop runs); with the eager task factory, on the loop's
+  /// running thread, runs its first step now. Python: `loop.create_task(coro, name)`.
   template <class T>
   ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                                int line = __builtin_LINE()) {
     if (closed_) detail::refuse_unstarted(task);  // check_open() throws: no "never awaited" report on top
     check_open();
-    task.state()->make_root(&core_, name, file, line);
+    task.state()->make_root(&core_, name, file, line, core_.eager_tasks);
     return ScheduledTask<T>(std::move(task));
+  }
+
+  /// Sets how create_task starts tasks (TaskFactory::standard or aio::eager_task_factory). Python 3.12:
+  /// `loop.set_task_factory(asyncio.eager_task_factory)` / `set_task_factory(None)`.
+  void set_task_factory(TaskFactory factory) noexcept { core_.eager_tasks = factory == TaskFactory::eager; }
+  /// Python: `loop.get_task_factory()`.
+  TaskFactory get_task_factory() const noexcept {
+    return core_.eager_tasks ? TaskFactory::eager : TaskFactory::standard;
   }
 
   /// Calls `fn()` whenever `fd` is readable (level-triggered), replacing a previous reader. Python:

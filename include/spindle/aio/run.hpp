@@ -25,29 +25,66 @@ struct RunOptions {
   bool handle_sigint = true;
   /// The loop's I/O backend; unset: SPINDLE_AIO_BACKEND (see LoopOptions::backend).
   std::optional<Backend> backend = std::nullopt;
+  /// How create_task starts tasks (aio::eager_task_factory: eagerly). Python: `loop.set_task_factory()`.
+  TaskFactory task_factory = TaskFactory::standard;
 };
 
 namespace detail {
 
-/// The non-template half of run(): SIGINT handling and the final clean-up (cancel the remaining tasks, run
-/// them to the end, shut the default executor down, close).
-class RunScope {
+/// Ctrl-C while `main` runs (shared by run() and Runner::run()): on the main thread, with SIGINT at its default
+/// disposition, the first SIGINT cancels `main`, a second one kills the process as before. The handler is
+/// removed (the disposition restored) when the scope ends.
+class SigintScope {
  public:
-  RunScope(EventLoop& loop, TaskState* main, bool handle_sigint);
-  ~RunScope();
-  RunScope(const RunScope&) = delete;
-  RunScope& operator=(const RunScope&) = delete;
+  SigintScope(EventLoop& loop, TaskState* main, bool handle_sigint);
+  ~SigintScope();
+  SigintScope(const SigintScope&) = delete;
+  SigintScope& operator=(const SigintScope&) = delete;
   /// Throws KeyboardInterrupt if Ctrl-C cancelled the main task.
   void check_interrupted() const;
-  /// Cancels the remaining tasks and runs the loop until they finish, then closes it.
-  void finish();
 
  private:
   EventLoop& loop_;
   TaskState* main_;
-  bool sigint_ = false;
-  bool finished_ = false;
+  bool installed_ = false;
   int interrupts_ = 0;
+};
+
+/// Cancels the loop's remaining tasks, runs the loop until they finish, then shuts the default executor down
+/// (the clean-up of asyncio.run and Runner.close; the loop stays open).
+void cancel_all_and_shut_down(EventLoop& loop);
+
+/// Runs `main` (scheduled on `loop` if it is a plain coroutine) until it completes, with Ctrl-C handling: the
+/// part of run() that Runner::run() shares. Leaves the other tasks alone.
+template <class T>
+T run_main(EventLoop& loop, Task<T> main, bool handle_sigint) {
+  if (main.state()->is_root() && main.state()->loop() != &loop.core()) {
+    throw InvalidStateError("run: the task belongs to a different event loop");
+  }
+  Task<T> task = main.state()->is_root() ? std::move(main) : loop.create_task(std::move(main));
+  SigintScope sigint(loop, task.state(), handle_sigint);
+  try {
+    return loop.run_until_complete(task);
+  } catch (const CancelledError&) {
+    sigint.check_interrupted();
+    throw;
+  }
+}
+
+/// run()'s loop: cancel_all_and_shut_down then close, at finish() or, on the way out of an exception, in the
+/// destructor (where a clean-up error is reported, not thrown).
+class RunScope {
+ public:
+  explicit RunScope(EventLoop& loop) noexcept : loop_(loop) {}
+  ~RunScope();
+  RunScope(const RunScope&) = delete;
+  RunScope& operator=(const RunScope&) = delete;
+  /// Cancels what is left, shuts the default executor down and closes the loop.
+  void finish();
+
+ private:
+  EventLoop& loop_;
+  bool finished_ = false;
 };
 
 }  // namespace detail
@@ -61,27 +98,16 @@ T run(Task<T> main, RunOptions options = {}) {
   EventLoop loop(LoopOptions{.clock = std::move(options.clock),
                              .debug = options.debug,
                              .slow_callback_duration = options.slow_callback_duration,
-                             .backend = options.backend});
-  Task<T> task = loop.create_task(std::move(main));
-  detail::RunScope scope(loop, task.state(), options.handle_sigint);
+                             .backend = options.backend,
+                             .task_factory = options.task_factory});
+  detail::RunScope scope(loop);
   if constexpr (std::is_void_v<T>) {
-    try {
-      loop.run_until_complete(task);
-    } catch (const CancelledError&) {
-      scope.check_interrupted();
-      throw;
-    }
+    detail::run_main(loop, std::move(main), options.handle_sigint);
     scope.finish();
   } else {
-    std::optional<T> result;
-    try {
-      result.emplace(loop.run_until_complete(task));
-    } catch (const CancelledError&) {
-      scope.check_interrupted();
-      throw;
-    }
+    T result = detail::run_main(loop, std::move(main), options.handle_sigint);
     scope.finish();
-    return std::move(*result);
+    return result;
   }
 }
 

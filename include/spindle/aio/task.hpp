@@ -387,18 +387,36 @@ constexpr void reject_temporary_closure_on_gcc_pr100611() {
 
 }  // namespace detail
 
-/// Schedules the coroutine `task` on the running loop as its own task and returns it. `name` defaults to
-/// "Task-N". The creation site is recorded for debug-mode reports. **Errors:** InvalidStateError without a
-/// running loop or if the task was already started. Python: `asyncio.create_task(coro, name=...)`.
+namespace detail {
+template <class T>
+ScheduledTask<T> create_task_on_running(Task<T> task, std::string_view name, const char* file, int line, bool eager) {
+  if (tls_running == nullptr) {
+    refuse_unstarted(task);  // the error tells the caller: no "never awaited" report on top of it
+    throw_no_loop();
+  }
+  task.state()->make_root(tls_running, name, file, line, eager || tls_running->eager_tasks);
+  return ScheduledTask<T>(std::move(task));
+}
+}  // namespace detail
+
+/// Schedules the coroutine `task` on the running loop as its own task and returns it (with the loop's eager
+/// task factory, runs its first step now: see TaskFactory). `name` defaults to "Task-N". The creation site is
+/// recorded for debug-mode reports. **Errors:** InvalidStateError without a running loop or if the task was
+/// already started. Python: `asyncio.create_task(coro, name=...)`.
 template <class T>
 ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                              int line = __builtin_LINE()) {
-  if (detail::tls_running == nullptr) {
-    detail::refuse_unstarted(task);  // the error tells the caller: no "never awaited" report on top of it
-    detail::throw_no_loop();
-  }
-  task.state()->make_root(detail::tls_running, name, file, line);
-  return ScheduledTask<T>(std::move(task));
+  return detail::create_task_on_running(std::move(task), name, file, line, false);
+}
+
+/// As create_task, but runs the task's first step now, inside the caller, until the coroutine first suspends
+/// (whatever the loop's task factory): a coroutine that never suspends is done on return, without a trip
+/// through the loop. Meanwhile current_task() is the new task. **Cancellation:** as any task's, from its first
+/// suspension. Python 3.14: `asyncio.create_task(coro, eager_start=True)`.
+template <class T>
+ScheduledTask<T> create_eager_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
+                                   int line = __builtin_LINE()) {
+  return detail::create_task_on_running(std::move(task), name, file, line, true);
 }
 
 /// Schedules `fn(args...)` (a callable returning a Task: typically a coroutine lambda) as its own task, keeping
@@ -414,6 +432,19 @@ create_task(F&& fn, A&&... args) {
   using R = detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>;
   detail::running_core();  // no loop: throw before the closure is copied anywhere
   return create_task(
+      detail::invoke_owned<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...));
+}
+
+/// create_eager_task for a callable returning a Task, owning `fn` and `args` as create_task(fn, args...) does.
+/// Python 3.14: `asyncio.create_task(fn(*args), eager_start=True)`.
+// clang-format off: clang-format 14 mangles requires-clauses
+template <class F, class... A>
+requires detail::TaskCallable<F, A...> ScheduledTask<detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>>
+create_eager_task(F&& fn, A&&... args) {
+  // clang-format on
+  using R = detail::TaskCallResult<std::decay_t<F>, std::decay_t<A>...>;
+  detail::running_core();  // no loop: throw before the closure is copied anywhere
+  return create_eager_task(
       detail::invoke_owned<R, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...));
 }
 

@@ -225,6 +225,7 @@ struct LoopCore {
   std::int64_t now_ns = 0;
   bool now_valid = false;
   bool debug = false;
+  bool eager_tasks = false;  // the loop's task factory is eager_task_factory (create_task runs the first step now)
 
   std::int64_t time_ns() noexcept {
     if (!now_valid) {
@@ -373,8 +374,9 @@ class TaskState : public Runnable {
   int created_line() const noexcept { return extras_ != nullptr ? extras_->line : 0; }
   TaskState* next_all() const noexcept { return all_next_; }
 
-  /// Makes this (unstarted) coroutine a root task of `loop` and schedules its first step.
-  void make_root(LoopCore* loop, std::string_view name, const char* file, int line);
+  /// Makes this (unstarted) coroutine a root task of `loop` and schedules its first step; `eager`: runs that
+  /// step now instead, if `loop` runs on this thread (asyncio's eager tasks), which may complete the task.
+  void make_root(LoopCore* loop, std::string_view name, const char* file, int line, bool eager = false);
   /// Starts this unstarted coroutine inline inside `parent`'s task; returns the handle to transfer to.
   std::coroutine_handle<> start_child(TaskState* parent, std::coroutine_handle<> continuation) noexcept {
     started_ = true;
@@ -415,6 +417,7 @@ class TaskState : public Runnable {
   TaskExtras& extras();
   void complete() noexcept;
   void finish_cancelled_unstarted() noexcept;
+  void start_eagerly() noexcept;
   void destroy() noexcept;
   void unlink_all() noexcept;
 
