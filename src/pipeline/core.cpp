@@ -102,6 +102,7 @@ void Core::start() {
   }
   State idle = State::idle;
   state_.compare_exchange_strong(idle, State::running);
+  for (auto& c : graph_->channels) c->set_block(graph_->options.block);
   const bool need_loop =
       std::any_of(graph_->stages.begin(), graph_->stages.end(), [](const auto& s) { return s->uses_loop(); });
   std::size_t launched = 0;

@@ -189,7 +189,7 @@ class AioStage final : public StageBase {
         const std::size_t count = block.size();
         std::size_t from = 0;
         while (true) {
-          from = out_->try_put(block, from);
+          from = out_->try_put(block, from, local_out_->empty());
           if (from == block.size()) break;
           Future<void> room = out_->writable();
           const auto t0 = SteadyClock::now();
