@@ -5,6 +5,7 @@
 /// time; an output pump moves results to the output channel in blocks. The user's callable lives in the stage
 /// and is called from plain statements (never a closure inside a co_await expression: GCC PR c++/100611).
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -39,7 +40,7 @@ class AioStage final : public StageBase {
 
   std::size_t launch(Core& core) override {
     core_ = &core;
-    loop_ = &core.loop();
+    aio::EventLoop* loop = &core.loop();
     const std::size_t k = std::max<std::size_t>(1, core.options().block);
     const std::size_t n = options.concurrency;
     local_in_ = std::make_unique<aio::Queue<std::pair<std::uint64_t, In>>>(static_cast<long>(std::max(k, n)));
@@ -47,15 +48,17 @@ class AioStage final : public StageBase {
     workers_left_ = n;
     const std::size_t total = n + (std::is_void_v<Out> ? 1 : 2);
     live.store(total, std::memory_order_relaxed);
-    tasks_.push_back(loop_->create_task(pump_in(), "pipeline-in"));
-    for (std::size_t i = 0; i < n; ++i) tasks_.push_back(loop_->create_task(worker(), "pipeline-worker"));
-    if constexpr (!std::is_void_v<Out>) tasks_.push_back(loop_->create_task(pump_out(), "pipeline-out"));
+    tasks_.push_back(loop->create_task(pump_in(), "pipeline-in"));
+    for (std::size_t i = 0; i < n; ++i) tasks_.push_back(loop->create_task(worker(), "pipeline-worker"));
+    if constexpr (!std::is_void_v<Out>) tasks_.push_back(loop->create_task(pump_out(), "pipeline-out"));
+    loop_.store(loop, std::memory_order_release);  // cancel() may come from a stage that already runs
     return total;
   }
   void cancel() noexcept override {
-    if (loop_ == nullptr) return;
+    aio::EventLoop* loop = loop_.load(std::memory_order_acquire);
+    if (loop == nullptr) return;
     try {
-      loop_->call_soon_threadsafe([this] {
+      loop->call_soon_threadsafe([this] {
         for (auto& t : tasks_) t.cancel();
       });
     } catch (...) {
@@ -209,7 +212,7 @@ class AioStage final : public StageBase {
   OutChannel* out_;
   Fn fn_;
   Core* core_ = nullptr;
-  aio::EventLoop* loop_ = nullptr;
+  std::atomic<aio::EventLoop*> loop_{nullptr};
   // Loop thread only:
   std::unique_ptr<aio::Queue<std::pair<std::uint64_t, In>>> local_in_;
   std::unique_ptr<aio::Queue<OutItem>> local_out_;
