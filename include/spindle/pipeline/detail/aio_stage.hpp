@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <map>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -121,6 +120,7 @@ class AioStage final : public StageBase {
         auto backoff = options.errors.backoff;
         for (std::size_t a = 0;; ++a) {
           const auto t0 = SteadyClock::now();
+          ++in_fn_;
           try {
             if constexpr (std::is_void_v<Out>) {
               co_await fn_(x);
@@ -131,6 +131,7 @@ class AioStage final : public StageBase {
           } catch (...) {
             error = std::current_exception();
           }
+          --in_fn_;
           const auto dt = ns_since(t0);
           counters.busy_ns.fetch_add(dt, std::memory_order_relaxed);
           counters.latency.record(dt);
@@ -148,7 +149,7 @@ class AioStage final : public StageBase {
         const std::uint64_t seq = item->first;
         if (ordered && next_out_ != seq) {  // wait for the items before this one (the window: one per worker)
           turn.clear();
-          waiting_[seq] = &turn;
+          waiting_.emplace_back(seq, &turn);
           co_await turn.wait();
         }
         if (ok) {
@@ -160,9 +161,13 @@ class AioStage final : public StageBase {
         }
         if (ordered) {
           next_out_ = seq + 1;
-          if (auto it = waiting_.find(next_out_); it != waiting_.end()) {
-            it->second->set();
-            waiting_.erase(it);
+          for (std::size_t w = 0; w < waiting_.size(); ++w) {  // at most one entry per worker: a scan is cheap
+            if (waiting_[w].first == next_out_) {
+              waiting_[w].second->set();
+              waiting_[w] = waiting_.back();
+              waiting_.pop_back();
+              break;
+            }
           }
         }
       }
@@ -192,7 +197,10 @@ class AioStage final : public StageBase {
         const std::size_t count = block.size();
         std::size_t from = 0;
         while (true) {
-          from = out_->try_put(block, from, local_out_->empty());
+          // Urgent unless more output is surely coming at once: a parked consumer then waits for a fuller
+          // block (a wake-up costs ~25 us). An item suspended in fn (I/O) may take any time: urgent.
+          const bool urgent = local_out_->empty() && (in_fn_ > 0 || (local_in_->empty() && in_->depth() == 0));
+          from = out_->try_put(block, from, urgent);
           if (from == block.size()) break;
           Future<void> room = out_->writable();
           const auto t0 = SteadyClock::now();
@@ -218,9 +226,10 @@ class AioStage final : public StageBase {
   std::unique_ptr<aio::Queue<OutItem>> local_out_;
   std::vector<aio::AnyTask> tasks_;
   std::size_t workers_left_ = 0;
+  std::size_t in_fn_ = 0;  // workers inside fn (suspended there, when pump_out runs)
   std::uint64_t seq_in_ = 0;
   std::uint64_t next_out_ = 0;
-  std::map<std::uint64_t, aio::Event*> waiting_;
+  std::vector<std::pair<std::uint64_t, aio::Event*>> waiting_;  // workers waiting for their turn (ordered)
 };
 
 }  // namespace spindle::pipeline::detail

@@ -43,8 +43,12 @@ class ChannelBase {
  public:
   explicit ChannelBase(std::size_t capacity) : capacity_(capacity), threshold_(capacity) {}
 
-  /// Items that wake a parked consumer without an urgent put (a block; at most the capacity).
-  void set_block(std::size_t block) noexcept { threshold_ = std::max<std::size_t>(1, std::min(block, capacity_)); }
+  /// Items that wake a parked consumer without an urgent put: a block, or a quarter of the channel if that is
+  /// more (fewer wake-ups; a producer that runs dry puts urgently, so latency does not suffer); at most the
+  /// capacity.
+  void set_block(std::size_t block) noexcept {
+    threshold_ = std::max<std::size_t>(1, std::min(std::max(block, capacity_ / 4), capacity_));
+  }
   ChannelBase(const ChannelBase&) = delete;
   ChannelBase& operator=(const ChannelBase&) = delete;
   virtual ~ChannelBase() = default;
