@@ -139,9 +139,7 @@ void Core::cancel() noexcept {
     State expected = s;
     if (state_.compare_exchange_strong(expected, State::cancelled)) break;
   }
-  {
-    std::lock_guard lock(impl_->mu);
-  }
+  { std::lock_guard lock(impl_->mu); }
   impl_->cv.notify_all();
   for (auto& c : graph_->channels) c->cancel();
   for (auto& s : graph_->stages) s->cancel();
@@ -179,8 +177,8 @@ void Core::dead_letter(StageBase& stage, std::shared_ptr<const void> item, const
   try {
     if (dead > o.max_failures) {
       throw PipelineError("pipeline: stage '" + o.name + "' exceeded its failure budget: " + std::to_string(dead) +
-                          " items failed (max_failures " + std::to_string(o.max_failures) + "); last error: " +
-                          what_of(e));
+                          " items failed (max_failures " + std::to_string(o.max_failures) +
+                          "); last error: " + what_of(e));
     }
     if (in >= 100 && static_cast<double>(failed) / static_cast<double>(in) > o.max_failure_rate) {
       throw PipelineError("pipeline: stage '" + o.name + "' exceeded its failure rate: " + std::to_string(failed) +
@@ -274,7 +272,8 @@ Report Core::metrics() const {
     t1 = impl_->finished ? impl_->t1 : SteadyClock::now();
   }
   r.error = what_of(error);
-  const double elapsed_ns = started ? static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) : 0.0;
+  const double elapsed_ns =
+      started ? static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) : 0.0;
   r.elapsed_s = elapsed_ns / 1e9;
   for (const auto& s : graph_->stages) {
     const Counters& c = s->counters;
@@ -304,7 +303,8 @@ Report Core::metrics() const {
   for (std::size_t i = 1; i < graph_->stages.size(); ++i) {
     const auto* in = graph_->stages[i]->in;
     const auto* out = graph_->stages[i]->out;
-    if (in != nullptr && in->depth() * 10 >= in->capacity() * 9 && (out == nullptr || out->depth() * 2 < out->capacity()))
+    if (in != nullptr && in->depth() * 10 >= in->capacity() * 9 &&
+        (out == nullptr || out->depth() * 2 < out->capacity()))
       r.bottleneck = r.stages[i].name;
   }
   if (r.bottleneck.empty() && elapsed_ns > 0) {

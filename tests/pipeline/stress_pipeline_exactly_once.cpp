@@ -50,7 +50,8 @@ pl::Flow<long> random_stages(pl::Flow<long> f, std::mt19937& rng, bool& ordered)
         if (order == pl::Order::unordered) ordered = false;
         break;
       default:
-        f = std::move(f).batch(static_cast<std::size_t>(pick(1, 20)), std::chrono::milliseconds(pick(0, 2)), {.capacity = cap})
+        f = std::move(f)
+                .batch(static_cast<std::size_t>(pick(1, 20)), std::chrono::milliseconds(pick(0, 2)), {.capacity = cap})
                 .unbatch({.capacity = cap});
     }
   }

@@ -73,9 +73,8 @@ TEST_F(PipelineControl, CancelWithEveryStageBlockedOnAFullChannel) {
                          while (!release) std::this_thread::yield();
                        });
   p.start();
-  until(p, [](const pl::Report& r) {
-    return r.stages[0].depth == 8 && r.stages[1].depth == 8 && r.stages[2].depth == 8;
-  });
+  until(p,
+        [](const pl::Report& r) { return r.stages[0].depth == 8 && r.stages[1].depth == 8 && r.stages[2].depth == 8; });
   EXPECT_TRUE(entered.load());
   p.cancel();
   release = true;  // the sink's running call ends its item (C++ cannot interrupt it)

@@ -138,3 +138,52 @@ TEST_F(PipelineStages, BatchMaxWaitFlushesAPartialBatch) {
 }
 
 }  // namespace
+
+namespace {
+
+class PipelineAsyncSource : public spindle::test::LeakCheckedTest {};
+
+TEST_F(PipelineAsyncSource, AsyncGeneratorAwaitsOnTheLoop) {
+  int next = 0;  // the generator runs on the pipeline's loop thread only
+  auto gen = [&]() -> aio::Task<std::optional<int>> {
+    if (next % 100 == 0) co_await aio::sleep(std::chrono::microseconds(10));  // suspends, as I/O would
+    if (next == 1000) co_return std::nullopt;
+    co_return next++;
+  };
+  auto p = pl::from(gen).thread([](int& x) { return x * 3; }, {.concurrency = 2}).collect();
+  pl::Report r = p.run();
+  auto v = p.results();
+  ASSERT_EQ(v.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(v[static_cast<std::size_t>(i)], 3 * i);
+  EXPECT_EQ(r.stages[0].items_out, 1000u);
+}
+
+TEST_F(PipelineAsyncSource, ASlowAsyncGeneratorsItemsArriveBeforeItEnds) {
+  // One item, then the generator waits for the sink to have seen it: a source that held items back until a
+  // block is full would never end.
+  std::atomic<bool> seen{false};
+  int n = 0;
+  auto gen = [&]() -> aio::Task<std::optional<int>> {
+    if (n == 1) {
+      while (!seen) co_await aio::sleep(std::chrono::microseconds(100));
+      co_return std::nullopt;
+    }
+    co_return n++;
+  };
+  pl::Pipeline p = pl::from(gen).sink([&](int&) { seen = true; });
+  p.run();
+  EXPECT_TRUE(seen.load());
+}
+
+TEST_F(PipelineAsyncSource, CancelWhileTheAsyncGeneratorWaits) {
+  auto gen = []() -> aio::Task<std::optional<int>> {
+    co_await aio::sleep(std::chrono::hours(1));
+    co_return 1;
+  };
+  pl::Pipeline p = pl::from(gen).sink([](int&) {});
+  p.start();
+  p.cancel();
+  EXPECT_EQ(p.wait().state, pl::State::cancelled);
+}
+
+}  // namespace

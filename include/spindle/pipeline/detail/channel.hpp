@@ -75,8 +75,7 @@ class ChannelBase {
   /// Completes when there is room, or the channel is cancelled (for event-loop producers).
   Future<void> writable() {
     std::unique_lock lock(mu_);
-    if (size_.load(std::memory_order_relaxed) < capacity_ || cancelled_.load(std::memory_order_relaxed))
-      return ready();
+    if (size_.load(std::memory_order_relaxed) < capacity_ || cancelled_.load(std::memory_order_relaxed)) return ready();
     async_putters_.emplace_back();
     return async_putters_.back().get_future();
   }
@@ -241,8 +240,7 @@ class Channel final : public ChannelBase {
     return n;
   }
 
-  std::size_t put_locked(std::unique_lock<std::mutex>& lock, std::vector<T>& items, std::size_t from,
-                         bool urgent) {
+  std::size_t put_locked(std::unique_lock<std::mutex>& lock, std::vector<T>& items, std::size_t from, bool urgent) {
     if (cancelled_.load(std::memory_order_relaxed)) return items.size();
     const std::size_t room = q_.size() < capacity_ ? capacity_ - q_.size() : 0;
     const std::size_t n = std::min(room, items.size() - from);

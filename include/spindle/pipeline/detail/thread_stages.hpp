@@ -218,10 +218,10 @@ class BatchStage final : public ThreadedStage {
       counters.in.fetch_add(n, std::memory_order_relaxed);
       if (first && max_wait_ != std::chrono::milliseconds::max()) {
         const auto now = SteadyClock::now();
-        deadline = max_wait_ >= std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    SteadyClock::time_point::max() - now)
-                       ? SteadyClock::time_point::max()
-                       : now + max_wait_;
+        deadline =
+            max_wait_ >= std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::time_point::max() - now)
+                ? SteadyClock::time_point::max()
+                : now + max_wait_;
       }
       if (cur.size() >= n_ && !emit()) return;
     }
