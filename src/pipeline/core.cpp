@@ -128,9 +128,16 @@ void Core::start() {
 }
 
 void Core::stop() noexcept {
-  stopping_.store(true);
+  if (stopping_.exchange(true)) return;
   State running = State::running;
   state_.compare_exchange_strong(running, State::stopping);
+  bool started = false;
+  {
+    std::lock_guard lock(impl_->mu);
+    started = impl_->started;
+  }
+  if (started)
+    for (auto& s : graph_->stages) s->stop();
 }
 
 void Core::cancel() noexcept {

@@ -187,3 +187,22 @@ TEST_F(PipelineAsyncSource, CancelWhileTheAsyncGeneratorWaits) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(PipelineAsyncSource, StopInterruptsAWaitingAsyncGeneratorAndKeepsItsItems) {
+  int n = 0;
+  auto gen = [&]() -> aio::Task<std::optional<int>> {
+    if (n == 100) co_await aio::sleep(std::chrono::hours(1));  // waits for input that never comes
+    co_return n++;
+  };
+  auto p = pl::from(gen).collect();
+  p.start();
+  while (p.metrics().items_done() < 100) std::this_thread::yield();
+  p.stop();
+  pl::Report r = p.wait();
+  EXPECT_EQ(r.state, pl::State::completed);
+  EXPECT_EQ(p.results().size(), 100u);
+}
+
+}  // namespace

@@ -68,8 +68,9 @@ class Pipeline {
   /// Starts the run in the background (its own threads and event loop) and returns at once. Python:
   /// SPDL `pipeline.start()`.
   void start();
-  /// Graceful stop: the source takes no more input; what is inside drains to the sink. Idempotent. Python:
-  /// SPDL `pipeline.stop()` after the source is closed.
+  /// Graceful stop: the source takes no more input; what is inside drains to the sink. Idempotent. A queue
+  /// source or an async generator waiting for input stops at once; a plain generator's running call (a
+  /// blocking call on the source thread) finishes first. Python: SPDL `pipeline.stop()`.
   void stop() noexcept;
   /// Stops at once: every waiter wakes, in-flight items are dropped (see Cancellation). Idempotent. Python:
   /// `task.cancel()` of every stage.

@@ -51,6 +51,18 @@ class AioSourceStage final : public StageBase {
     } catch (...) {
     }
   }
+  void stop() noexcept override {
+    aio::EventLoop* loop = loop_.load(std::memory_order_acquire);
+    if (loop == nullptr) return;
+    try {
+      // Only a generator waiting for input is interrupted: an item it already produced still goes out (the
+      // produce loop sees stopping() before its next call).
+      loop->call_soon_threadsafe([this] {
+        if (in_gen_ && !tasks_.empty()) tasks_.front().cancel();
+      });
+    } catch (...) {
+    }
+  }
   void join() noexcept override { tasks_.clear(); }
 
  private:
@@ -71,7 +83,8 @@ class AioSourceStage final : public StageBase {
           x = co_await gen_();
         } catch (...) {
           in_gen_ = false;
-          if (!core.cancelled()) core.fail(std::current_exception());  // a source that throws ends the run
+          // A source that throws ends the run; stop() and cancel() interrupt a waiting generator.
+          if (!core.cancelled() && !core.stopping()) core.fail(std::current_exception());
           break;
         }
         in_gen_ = false;
