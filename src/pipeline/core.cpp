@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -37,6 +38,7 @@ struct Core::Impl {
   bool finished = false;
   bool joined = false;
   std::thread loop_thread;
+  std::thread progress_thread;
   SteadyClock::time_point t0{}, t1{};
 };
 
@@ -125,6 +127,31 @@ void Core::start() {
     aio::EventLoop* loop = loop_.get();
     impl_->loop_thread = std::thread([loop] { loop->run_forever(); });
   }
+  if (graph_->options.progress.count() > 0) impl_->progress_thread = std::thread([this] { show_progress(); });
+}
+
+void Core::show_progress() noexcept {
+  const auto& o = graph_->options;
+  auto tick = [&](bool last) {
+    try {
+      const Report r = metrics();
+      if (o.on_progress) {
+        o.on_progress(r);
+      } else {
+        std::fprintf(stderr, "\r%s%s", r.progress_line().c_str(), last ? "\n" : "");
+        std::fflush(stderr);
+      }
+    } catch (...) {
+    }
+  };
+  std::unique_lock lock(impl_->mu);
+  while (!impl_->cv.wait_for(lock, o.progress, [&] { return impl_->finished; })) {
+    lock.unlock();
+    tick(false);
+    lock.lock();
+  }
+  lock.unlock();
+  tick(true);
 }
 
 void Core::stop() noexcept {
@@ -248,6 +275,7 @@ Report Core::wait() {
       impl_->joined = true;
       lock.unlock();
       if (impl_->loop_thread.joinable()) impl_->loop_thread.join();
+      if (impl_->progress_thread.joinable()) impl_->progress_thread.join();
       for (auto& s : graph_->stages) s->join();
       if (loop_) loop_->close();
     }

@@ -50,20 +50,32 @@ TEST_F(PipelineStages, RangeAioThreadSink) {
 }
 
 TEST_F(PipelineStages, CollectKeepsInputOrderThroughOrderedStages) {
-  std::mt19937 rng(42);
+  // Random per-item delays (plus_one_later sleeps on some items); the ordered aio stage's reorder window stays
+  // bounded: what it holds (taken in, not yet out) never exceeds its local queues plus one item per worker.
+  constexpr std::size_t workers = 16, block = 32;
+  std::atomic<std::size_t> worst{0};
+  std::atomic<const pl::Pipeline*> self{nullptr};
   auto p = pl::from(spindle::range(3000))
-               .aio(plus_one_later, {.concurrency = 16})
+               .aio(plus_one_later, {.concurrency = workers})
                .thread(
-                   [](long& x) {
-                     if (x % 13 == 0) std::this_thread::yield();
+                   [&](long& x) {
+                     if (x % 16 == 0 && self.load() != nullptr) {
+                       pl::Report r = self.load()->metrics();
+                       worst = std::max<std::size_t>(worst.load(), r.stages[1].items_in - r.stages[1].items_out);
+                     }
                      return x;
                    },
                    {.concurrency = 3})
+               .options({.block = block})
                .collect();
+  self = &p;
   p.run();
   auto v = p.results();
   ASSERT_EQ(v.size(), 3000u);
   for (long i = 0; i < 3000; ++i) ASSERT_EQ(v[static_cast<std::size_t>(i)], i + 1);
+  // In: the input pump's block; local input queue max(block, workers); one per worker; local output queue
+  // `block`; the output pump's block.
+  EXPECT_LE(worst.load(), block + std::max(block, workers) + workers + block + block);
 }
 
 TEST_F(PipelineStages, UnorderedDeliversEachItemOnce) {

@@ -143,6 +143,8 @@ class Core {
   void stage_finished() noexcept;
 
  private:
+  void show_progress() noexcept;  // the progress thread's body
+
   struct Impl;
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<Impl> impl_;
