@@ -37,7 +37,9 @@ class PipelineError : public Error {
 };
 
 /// Latency percentiles of one stage's items (time from the start to the end of the stage's function on an
-/// item), in microseconds, from a fixed log-scale histogram (a bucket's precision: about 19%).
+/// item), in microseconds, from a fixed log-scale histogram (a bucket's precision: about 19%). Thread and
+/// process stages time blocks (each item gets its block's mean); aio stages time one item in 8 (a clock read
+/// costs as much as a tiny item), so `count` is the items measured, not all items.
 struct LatencySummary {
   std::uint64_t count = 0;  ///< items measured
   double p50_us = 0;        ///< median

@@ -145,14 +145,17 @@ class ThreadStage final : public ThreadedStage {
       }
       counters.in.fetch_add(n, std::memory_order_relaxed);
       const auto t0 = SteadyClock::now();
+      std::uint64_t consumed = 0;  // a sink's items, counted once per block
       for (auto& x : items) {
         if constexpr (std::is_void_v<Out>) {
-          if (attempt(*this, core, x, [&] { fn_(x); })) counters.out.fetch_add(1, std::memory_order_relaxed);
+          if (attempt(*this, core, x, [&] { fn_(x); })) ++consumed;
         } else {
           attempt(*this, core, x, [&] { outs.push_back(fn_(x)); });
         }
-        if (core.cancelled()) return;
+        if (core.cancelled()) break;
       }
+      if (consumed != 0) counters.out.fetch_add(consumed, std::memory_order_relaxed);
+      if (core.cancelled()) return;
       const auto dt = ns_since(t0);
       counters.busy_ns.fetch_add(dt, std::memory_order_relaxed);
       counters.latency.record(dt / n, n);
