@@ -73,9 +73,10 @@ TEST_F(PipelineControl, CancelWithEveryStageBlockedOnAFullChannel) {
                          while (!release) std::this_thread::yield();
                        });
   p.start();
-  until(p,
-        [](const pl::Report& r) { return r.stages[0].depth == 8 && r.stages[1].depth == 8 && r.stages[2].depth == 8; });
-  EXPECT_TRUE(entered.load());
+  // The sink holds its first item; every channel then fills up behind it.
+  until(p, [&](const pl::Report& r) {
+    return entered.load() && r.stages[0].depth == 8 && r.stages[1].depth == 8 && r.stages[2].depth == 8;
+  });
   p.cancel();
   release = true;  // the sink's running call ends its item (C++ cannot interrupt it)
   pl::Report r = p.wait();
