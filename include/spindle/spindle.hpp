@@ -11,6 +11,7 @@
 #include "spindle/core/wait.hpp"
 
 #include "spindle/aio.hpp"
+#include "spindle/pipeline.hpp"
 #include "spindle/process.hpp"
 #include "spindle/thread.hpp"
 
