@@ -88,6 +88,7 @@ struct Measured {
   double seconds = 0;
   double p99_us = 0;
   std::int64_t sum = 0;
+  std::string table;  // the pipeline's own report (Report::str())
 };
 
 Measured run_a(std::int64_t items, std::int64_t every) {
@@ -98,7 +99,7 @@ Measured run_a(std::int64_t items, std::int64_t every) {
                        .thread([](std::int64_t& x) { return x * 2; }, {.concurrency = 2, .capacity = kCapacity})
                        .sink(summing_sink(m.sum, s));
   const double t0 = now_s();
-  p.run();
+  m.table = p.run().str();
   m.seconds = now_s() - t0;
   m.p99_us = s.p99_us();
   return m;
@@ -113,13 +114,14 @@ Measured run_b(std::int64_t items) {
                        .aio(w10_identity, {.concurrency = 4, .capacity = kCapacity})
                        .sink(summing_sink(m.sum, s));
   const double t0 = now_s();
-  p.run();
+  m.table = p.run().str();
   m.seconds = now_s() - t0;
   m.p99_us = s.p99_us();
   return m;
 }
 
 void report(const Options& options, const char* variant, std::int64_t items, const Measured& m) {
+  if (options.text("report") == "yes") std::fprintf(stderr, "%s", m.table.c_str());
   Line("W10")
       .add("peer", "spindle-pipeline")
       .add("variant", variant)
@@ -309,7 +311,12 @@ const Register reg({.id = "W10",
                                 .help = "mem: items (checked against a tenth of them)",
                                 .value = "10000000",
                                 .quick = "200000",
-                                .max = 1'000'000'000}},
+                                .max = 1'000'000'000},
+                               {.name = "report",
+                                .help = "yes: print each run's pipeline report (per-stage table) on stderr",
+                                .value = "no",
+                                .kind = Param::Kind::choice,
+                                .choices = {"no", "yes"}}},
                     .run = run_w10});
 
 }  // namespace
