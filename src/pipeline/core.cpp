@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -37,6 +38,7 @@ struct Core::Impl {
   bool finished = false;
   bool joined = false;
   std::thread loop_thread;
+  std::thread progress_thread;
   SteadyClock::time_point t0{}, t1{};
 };
 
@@ -102,6 +104,7 @@ void Core::start() {
   }
   State idle = State::idle;
   state_.compare_exchange_strong(idle, State::running);
+  for (auto& c : graph_->channels) c->set_block(graph_->options.block);
   const bool need_loop =
       std::any_of(graph_->stages.begin(), graph_->stages.end(), [](const auto& s) { return s->uses_loop(); });
   std::size_t launched = 0;
@@ -124,12 +127,44 @@ void Core::start() {
     aio::EventLoop* loop = loop_.get();
     impl_->loop_thread = std::thread([loop] { loop->run_forever(); });
   }
+  if (graph_->options.progress.count() > 0) impl_->progress_thread = std::thread([this] { show_progress(); });
+}
+
+void Core::show_progress() noexcept {
+  const auto& o = graph_->options;
+  auto tick = [&](bool last) {
+    try {
+      const Report r = metrics();
+      if (o.on_progress) {
+        o.on_progress(r);
+      } else {
+        std::fprintf(stderr, "\r%s%s", r.progress_line().c_str(), last ? "\n" : "");
+        std::fflush(stderr);
+      }
+    } catch (...) {
+    }
+  };
+  std::unique_lock lock(impl_->mu);
+  while (!impl_->cv.wait_for(lock, o.progress, [&] { return impl_->finished; })) {
+    lock.unlock();
+    tick(false);
+    lock.lock();
+  }
+  lock.unlock();
+  tick(true);
 }
 
 void Core::stop() noexcept {
-  stopping_.store(true);
+  if (stopping_.exchange(true)) return;
   State running = State::running;
   state_.compare_exchange_strong(running, State::stopping);
+  bool started = false;
+  {
+    std::lock_guard lock(impl_->mu);
+    started = impl_->started;
+  }
+  if (started)
+    for (auto& s : graph_->stages) s->stop();
 }
 
 void Core::cancel() noexcept {
@@ -138,9 +173,7 @@ void Core::cancel() noexcept {
     State expected = s;
     if (state_.compare_exchange_strong(expected, State::cancelled)) break;
   }
-  {
-    std::lock_guard lock(impl_->mu);
-  }
+  { std::lock_guard lock(impl_->mu); }
   impl_->cv.notify_all();
   for (auto& c : graph_->channels) c->cancel();
   for (auto& s : graph_->stages) s->cancel();
@@ -178,8 +211,8 @@ void Core::dead_letter(StageBase& stage, std::shared_ptr<const void> item, const
   try {
     if (dead > o.max_failures) {
       throw PipelineError("pipeline: stage '" + o.name + "' exceeded its failure budget: " + std::to_string(dead) +
-                          " items failed (max_failures " + std::to_string(o.max_failures) + "); last error: " +
-                          what_of(e));
+                          " items failed (max_failures " + std::to_string(o.max_failures) +
+                          "); last error: " + what_of(e));
     }
     if (in >= 100 && static_cast<double>(failed) / static_cast<double>(in) > o.max_failure_rate) {
       throw PipelineError("pipeline: stage '" + o.name + "' exceeded its failure rate: " + std::to_string(failed) +
@@ -242,6 +275,7 @@ Report Core::wait() {
       impl_->joined = true;
       lock.unlock();
       if (impl_->loop_thread.joinable()) impl_->loop_thread.join();
+      if (impl_->progress_thread.joinable()) impl_->progress_thread.join();
       for (auto& s : graph_->stages) s->join();
       if (loop_) loop_->close();
     }
@@ -273,7 +307,8 @@ Report Core::metrics() const {
     t1 = impl_->finished ? impl_->t1 : SteadyClock::now();
   }
   r.error = what_of(error);
-  const double elapsed_ns = started ? static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) : 0.0;
+  const double elapsed_ns =
+      started ? static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) : 0.0;
   r.elapsed_s = elapsed_ns / 1e9;
   for (const auto& s : graph_->stages) {
     const Counters& c = s->counters;
@@ -303,7 +338,8 @@ Report Core::metrics() const {
   for (std::size_t i = 1; i < graph_->stages.size(); ++i) {
     const auto* in = graph_->stages[i]->in;
     const auto* out = graph_->stages[i]->out;
-    if (in != nullptr && in->depth() * 10 >= in->capacity() * 9 && (out == nullptr || out->depth() * 2 < out->capacity()))
+    if (in != nullptr && in->depth() * 10 >= in->capacity() * 9 &&
+        (out == nullptr || out->depth() * 2 < out->capacity()))
       r.bottleneck = r.stages[i].name;
   }
   if (r.bottleneck.empty() && elapsed_ns > 0) {

@@ -10,12 +10,18 @@ namespace spindle::pipeline {
 
 const char* to_string(State s) noexcept {
   switch (s) {
-    case State::idle: return "idle";
-    case State::running: return "running";
-    case State::stopping: return "stopping";
-    case State::completed: return "completed";
-    case State::cancelled: return "cancelled";
-    case State::failed: return "failed";
+    case State::idle:
+      return "idle";
+    case State::running:
+      return "running";
+    case State::stopping:
+      return "stopping";
+    case State::completed:
+      return "completed";
+    case State::cancelled:
+      return "cancelled";
+    case State::failed:
+      return "failed";
   }
   return "?";
 }
@@ -64,7 +70,8 @@ std::string Report::str() const {
   std::string out;
   char line[320];
   std::snprintf(line, sizeof line, "%s: %s, %llu items in %.3f s, bottleneck: %s\n", name.c_str(), to_string(state),
-                static_cast<unsigned long long>(items_done()), elapsed_s, bottleneck.empty() ? "-" : bottleneck.c_str());
+                static_cast<unsigned long long>(items_done()), elapsed_s,
+                bottleneck.empty() ? "-" : bottleneck.c_str());
   out += line;
   std::snprintf(line, sizeof line, "  %-12s %-8s %4s %10s %10s %7s %11s %6s %8s %8s %9s %9s\n", "stage", "kind", "conc",
                 "in", "out", "failed", "depth/peak", "busy", "put_s", "get_s", "p50_us", "p99_us");

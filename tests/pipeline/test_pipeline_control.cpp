@@ -73,9 +73,8 @@ TEST_F(PipelineControl, CancelWithEveryStageBlockedOnAFullChannel) {
                          while (!release) std::this_thread::yield();
                        });
   p.start();
-  until(p, [](const pl::Report& r) {
-    return r.stages[0].depth == 8 && r.stages[1].depth == 8 && r.stages[2].depth == 8;
-  });
+  until(p,
+        [](const pl::Report& r) { return r.stages[0].depth == 8 && r.stages[1].depth == 8 && r.stages[2].depth == 8; });
   EXPECT_TRUE(entered.load());
   p.cancel();
   release = true;  // the sink's running call ends its item (C++ cannot interrupt it)
@@ -233,6 +232,29 @@ TEST_F(PipelineControl, LiveMetricsNameTheBottleneck) {
   p.cancel();
   release = true;
   p.wait();
+}
+
+TEST_F(PipelineControl, ProgressTicksAndAFinalReport) {
+  std::atomic<int> ticks{0};
+  std::atomic<std::uint64_t> last_done{0};
+  std::atomic<pl::State> last_state{pl::State::idle};
+  spindle::Queue<long> q;
+  pl::Pipeline p = pl::from(q)
+                       .options({.progress = std::chrono::milliseconds(1),
+                                 .on_progress =
+                                     [&](const pl::Report& r) {
+                                       ++ticks;
+                                       last_done = r.items_done();
+                                       last_state = r.state;
+                                     }})
+                       .sink([](long&) {});
+  p.start();
+  for (long i = 0; i < 10; ++i) q.put(i);
+  while (ticks.load() < 2) std::this_thread::yield();  // live ticks while it runs
+  q.shutdown();
+  p.wait();
+  EXPECT_EQ(last_done.load(), 10u);  // the last call has the final report
+  EXPECT_EQ(last_state.load(), pl::State::completed);
 }
 
 }  // namespace

@@ -141,9 +141,8 @@ TEST_F(PipelineErrors, AsyncRetry) {
 }
 
 TEST_F(PipelineErrors, MaxFailuresCountFailsTheRun) {
-  pl::Pipeline p = pl::from(spindle::range(100000))
-                       .thread(fails_on_7, {.errors = pl::skip, .max_failures = 3})
-                       .sink([](long&) {});
+  pl::Pipeline p =
+      pl::from(spindle::range(100000)).thread(fails_on_7, {.errors = pl::skip, .max_failures = 3}).sink([](long&) {});
   try {
     p.run();
     FAIL() << "no error";
@@ -161,14 +160,12 @@ TEST_F(PipelineErrors, MaxFailureRateFailsTheRun) {
     if (x % 10 == 0) throw std::runtime_error("tenth");
     return x;
   };
-  pl::Pipeline p = pl::from(spindle::range(100000))
-                       .thread(tenth, {.errors = pl::skip, .max_failure_rate = 0.05})
-                       .sink([](long&) {});
+  pl::Pipeline p =
+      pl::from(spindle::range(100000)).thread(tenth, {.errors = pl::skip, .max_failure_rate = 0.05}).sink([](long&) {});
   EXPECT_THROW(p.run(), pl::PipelineError);
   // Under the rate, the run goes on.
-  pl::Pipeline q = pl::from(spindle::range(1000))
-                       .thread(tenth, {.errors = pl::skip, .max_failure_rate = 0.2})
-                       .sink([](long&) {});
+  pl::Pipeline q =
+      pl::from(spindle::range(1000)).thread(tenth, {.errors = pl::skip, .max_failure_rate = 0.2}).sink([](long&) {});
   EXPECT_EQ(q.run().dead_letter_count, 100u);
 }
 

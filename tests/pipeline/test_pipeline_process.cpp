@@ -71,9 +71,8 @@ TEST_F(PipelineProcess, ChunksThroughOwnedWorkersInOrder) {
 
 TEST_F(PipelineProcess, CaptureLessLambdaOnABorrowedPool) {
   sp::ProcessPoolExecutor pool(2);
-  auto p = pl::from(spindle::range(1000))
-               .process([](long x) { return x + 1; }, {.chunksize = 100, .pool = &pool})
-               .collect();
+  auto p =
+      pl::from(spindle::range(1000)).process([](long x) { return x + 1; }, {.chunksize = 100, .pool = &pool}).collect();
   p.run();
   auto v = p.results();
   ASSERT_EQ(v.size(), 1000u);

@@ -50,20 +50,32 @@ TEST_F(PipelineStages, RangeAioThreadSink) {
 }
 
 TEST_F(PipelineStages, CollectKeepsInputOrderThroughOrderedStages) {
-  std::mt19937 rng(42);
+  // Random per-item delays (plus_one_later sleeps on some items); the ordered aio stage's reorder window stays
+  // bounded: what it holds (taken in, not yet out) never exceeds its local queues plus one item per worker.
+  constexpr std::size_t workers = 16, block = 32;
+  std::atomic<std::size_t> worst{0};
+  std::atomic<const pl::Pipeline*> self{nullptr};
   auto p = pl::from(spindle::range(3000))
-               .aio(plus_one_later, {.concurrency = 16})
+               .aio(plus_one_later, {.concurrency = workers})
                .thread(
-                   [](long& x) {
-                     if (x % 13 == 0) std::this_thread::yield();
+                   [&](long& x) {
+                     if (x % 16 == 0 && self.load() != nullptr) {
+                       pl::Report r = self.load()->metrics();
+                       worst = std::max<std::size_t>(worst.load(), r.stages[1].items_in - r.stages[1].items_out);
+                     }
                      return x;
                    },
                    {.concurrency = 3})
+               .options({.block = block})
                .collect();
+  self = &p;
   p.run();
   auto v = p.results();
   ASSERT_EQ(v.size(), 3000u);
   for (long i = 0; i < 3000; ++i) ASSERT_EQ(v[static_cast<std::size_t>(i)], i + 1);
+  // In: the input pump's block; local input queue max(block, workers); one per worker; local output queue
+  // `block`; the output pump's block.
+  EXPECT_LE(worst.load(), block + std::max(block, workers) + workers + block + block);
 }
 
 TEST_F(PipelineStages, UnorderedDeliversEachItemOnce) {
@@ -135,6 +147,74 @@ TEST_F(PipelineStages, BatchMaxWaitFlushesAPartialBatch) {
   auto v = p.results();
   ASSERT_GE(v.size(), 2u);
   EXPECT_EQ(v[0], (std::vector<int>{1, 2}));
+}
+
+}  // namespace
+
+namespace {
+
+class PipelineAsyncSource : public spindle::test::LeakCheckedTest {};
+
+TEST_F(PipelineAsyncSource, AsyncGeneratorAwaitsOnTheLoop) {
+  int next = 0;  // the generator runs on the pipeline's loop thread only
+  auto gen = [&]() -> aio::Task<std::optional<int>> {
+    if (next % 100 == 0) co_await aio::sleep(std::chrono::microseconds(10));  // suspends, as I/O would
+    if (next == 1000) co_return std::nullopt;
+    co_return next++;
+  };
+  auto p = pl::from(gen).thread([](int& x) { return x * 3; }, {.concurrency = 2}).collect();
+  pl::Report r = p.run();
+  auto v = p.results();
+  ASSERT_EQ(v.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(v[static_cast<std::size_t>(i)], 3 * i);
+  EXPECT_EQ(r.stages[0].items_out, 1000u);
+}
+
+TEST_F(PipelineAsyncSource, ASlowAsyncGeneratorsItemsArriveBeforeItEnds) {
+  // One item, then the generator waits for the sink to have seen it: a source that held items back until a
+  // block is full would never end.
+  std::atomic<bool> seen{false};
+  int n = 0;
+  auto gen = [&]() -> aio::Task<std::optional<int>> {
+    if (n == 1) {
+      while (!seen) co_await aio::sleep(std::chrono::microseconds(100));
+      co_return std::nullopt;
+    }
+    co_return n++;
+  };
+  pl::Pipeline p = pl::from(gen).sink([&](int&) { seen = true; });
+  p.run();
+  EXPECT_TRUE(seen.load());
+}
+
+TEST_F(PipelineAsyncSource, CancelWhileTheAsyncGeneratorWaits) {
+  auto gen = []() -> aio::Task<std::optional<int>> {
+    co_await aio::sleep(std::chrono::hours(1));
+    co_return 1;
+  };
+  pl::Pipeline p = pl::from(gen).sink([](int&) {});
+  p.start();
+  p.cancel();
+  EXPECT_EQ(p.wait().state, pl::State::cancelled);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(PipelineAsyncSource, StopInterruptsAWaitingAsyncGeneratorAndKeepsItsItems) {
+  int n = 0;
+  auto gen = [&]() -> aio::Task<std::optional<int>> {
+    if (n == 100) co_await aio::sleep(std::chrono::hours(1));  // waits for input that never comes
+    co_return n++;
+  };
+  auto p = pl::from(gen).collect();
+  p.start();
+  while (p.metrics().items_done() < 100) std::this_thread::yield();
+  p.stop();
+  pl::Report r = p.wait();
+  EXPECT_EQ(r.state, pl::State::completed);
+  EXPECT_EQ(p.results().size(), 100u);
 }
 
 }  // namespace

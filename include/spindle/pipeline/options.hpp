@@ -17,6 +17,7 @@ class ProcessPoolExecutor;
 namespace spindle::pipeline {
 
 struct DeadLetter;
+struct Report;
 
 /// In which order a stage with several workers lets its outputs go. Python: SPDL `output_order`.
 enum class Order {
@@ -110,6 +111,12 @@ struct PipelineOptions {
   std::size_t dead_letter_limit = 10000;
   /// Called for every dead letter, on the thread of the stage that failed (keep it short; it must not throw).
   std::function<void(const DeadLetter&)> on_dead_letter = nullptr;
+  /// A live progress display every `progress` (zero: none): by default Report::progress_line() on stderr,
+  /// refreshed in place, with a newline after the final one. Python: `tqdm` over the pipeline.
+  std::chrono::milliseconds progress{0};
+  /// What a progress tick does instead of the stderr line, on a thread of the pipeline's own; the last call
+  /// gets the final report.
+  std::function<void(const Report&)> on_progress = nullptr;
 };
 
 }  // namespace spindle::pipeline

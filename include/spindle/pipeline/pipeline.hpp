@@ -68,8 +68,9 @@ class Pipeline {
   /// Starts the run in the background (its own threads and event loop) and returns at once. Python:
   /// SPDL `pipeline.start()`.
   void start();
-  /// Graceful stop: the source takes no more input; what is inside drains to the sink. Idempotent. Python:
-  /// SPDL `pipeline.stop()` after the source is closed.
+  /// Graceful stop: the source takes no more input; what is inside drains to the sink. Idempotent. A queue
+  /// source or an async generator waiting for input stops at once; a plain generator's running call (a
+  /// blocking call on the source thread) finishes first. Python: SPDL `pipeline.stop()`.
   void stop() noexcept;
   /// Stops at once: every waiter wakes, in-flight items are dropped (see Cancellation). Idempotent. Python:
   /// `task.cancel()` of every stage.
@@ -165,6 +166,23 @@ class Flow {
   detail::Channel<T>* tail_;
 };
 
+namespace detail {
+template <class X>
+struct AsyncGeneratorResult : std::false_type {};
+template <class X>
+struct AsyncGeneratorResult<aio::Task<std::optional<X>>> : std::true_type {
+  using item = X;
+};
+/// `gen() -> std::optional<T>`.
+template <class Gen>
+concept Generator = std::invocable<Gen&> && requires(Gen& g) {
+  g().has_value();
+};
+/// `gen() -> aio::Task<std::optional<T>>`.
+template <class Gen>
+concept AsyncGenerator = std::invocable<Gen&> && AsyncGeneratorResult<std::invoke_result_t<Gen&>>::value;
+}  // namespace detail
+
 /// Items from a range or container (copied in; a container passed as an rvalue is moved in), read on a
 /// source thread of the pipeline's own. Python: `PipelineBuilder().add_source(iterable)`.
 template <std::ranges::input_range R>
@@ -172,8 +190,12 @@ auto from(R&& range, SourceOptions o = {});
 /// Items from `gen()`, a function returning `std::optional<T>`, called on a dedicated source thread (never a
 /// pool thread: a blocking source cannot starve a pool, SPDL #1624) until it returns nullopt. Python:
 /// `add_source(generator())`.
-template <class Gen>
-  requires std::invocable<Gen&> && requires(Gen& g) { g().has_value(); }
+template <detail::Generator Gen>
+auto from(Gen gen, SourceOptions o = {});
+/// Items from an async generator: `gen()` returns `aio::Task<std::optional<T>>` and is awaited on the
+/// pipeline's event loop until it yields nullopt (so it may await I/O: read a TCP stream's lines, poll a
+/// service). Python: `add_source(async_generator())`.
+template <detail::AsyncGenerator Gen>
 auto from(Gen gen, SourceOptions o = {});
 /// Items from a thread queue until it is shut down (`q.shutdown()`); the queue must outlive the run. stop()
 /// and cancel() end it even while the queue is empty. Python: a source reading `queue.Queue` until

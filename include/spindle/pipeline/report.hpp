@@ -37,7 +37,9 @@ class PipelineError : public Error {
 };
 
 /// Latency percentiles of one stage's items (time from the start to the end of the stage's function on an
-/// item), in microseconds, from a fixed log-scale histogram (a bucket's precision: about 19%).
+/// item), in microseconds, from a fixed log-scale histogram (a bucket's precision: about 19%). Thread and
+/// process stages time blocks (each item gets its block's mean); aio stages time one item in 8 (a clock read
+/// costs as much as a tiny item), so `count` is the items measured, not all items.
 struct LatencySummary {
   std::uint64_t count = 0;  ///< items measured
   double p50_us = 0;        ///< median
@@ -48,22 +50,22 @@ struct LatencySummary {
 
 /// One stage's metrics (the source and the sink are stages too).
 struct StageMetrics {
-  std::string name;              ///< the stage's name
-  std::string kind;              ///< "source", "aio", "thread", "process", "batch", "unbatch", "sink"
-  std::size_t concurrency = 1;   ///< its workers
-  std::uint64_t items_in = 0;    ///< items taken from its input channel (the source: items produced)
-  std::uint64_t items_out = 0;   ///< items put on its output channel (the sink: items consumed)
-  std::uint64_t failed = 0;      ///< failed attempts (a retried item counts once per failure)
-  std::uint64_t retried = 0;     ///< retries made
+  std::string name;                 ///< the stage's name
+  std::string kind;                 ///< "source", "aio", "thread", "process", "batch", "unbatch", "sink"
+  std::size_t concurrency = 1;      ///< its workers
+  std::uint64_t items_in = 0;       ///< items taken from its input channel (the source: items produced)
+  std::uint64_t items_out = 0;      ///< items put on its output channel (the sink: items consumed)
+  std::uint64_t failed = 0;         ///< failed attempts (a retried item counts once per failure)
+  std::uint64_t retried = 0;        ///< retries made
   std::uint64_t dead_lettered = 0;  ///< items sent to the dead letters
-  std::size_t depth = 0;         ///< items in its output channel now (0 for the sink)
-  std::size_t peak_depth = 0;    ///< most items its output channel ever held (<= capacity)
-  std::size_t capacity = 0;      ///< its output channel's bound (0 for the sink)
-  double busy = 0;               ///< fraction of worker time spent in the stage's function (0..1)
-  double blocked_put_s = 0;      ///< worker-seconds blocked on a full output channel (backpressure)
-  double waiting_get_s = 0;      ///< worker-seconds waiting on an empty input channel (starved)
-  double items_per_s = 0;        ///< items_out over the run's elapsed time
-  LatencySummary latency;        ///< per-item latency in the stage's function
+  std::size_t depth = 0;            ///< items in its output channel now (0 for the sink)
+  std::size_t peak_depth = 0;       ///< most items its output channel ever held (<= capacity)
+  std::size_t capacity = 0;         ///< its output channel's bound (0 for the sink)
+  double busy = 0;                  ///< fraction of worker time spent in the stage's function (0..1)
+  double blocked_put_s = 0;         ///< worker-seconds blocked on a full output channel (backpressure)
+  double waiting_get_s = 0;         ///< worker-seconds waiting on an empty input channel (starved)
+  double items_per_s = 0;           ///< items_out over the run's elapsed time
+  LatencySummary latency;           ///< per-item latency in the stage's function
 };
 
 /// An item a stage gave up on (OnError::skip) with its error. Python: SPDL's failure log entry.
@@ -83,14 +85,14 @@ struct DeadLetter {
 
 /// A snapshot of a pipeline: live from `metrics()`, final from `run()` / `wait()`.
 struct Report {
-  std::string name;                       ///< PipelineOptions::name
-  State state = State::idle;              ///< where it is (or how it ended)
-  double elapsed_s = 0;                   ///< since start()
-  std::vector<StageMetrics> stages;       ///< source first, sink last
-  std::string bottleneck;                 ///< the stage that limits throughput (see bottleneck_stage())
-  std::vector<DeadLetter> dead_letters;   ///< items skipped, up to PipelineOptions::dead_letter_limit
-  std::uint64_t dead_letter_count = 0;    ///< all items skipped (kept or not)
-  std::string error;                      ///< the failure's message when state == failed
+  std::string name;                      ///< PipelineOptions::name
+  State state = State::idle;             ///< where it is (or how it ended)
+  double elapsed_s = 0;                  ///< since start()
+  std::vector<StageMetrics> stages;      ///< source first, sink last
+  std::string bottleneck;                ///< the stage that limits throughput (see bottleneck_stage())
+  std::vector<DeadLetter> dead_letters;  ///< items skipped, up to PipelineOptions::dead_letter_limit
+  std::uint64_t dead_letter_count = 0;   ///< all items skipped (kept or not)
+  std::string error;                     ///< the failure's message when state == failed
 
   /// Items the sink consumed.
   std::uint64_t items_done() const noexcept;

@@ -1,8 +1,9 @@
 #pragma once
 /// @file
 /// Internal: the bounded channel between two stages. Items move in blocks under one lock; a consumer spins
-/// briefly before it parks, and a producer wakes a consumer only when one is parked, so that a hand-off
-/// between threads costs a wake-up per block at most. Threads block on condition variables; event-loop
+/// briefly before it parks, and a producer wakes a parked consumer only once a block's worth of items is
+/// there (or the producer says `urgent`: it is about to wait itself, so nothing more is coming soon), so that
+/// a hand-off between threads costs a wake-up per block at most. Threads block on condition variables; event-loop
 /// tasks await a core Future that the other side completes. close() and cancel() wake every waiter.
 
 #include <algorithm>
@@ -40,7 +41,14 @@ inline void cpu_relax() noexcept {
 /// The untyped part of a channel: bounds, state, waiters, depth metrics.
 class ChannelBase {
  public:
-  explicit ChannelBase(std::size_t capacity) : capacity_(capacity) {}
+  explicit ChannelBase(std::size_t capacity) : capacity_(capacity), threshold_(capacity) {}
+
+  /// Items that wake a parked consumer without an urgent put: a block, or a quarter of the channel if that is
+  /// more (fewer wake-ups; a producer that runs dry puts urgently, so latency does not suffer); at most the
+  /// capacity.
+  void set_block(std::size_t block) noexcept {
+    threshold_ = std::max<std::size_t>(1, std::min(std::max(block, capacity_ / 4), capacity_));
+  }
   ChannelBase(const ChannelBase&) = delete;
   ChannelBase& operator=(const ChannelBase&) = delete;
   virtual ~ChannelBase() = default;
@@ -60,16 +68,14 @@ class ChannelBase {
   /// Completes when an item is there, or the channel is closed or cancelled (for event-loop consumers).
   Future<void> readable() {
     std::unique_lock lock(mu_);
-    if (size_.load(std::memory_order_relaxed) > 0 || closed_ || cancelled_.load(std::memory_order_relaxed))
-      return ready();
+    if (deliverable_locked() || closed_ || cancelled_.load(std::memory_order_relaxed)) return ready();
     async_getters_.emplace_back();
     return async_getters_.back().get_future();
   }
   /// Completes when there is room, or the channel is cancelled (for event-loop producers).
   Future<void> writable() {
     std::unique_lock lock(mu_);
-    if (size_.load(std::memory_order_relaxed) < capacity_ || cancelled_.load(std::memory_order_relaxed))
-      return ready();
+    if (size_.load(std::memory_order_relaxed) < capacity_ || cancelled_.load(std::memory_order_relaxed)) return ready();
     async_putters_.emplace_back();
     return async_putters_.back().get_future();
   }
@@ -104,12 +110,20 @@ class ChannelBase {
     fire(getters);
     fire(putters);
   }
+  /// A parked consumer should take what is there: a block's worth, or anything after an urgent put.
+  bool deliverable_locked() const noexcept {
+    const std::size_t n = size_.load(std::memory_order_relaxed);
+    return n >= threshold_ || (n > 0 && urgent_);
+  }
   void note_size(std::size_t n) noexcept {
+    if (n == 0) urgent_ = false;
     size_.store(n, std::memory_order_relaxed);
     if (n > peak_.load(std::memory_order_relaxed)) peak_.store(n, std::memory_order_relaxed);
   }
 
   const std::size_t capacity_;
+  std::size_t threshold_;
+  bool urgent_ = false;
   mutable std::mutex mu_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
@@ -145,7 +159,7 @@ class Channel final : public ChannelBase {
                   std::uint64_t* seq = nullptr, SteadyClock::time_point deadline = SteadyClock::time_point::max()) {
     // Spin briefly first: a producer handing over a block is often microseconds away, and parking costs a
     // wake-up (~25 us across vCPUs) to both sides.
-    for (int i = 0; i < 256; ++i) {
+    for (int i = 0; i < 64; ++i) {
       if (size_.load(std::memory_order_relaxed) > 0 || closed_flag_.load(std::memory_order_acquire)) break;
       cpu_relax();
     }
@@ -153,7 +167,7 @@ class Channel final : public ChannelBase {
     if (size_.load(std::memory_order_relaxed) == 0 && !closed_) {
       const auto t0 = SteadyClock::now();
       ++getters_waiting_;
-      while (q_.empty() && !closed_) {
+      while (!deliverable_locked() && !closed_) {
         if (deadline == SteadyClock::time_point::max()) {
           not_empty_.wait(lock);
         } else if (not_empty_.wait_until(lock, deadline) == std::cv_status::timeout) {
@@ -174,18 +188,19 @@ class Channel final : public ChannelBase {
 
   /// Moves as many of `items[from..]` in as there is room for, without waiting; returns the new `from`.
   /// Returns items.size() when cancelled (the rest is dropped).
-  std::size_t try_put(std::vector<T>& items, std::size_t from) {
+  std::size_t try_put(std::vector<T>& items, std::size_t from, bool urgent = true) {
     std::unique_lock lock(mu_);
-    return put_locked(lock, items, from);
+    return put_locked(lock, items, from, urgent);
   }
 
   /// Moves every item of `items` in, waiting for room as needed; clears `items`. False if the channel was
-  /// cancelled (what was not put is dropped). Time spent waiting is added to `*waited_ns`.
-  bool put(std::vector<T>& items, std::atomic<std::uint64_t>* waited_ns) {
+  /// cancelled (what was not put is dropped). Time spent waiting is added to `*waited_ns`. `urgent`: the
+  /// producer has nothing more for now, so a parked consumer is woken even for less than a block.
+  bool put(std::vector<T>& items, std::atomic<std::uint64_t>* waited_ns, bool urgent = true) {
     std::size_t from = 0;
     std::unique_lock lock(mu_);
     while (true) {
-      from = put_locked(lock, items, from);
+      from = put_locked(lock, items, from, urgent);
       if (cancelled_.load(std::memory_order_relaxed)) {
         items.clear();
         return false;
@@ -213,6 +228,9 @@ class Channel final : public ChannelBase {
     }
     taken_.store(taken_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     note_size(q_.size());
+    // Parked producers wake once half the channel is free, not for every block taken: a wake-up costs ~25 us.
+    // (A producer parks only on a full channel, whose consumers then drain it: see put_locked's urgent.)
+    if (capacity_ - q_.size() < std::max<std::size_t>(1, capacity_ / 2)) return n;
     std::vector<Promise<void>> putters;
     const bool wake = putters_waiting_ > 0;
     if (!async_putters_.empty()) putters.swap(async_putters_);
@@ -222,13 +240,16 @@ class Channel final : public ChannelBase {
     return n;
   }
 
-  std::size_t put_locked(std::unique_lock<std::mutex>& lock, std::vector<T>& items, std::size_t from) {
+  std::size_t put_locked(std::unique_lock<std::mutex>& lock, std::vector<T>& items, std::size_t from, bool urgent) {
     if (cancelled_.load(std::memory_order_relaxed)) return items.size();
     const std::size_t room = q_.size() < capacity_ ? capacity_ - q_.size() : 0;
     const std::size_t n = std::min(room, items.size() - from);
     if (n == 0) return from;
     for (std::size_t i = 0; i < n; ++i) q_.push_back(std::move(items[from + i]));
     note_size(q_.size());
+    // A put that cannot finish (the channel is full) is urgent too: its producer is about to wait.
+    if (urgent || from + n < items.size()) urgent_ = true;
+    if (!deliverable_locked()) return from + n;  // consumers stay parked until a block's worth is there
     std::vector<Promise<void>> getters;
     const std::size_t parked = getters_waiting_;
     if (!async_getters_.empty()) getters.swap(async_getters_);

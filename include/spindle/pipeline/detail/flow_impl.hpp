@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "spindle/core/errors.hpp"
+#include "spindle/pipeline/detail/aio_source.hpp"
 #include "spindle/pipeline/detail/aio_stage.hpp"
 #include "spindle/pipeline/detail/process_stage.hpp"
 #include "spindle/pipeline/detail/thread_stages.hpp"
@@ -223,8 +224,8 @@ Collected<T> Flow<T>::collect(StageOptions o) && {
   if (o.concurrency != 1) throw std::invalid_argument("pipeline collect: concurrency must be 1");
   auto out = std::make_shared<std::vector<T>>();
   auto keep = [out](T& x) { out->push_back(std::move(x)); };
-  graph_->stages.push_back(std::make_unique<detail::ThreadStage<T, void, decltype(keep)>>(
-      "sink", std::move(o), tail_, nullptr, std::move(keep)));
+  graph_->stages.push_back(std::make_unique<detail::ThreadStage<T, void, decltype(keep)>>("sink", std::move(o), tail_,
+                                                                                          nullptr, std::move(keep)));
   return Collected<T>(std::move(graph_), std::move(out));
 }
 
@@ -235,11 +236,21 @@ auto from(R&& range, SourceOptions o) {
   return detail::make_source<T>(detail::RangePull<Owned>(Owned(std::forward<R>(range))), std::move(o));
 }
 
-template <class Gen>
-  requires std::invocable<Gen&> && requires(Gen& g) { g().has_value(); }
+template <detail::Generator Gen>
 auto from(Gen gen, SourceOptions o) {
   using T = typename std::remove_cvref_t<std::invoke_result_t<Gen&>>::value_type;
   return detail::make_source<T>(detail::GenPull<Gen>(std::move(gen)), std::move(o));
+}
+
+template <detail::AsyncGenerator Gen>
+auto from(Gen gen, SourceOptions o) {
+  using T = typename detail::AsyncGeneratorResult<std::invoke_result_t<Gen&>>::item;
+  if (o.capacity == 0) throw std::invalid_argument("pipeline source: capacity must be >= 1");
+  auto graph = std::make_unique<detail::Graph>();
+  auto* ch = graph->add_channel<T>(o.capacity);
+  StageOptions so{.concurrency = 1, .name = o.name.empty() ? "source" : o.name, .capacity = o.capacity};
+  graph->stages.push_back(std::make_unique<detail::AioSourceStage<T, Gen>>(std::move(so), ch, std::move(gen)));
+  return Flow<T>(std::move(graph), ch);
 }
 
 template <class T>

@@ -72,6 +72,8 @@ class StageBase {
   virtual std::size_t launch(Core& core) = 0;
   /// Extra work for cancel() beyond waking the channels (any thread; must not block).
   virtual void cancel() noexcept {}
+  /// Extra work for stop() (sources: end a wait for input; any thread; must not block).
+  virtual void stop() noexcept {}
   /// Joins the stage's threads and frees what it owns (after every worker exited).
   virtual void join() noexcept {}
   /// True if the stage runs on the pipeline's event loop.
@@ -141,6 +143,8 @@ class Core {
   void stage_finished() noexcept;
 
  private:
+  void show_progress() noexcept;  // the progress thread's body
+
   struct Impl;
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<Impl> impl_;

@@ -49,12 +49,13 @@ class ThreadedStage : public StageBase {
     }
     return n;
   }
-  /// Puts `outs` on `ch` (counting them out); false if the channel was cancelled.
+  /// Puts `outs` on `ch` (counting them out); false if the channel was cancelled. `urgent`: nothing more is
+  /// coming soon, so a parked consumer must wake even for less than a block.
   template <class U>
-  bool flush(Channel<U>& ch, std::vector<U>& outs) {
+  bool flush(Channel<U>& ch, std::vector<U>& outs, bool urgent = true) {
     const std::size_t k = outs.size();
     if (k == 0) return true;
-    if (!ch.put(outs, &counters.put_wait_ns)) return false;
+    if (!ch.put(outs, &counters.put_wait_ns, urgent)) return false;
     counters.out.fetch_add(k, std::memory_order_relaxed);
     return true;
   }
@@ -92,7 +93,7 @@ class SourceStage final : public ThreadedStage {
         counters.latency.record(dt / n, n);
         counters.in.fetch_add(n, std::memory_order_relaxed);
       }
-      if (!flush(*out_, block)) return;
+      if (!flush(*out_, block, !more || n < k)) return;
     }
   }
   Channel<T>* out_;
@@ -144,14 +145,17 @@ class ThreadStage final : public ThreadedStage {
       }
       counters.in.fetch_add(n, std::memory_order_relaxed);
       const auto t0 = SteadyClock::now();
+      std::uint64_t consumed = 0;  // a sink's items, counted once per block
       for (auto& x : items) {
         if constexpr (std::is_void_v<Out>) {
-          if (attempt(*this, core, x, [&] { fn_(x); })) counters.out.fetch_add(1, std::memory_order_relaxed);
+          if (attempt(*this, core, x, [&] { fn_(x); })) ++consumed;
         } else {
           attempt(*this, core, x, [&] { outs.push_back(fn_(x)); });
         }
-        if (core.cancelled()) return;
+        if (core.cancelled()) break;
       }
+      if (consumed != 0) counters.out.fetch_add(consumed, std::memory_order_relaxed);
+      if (core.cancelled()) return;
       const auto dt = ns_since(t0);
       counters.busy_ns.fetch_add(dt, std::memory_order_relaxed);
       counters.latency.record(dt / n, n);
@@ -160,12 +164,12 @@ class ThreadStage final : public ThreadedStage {
           std::unique_lock lock(turn_mu_);
           turn_cv_.wait(lock, [&] { return next_ == seq || core.cancelled(); });
           if (core.cancelled()) return;
-          const bool ok = flush(*out_, outs);  // in turn: the blocks before this one are out
+          const bool ok = flush(*out_, outs, in_->depth() == 0);  // in turn: the blocks before this one are out
           next_ = seq + n;
           lock.unlock();
           turn_cv_.notify_all();
           if (!ok) return;
-        } else if (outs.size() >= k && !flush(*out_, outs)) {
+        } else if (outs.size() >= k && !flush(*out_, outs, false)) {
           return;
         }
       }
@@ -217,10 +221,10 @@ class BatchStage final : public ThreadedStage {
       counters.in.fetch_add(n, std::memory_order_relaxed);
       if (first && max_wait_ != std::chrono::milliseconds::max()) {
         const auto now = SteadyClock::now();
-        deadline = max_wait_ >= std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    SteadyClock::time_point::max() - now)
-                       ? SteadyClock::time_point::max()
-                       : now + max_wait_;
+        deadline =
+            max_wait_ >= std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::time_point::max() - now)
+                ? SteadyClock::time_point::max()
+                : now + max_wait_;
       }
       if (cur.size() >= n_ && !emit()) return;
     }
@@ -261,7 +265,7 @@ class UnbatchStage final : public ThreadedStage {
       counters.in.fetch_add(n, std::memory_order_relaxed);
       for (auto& v : items)
         for (auto& x : v) outs.push_back(std::move(x));
-      if (outs.size() >= k && !flush(*out_, outs)) return;
+      if (outs.size() >= k && !flush(*out_, outs, false)) return;
     }
     if (!core.cancelled()) flush(*out_, outs);
   }
