@@ -210,6 +210,32 @@ TEST_F(Cli, BenchArgSetsTheSize) {
   EXPECT_EQ(line["tasks"], 1000);
 }
 
+// W10 (the pipeline workload) at a smoke size: every variant runs, checks its own sum (exit 0) and prints the
+// required keys; the Python peer runs where /usr/bin/python3 is. Sizes only, never a figure.
+TEST_F(Cli, BenchW10RunsEveryVariantAtASmokeSize) {
+  const auto o = spindle({"bench", "W10", "--json", "--quick", "--arg", "items=3000", "--arg", "mem_items=30000"});
+  ASSERT_EQ(o.rc, 0) << show(o);
+  std::vector<std::string> variants;
+  std::size_t from = 0;
+  while (from < o.out.size()) {
+    const auto nl = o.out.find('\n', from);
+    const auto line = nlohmann::json::parse(o.out.substr(from, nl - from));
+    from = nl == std::string::npos ? o.out.size() : nl + 1;
+    EXPECT_EQ(line["workload"], "W10");
+    for (const char* key : {"variant", "items", "seconds", "per_s", "p99_us", "maxrss_kb"}) {
+      EXPECT_TRUE(line.contains(key)) << key << " in " << line.dump();
+    }
+    variants.push_back(line["variant"].get<std::string>());
+  }
+  std::vector<std::string> expected{"a", "b", "mem"};
+  if (::access("/usr/bin/python3", X_OK) == 0) expected = {"a", "b", "python-a", "python-b", "mem"};
+  EXPECT_EQ(variants, expected) << show(o);
+
+  const auto bad = spindle({"bench", "W10", "--arg", "item=5"});
+  EXPECT_EQ(bad.rc, 2) << show(bad);
+  EXPECT_TRUE(has(bad.err, "'item'")) << show(bad);
+}
+
 TEST_F(Cli, BenchVariantBeforeWorkloadIsStillAVariant) {
   // `--variant spawn W4`: W4 is the workload, not a second variant.
   const auto o = spindle({"bench", "--variant", "spawn", "W4", "--arg", "tasks=1000", "--quick"});
