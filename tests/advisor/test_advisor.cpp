@@ -1,6 +1,8 @@
 // The advisor must call real programs correctly: a CPU loop, sleep, a pipe-waiting pipeline, a Python script
 // computing on 4 threads under its GIL (lock-capped) and a C++ program computing on 2 threads (parallel
 // CPU-bound). Only the verdicts and structural facts are checked, never timings.
+// SPINDLE_TEST_RUN_SERIAL: the advisor measures how a program shares the cores, and tests running beside it
+// are load it would rightly report (machine_busy): run alone, its verdicts are checked far more often.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
