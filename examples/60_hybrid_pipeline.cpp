@@ -45,7 +45,7 @@ std::uint64_t score(long value) {
 int main() {
   spindle::process::init();  // start the forkserver first thing, before any thread
   constexpr long records = 2000;
-  std::uint64_t total = 0;   // the sink runs on one thread: no lock needed
+  std::uint64_t total = 0;  // the sink runs on one thread: no lock needed
   long arrived = 0;
   pl::Pipeline p = pl::from(spindle::range(records))
                        .aio(fetch, {.concurrency = 64, .name = "fetch"})

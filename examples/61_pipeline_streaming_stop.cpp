@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 
 int main() {
   spindle::Queue<int> requests(100);  // filled by the rest of the program (here: all at once, below)
-  long handled = 0;                    // one sink thread
+  long handled = 0;                   // one sink thread
   pl::Pipeline p = pl::from(requests, {.capacity = 8})
                        .thread(
                            [](int& x) {
@@ -32,7 +32,7 @@ int main() {
 
   // Live metrics while it runs; stop once 30 requests are done.
   while (p.metrics().items_done() < 30) p.wait_for(5ms);
-  p.stop();                     // graceful: no new input, the inside drains
+  p.stop();                       // graceful: no new input, the inside drains
   const pl::Report r = p.wait();  // the final report
 
   const auto taken = r.stages.front().items_out;

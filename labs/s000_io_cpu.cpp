@@ -143,8 +143,7 @@ lab::Result run(const lab::Options& o) {
   }
   r.rows.push_back({"4 io_tasks, 4 processes", io_procs, lab::kNone, d, "s", "warm pool"});
   std::vector<Span> async_spans(4);
-  const double io_async_s =
-      timed([&] { aio::run(four_async(io_wait, async_spans), aio::RunOptions{.debug = false}); });
+  const double io_async_s = timed([&] { aio::run(four_async(io_wait, async_spans), aio::RunOptions{.debug = false}); });
   io_async_overlap = most_at_once(async_spans);
   r.rows.push_back({"4 io_tasks, async", io_async_s, lab::kNone, d, "s", ""});
   r.rows.push_back({"4 cpu_tasks sequentially", cpu_seq, lab::kNone, 4 * one_cpu, "s", ""});

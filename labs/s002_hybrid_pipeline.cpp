@@ -118,7 +118,7 @@ class RecordService {
 
   std::chrono::milliseconds delay_;
   std::vector<std::atomic<int>> results_;
-  aio::Server* server_ = nullptr;  // the loop thread only
+  aio::Server* server_ = nullptr;   // the loop thread only
   std::promise<int> port_promise_;  // the bound port, for the constructor
   int port_ = 0;
   Thread thread_;
@@ -192,9 +192,8 @@ lab::Result run(const lab::Options& o) {
         const std::string resp =
             RecordService::request(port, "GET /record/" + std::to_string(id) + " HTTP/1.0\r\n\r\n");
         const std::int64_t scored = score_record(parse_record(resp));
-        const std::string ack = RecordService::request(
-            port, "POST /result/" + std::to_string(scored / 1000) + "/" + std::to_string(scored % 1000) +
-                      " HTTP/1.0\r\n\r\n");
+        const std::string ack = RecordService::request(port, "POST /result/" + std::to_string(scored / 1000) + "/" +
+                                                                 std::to_string(scored % 1000) + " HTTP/1.0\r\n\r\n");
         if (ack.rfind("HTTP/1.0 200", 0) == 0) ++naive_ok;
       }));
     }
@@ -203,8 +202,8 @@ lab::Result run(const lab::Options& o) {
   const int naive_results = service.distinct_results();
 
   // The ideal: the slowest stage alone (the CPU work spread over the workers, or the fetches 32 at a time).
-  const double cpu_s = static_cast<double>(records) * static_cast<double>(kScoreWork) * 1e-9 /
-                       static_cast<double>(cpu_workers);
+  const double cpu_s =
+      static_cast<double>(records) * static_cast<double>(kScoreWork) * 1e-9 / static_cast<double>(cpu_workers);
   const double io_s = std::ceil(records / 32.0) * std::chrono::duration<double>(delay).count();
   const std::string workers = std::to_string(cpu_workers);
   r.rows.push_back({"hybrid pipeline: all records", hybrid_s, lab::kNone, std::max(cpu_s, io_s), "s",
@@ -244,9 +243,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg(
-    {"002-hybrid-pipeline", "002", "Hybrid pipeline: fetch (aio) -> parse (threads) -> score (processes) -> write",
-     run});
+const lab::Register reg({"002-hybrid-pipeline", "002",
+                         "Hybrid pipeline: fetch (aio) -> parse (threads) -> score (processes) -> write", run});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -66,11 +66,13 @@ struct Samples {
 
 /// 0..items-1, stamping the sampled items' slots.
 auto stamped_source(std::int64_t items, Samples& s) {
-  return pl::from([i = std::int64_t{0}, items, &s]() mutable -> std::optional<std::int64_t> {
-    if (i == items) return std::nullopt;
-    if (i % s.every == 0) s.stamps[static_cast<std::size_t>(i / s.every)] = ns_now();
-    return i++;
-  }, {.capacity = kCapacity});
+  return pl::from(
+      [i = std::int64_t{0}, items, &s]() mutable -> std::optional<std::int64_t> {
+        if (i == items) return std::nullopt;
+        if (i % s.every == 0) s.stamps[static_cast<std::size_t>(i / s.every)] = ns_now();
+        return i++;
+      },
+      {.capacity = kCapacity});
 }
 
 /// The sink of every variant: sums `2(i+1)` items and records the sampled ones' latencies (one sink thread).
@@ -202,8 +204,8 @@ int run_python(const Options& options, const char* variant, std::int64_t items, 
     std::fprintf(stderr, "W10 %s: skipped: bench/peers/python/w10_pipeline.py not found\n", name.c_str());
     return 0;
   }
-  const std::string cmd = std::string(python) + " '" + script + "' --variant " + variant + " --items " +
-                          std::to_string(items);
+  const std::string cmd =
+      std::string(python) + " '" + script + "' --variant " + variant + " --items " + std::to_string(items);
   std::FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) {
     std::fprintf(stderr, "W10 %s: cannot run %s\n", name.c_str(), cmd.c_str());
@@ -254,7 +256,7 @@ int run_w10(const Options& options) {
     if (!sum_ok("W10 a", m.sum, expected_sum(items))) rc = 1;
   }
   if (selected(options, "b")) {
-    process::init();  // the forkserver is part of the process, not of the run
+    process::init();                               // the forkserver is part of the process, not of the run
     run_b(std::min<std::int64_t>(items, 20'000));  // warm-up, as the Python peer warms its pool
     const Measured m = run_b(items);
     report(options, "b", items, m);

@@ -65,7 +65,7 @@ class TreeSampler {
   pid_t exclude_;
   bool first_ = true;
   int ticks_ = 0;
-  int load_ticks_ = 0;           // ticks that could read /proc/loadavg
+  int load_ticks_ = 0;          // ticks that could read /proc/loadavg
   double others_runnable_ = 0;  // sum over those ticks of the other runnable tasks
   std::chrono::steady_clock::time_point start_;
   std::map<pid_t, Track> threads_;

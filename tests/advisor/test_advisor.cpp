@@ -33,9 +33,10 @@ std::string explain(const Report& r) { return spindle::advisor::to_text(r); }
 // beside two busy loops and compiler jobs reached load 14, and Python's four threads got 4% of a core in
 // 2.4 s), their run-queue and wait times describe the machine, not the program. The advisor says so
 // (machine_busy), and the verdict is then not held to the quiet machine's answer.
-#define SKIP_IF_MACHINE_BUSY(r)                                                                          \
-  if ((r).machine_busy) GTEST_SKIP() << "the machine was busy (" << (r).other_load << " other runnable " \
-                                     << "tasks on average): the advisor cannot judge this program now"
+#define SKIP_IF_MACHINE_BUSY(r)                                                    \
+  if ((r).machine_busy)                                                            \
+  GTEST_SKIP() << "the machine was busy (" << (r).other_load << " other runnable " \
+               << "tasks on average): the advisor cannot judge this program now"
 
 TEST_F(Advisor, CpuLoopIsCpuBound) {
   const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "cpu", "1", "0.5"});

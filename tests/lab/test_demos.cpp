@@ -65,11 +65,10 @@ class Demos : public spindle::test::LeakCheckedTest {
 };
 
 TEST_F(Demos, RegistryHoldsEveryDemo) {
-  for (const char* name :
-       {"000-io-cpu", "001-spinners", "002-io-wait", "002-cpu-bound", "002-blocking-loop", "002-backpressure",
-        "002-thread-overhead", "002-batch-vs-streaming", "002-hybrid-pipeline", "002-convoy", "003-shared-progress",
-        "003-dashboard", "003-fetch", "003-futures", "003-process-speedup", "004-context-switches",
-        "004-creation-cost", "004-memory"}) {
+  for (const char* name : {"000-io-cpu", "001-spinners", "002-io-wait", "002-cpu-bound", "002-blocking-loop",
+                           "002-backpressure", "002-thread-overhead", "002-batch-vs-streaming", "002-hybrid-pipeline",
+                           "002-convoy", "003-shared-progress", "003-dashboard", "003-fetch", "003-futures",
+                           "003-process-speedup", "004-context-switches", "004-creation-cost", "004-memory"}) {
     EXPECT_NE(spindle::lab::find_demo(name), nullptr) << name;
   }
 }

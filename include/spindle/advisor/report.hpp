@@ -53,22 +53,22 @@ struct Report {
   /// Seconds from the start to the last sample that saw one of its threads alive: the span the per-thread
   /// counters cover (a thread's last moments before it exits fall between samples and are not counted).
   double observed_s = 0;
-  double cpu_s = 0;                  ///< CPU time of the whole tree
-  double runqueue_s = 0;             ///< time its threads waited for a core
-  int cores = 1;                     ///< cores it was allowed to use
-  int samples = 0;                   ///< sampling ticks taken
-  int threads_seen = 0;              ///< threads seen in the tree
-  int working_threads = 0;           ///< threads that used a noticeable share of the CPU
-  int processes_seen = 0;            ///< processes seen in the tree
-  std::uint64_t voluntary = 0;       ///< voluntary context switches of the tree
-  std::uint64_t involuntary = 0;     ///< involuntary context switches
-  std::uint64_t read_bytes = 0;      ///< bytes read from storage (/proc/<pid>/io read_bytes)
-  std::uint64_t write_bytes = 0;     ///< bytes written to storage
-  std::uint64_t read_chars = 0;      ///< bytes read by any read-like call (pipes and sockets too)
-  std::uint64_t write_chars = 0;     ///< bytes written by any write-like call
-  bool io_readable = false;          ///< whether /proc/<pid>/io could be read
-  double parallelism = 0;            ///< cores used on average: cpu_s / wall_s
-  double demand = 0;                 ///< cores wanted on average over the observed span (see observed_s)
+  double cpu_s = 0;               ///< CPU time of the whole tree
+  double runqueue_s = 0;          ///< time its threads waited for a core
+  int cores = 1;                  ///< cores it was allowed to use
+  int samples = 0;                ///< sampling ticks taken
+  int threads_seen = 0;           ///< threads seen in the tree
+  int working_threads = 0;        ///< threads that used a noticeable share of the CPU
+  int processes_seen = 0;         ///< processes seen in the tree
+  std::uint64_t voluntary = 0;    ///< voluntary context switches of the tree
+  std::uint64_t involuntary = 0;  ///< involuntary context switches
+  std::uint64_t read_bytes = 0;   ///< bytes read from storage (/proc/<pid>/io read_bytes)
+  std::uint64_t write_bytes = 0;  ///< bytes written to storage
+  std::uint64_t read_chars = 0;   ///< bytes read by any read-like call (pipes and sockets too)
+  std::uint64_t write_chars = 0;  ///< bytes written by any write-like call
+  bool io_readable = false;       ///< whether /proc/<pid>/io could be read
+  double parallelism = 0;         ///< cores used on average: cpu_s / wall_s
+  double demand = 0;              ///< cores wanted on average over the observed span (see observed_s)
   /// Other work on the machine: runnable tasks outside the measured program, averaged over the samples. At
   /// or above the number of cores the program competed for every core, and its run-queue and wait times
   /// describe the machine as much as the program (the report then says so).
