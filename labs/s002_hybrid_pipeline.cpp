@@ -216,7 +216,7 @@ lab::Result run(const lab::Options& o) {
                       s.name == report.bottleneck ? "the bottleneck" : ""});
     named = named || s.name == report.bottleneck;
   }
-  r.notes.push_back("the pipeline's own report:");
+  r.notes.emplace_back("the pipeline's own report:");
   std::string table = report.str();
   for (std::size_t at = 0; at < table.size();) {
     const auto nl = table.find('\n', at);
