@@ -44,7 +44,7 @@ struct Core::Impl {
 
 void StageBase::worker_exited(Core& core) noexcept {
   if (live.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (out != nullptr) out->close();
+    close_outputs();
     core.stage_finished();
   }
 }
@@ -64,6 +64,27 @@ void Graph::check(StageOptions& o, const char* kind, bool process_stage) const {
       throw std::invalid_argument("pipeline " + k + " stage: pool, chunksize and inflight are for process stages");
   }
   if (o.name.empty()) o.name = k + std::to_string(stages.size());
+}
+
+void Graph::splice(Graph&& other, std::size_t k) {
+  for (auto& st : other.stages) {
+    const bool taken = std::any_of(stages.begin(), stages.end(),
+                                   [&](const auto& mine) { return mine->options.name == st->options.name; });
+    if (taken) {
+      st->options.name.push_back('.');
+      st->options.name.append(std::to_string(k));
+    }
+    stages.push_back(std::move(st));
+  }
+  for (auto& c : other.channels) channels.push_back(std::move(c));
+  other.stages.clear();
+  other.channels.clear();
+}
+
+aio::EventLoop* Graph::foreign_loop() const noexcept {
+  for (const auto& st : stages)
+    if (auto* l = st->foreign_loop()) return l;
+  return nullptr;
 }
 
 Core::Core(std::unique_ptr<Graph> graph) : graph_(std::move(graph)), impl_(std::make_unique<Impl>()) {

@@ -2,6 +2,7 @@
 
 #include "spindle/pipeline/pipeline.hpp"
 
+#include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/future.hpp"
 
 namespace spindle::pipeline {
@@ -21,6 +22,10 @@ Pipeline::~Pipeline() = default;
 
 Report Pipeline::run() {
   detail::Core& core = need(core_);
+  if (aio::EventLoop* l = core.foreign_loop(); l != nullptr && l == aio::EventLoop::running_loop())
+    throw InvalidStateError(
+        "pipeline: run() on the thread of the event loop its aio::Queue source reads would block that loop for "
+        "good; use co_await p.run_async() there");
   core.start();
   return core.wait();
 }

@@ -25,10 +25,12 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "spindle/aio/queue.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/pipeline/detail/graph.hpp"
 #include "spindle/pipeline/options.hpp"
@@ -152,12 +154,29 @@ class Flow {
                              StageOptions o = {}) &&;
   /// Splits each vector back into its items (T must be a std::vector). Python: SPDL `disaggregate()`.
   auto unbatch(StageOptions o = {}) &&;
+  /// Fan-out and merge: every item goes to each branch (a copy for each but the last, which gets the item
+  /// itself); `branch(Flow<T>) -> Flow<U>` adds that branch's stages, and the branches' outputs merge into one
+  /// flow of their common type, in the order they arrive. A full branch holds the others back: the slowest
+  /// branch sets the pace, and no copy is ever buffered without bound. Python: one bounded `asyncio.Queue`
+  /// per branch fed by a task that puts each item on every one, and a task per branch putting its results on
+  /// one queue (Akka's `Broadcast` + `Merge`).
+  template <class... Branch>
+  auto fan_out(Branch... branches) &&;
+  /// The same, with the options of the fan-out (its name; `capacity`: each branch's input channel and the
+  /// merged output channel).
+  template <class... Branch>
+  auto fan_out(StageOptions o, Branch... branches) &&;
   /// Ends the pipeline with `fn(T&) -> void` (on `concurrency` threads) or `fn(T&) -> aio::Task<void>` (on
   /// the loop). Python: SPDL `add_sink` / a final `async for`.
   template <class Fn>
   Pipeline sink(Fn fn, StageOptions o = {}) &&;
   /// Ends the pipeline with a sink that keeps every item (`Collected::results()`). Python: `list(pipeline)`.
   Collected<T> collect(StageOptions o = {}) &&;
+
+  /// Internal: gives up the graph (merge() splices it into another).
+  std::unique_ptr<detail::Graph> release_graph() && { return std::move(graph_); }
+  /// Internal: the channel carrying this flow's items.
+  detail::Channel<T>* tail() const noexcept { return tail_; }
 
  private:
   template <class>
@@ -202,6 +221,29 @@ auto from(Gen gen, SourceOptions o = {});
 /// `ShutDown`.
 template <class T>
 Flow<T> from(Queue<T>& queue, SourceOptions o = {});
+/// Items from an asyncio-style queue of `loop` until it is shut down (`q.shutdown()`); each item taken counts as
+/// done (`task_done()`), so a producer's `co_await q.join()` returns once the pipeline holds them. The queue and its
+/// loop must outlive the run, and the loop must keep running: start the pipeline with `co_await p.run_async()` (or
+/// start()) from a coroutine on that loop — run() there would block the loop the source needs (it throws
+/// InvalidStateError instead of hanging). stop() and cancel() end it even while the queue is empty. Python:
+/// a source stage doing `while True: yield await queue.get()` until `QueueShutDown`.
+template <class T, class Store>
+Flow<T> from(aio::BasicQueue<T, Store>& queue, aio::EventLoop& loop, SourceOptions o = {});
+/// The same, with the loop running on this thread (call it from a coroutine on the queue's loop); throws
+/// InvalidStateError where no loop runs.
+template <class T, class Store>
+Flow<T> from(aio::BasicQueue<T, Store>& queue, SourceOptions o = {});
+/// The lines of a TCP stream: connects to `host:port` on the pipeline's event loop and yields each line
+/// (without its `\n` or `\r\n`) until the peer closes the connection. A line longer than `limit` bytes fails
+/// the run (aio::LimitOverrunError); so does a refused connection. Python: `reader, _ = await
+/// asyncio.open_connection(host, port)` and `async for line in reader`.
+Flow<std::string> lines(std::string host, int port, SourceOptions o = {}, std::size_t limit = 1 << 16);
+
+/// Merges several flows (each from a source of its own) into one flow of their common type, in the order
+/// their items arrive; each keeps its own stages and bounds. The pipeline takes the options set on the first
+/// flow (set them after merge). Python: several producer tasks putting on one bounded `asyncio.Queue`.
+template <class T, class... Rest>
+auto merge(Flow<T> first, Rest... rest);
 
 }  // namespace spindle::pipeline
 

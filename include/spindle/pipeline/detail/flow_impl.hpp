@@ -14,9 +14,12 @@
 #include <utility>
 #include <vector>
 
+#include "spindle/aio/threadsafe.hpp"
+#include "spindle/aio/timeout.hpp"
 #include "spindle/core/errors.hpp"
 #include "spindle/pipeline/detail/aio_source.hpp"
 #include "spindle/pipeline/detail/aio_stage.hpp"
+#include "spindle/pipeline/detail/fan.hpp"
 #include "spindle/pipeline/detail/process_stage.hpp"
 #include "spindle/pipeline/detail/thread_stages.hpp"
 #include "spindle/process/registry.hpp"
@@ -29,6 +32,11 @@ template <class X>
 struct IsTask : std::false_type {};
 template <class X>
 struct IsTask<aio::Task<X>> : std::true_type {};
+
+template <class X>
+struct IsFlow : std::false_type {};
+template <class X>
+struct IsFlow<Flow<X>> : std::true_type {};
 
 template <class X>
 struct IsVector : std::false_type {};
@@ -103,6 +111,62 @@ class QueuePull {
 
  private:
   Queue<T>* q_;
+};
+
+/// A source reading an asyncio-style queue of another event loop: each call takes up to a block on that loop
+/// (run_coroutine_threadsafe), waiting there at most 20 ms, so that stop() and cancel() are seen soon; a wait that
+/// times out on the loop thread gives back no item (aio::Queue's get is cancel-safe), so none is lost.
+template <class T, class Store>
+class AioQueuePull {
+ public:
+  using Q = aio::BasicQueue<T, Store>;
+  AioQueuePull(Q& q, aio::EventLoop& loop) : q_(&q), loop_(&loop) {}
+  bool operator()(std::vector<T>& block, std::size_t max, Core& core) {
+    Future<std::vector<T>> f = aio::run_coroutine_threadsafe(*loop_, &AioQueuePull::take, q_, max);
+    while (!f.wait_for(std::chrono::milliseconds(100))) {
+      if (core.cancelled()) return false;  // a loop that stopped running: what it takes later is dropped
+    }
+    try {
+      std::vector<T> got = std::move(f).result();
+      for (auto& x : got) block.push_back(std::move(x));
+    } catch (const QueueShutDown&) {
+      return false;
+    }
+    return true;
+  }
+  aio::EventLoop* loop() const noexcept { return loop_; }
+
+ private:
+  static aio::Task<T> get_one(Q* q) { co_return co_await q->get(); }
+  static aio::Task<std::vector<T>> take(Q* q, std::size_t max) {
+    std::vector<T> got;
+    if (q->empty()) {
+      bool timed_out = false;
+      try {
+        got.push_back(co_await aio::wait_for(get_one(q), std::chrono::milliseconds(20)));
+      } catch (const TimeoutError&) {
+        timed_out = true;
+      }
+      if (timed_out) co_return got;
+    }
+    while (got.size() < max && !q->empty()) got.push_back(q->get_nowait());
+    for (std::size_t i = 0; i < got.size(); ++i) q->task_done();
+    co_return got;
+  }
+  Q* q_;
+  aio::EventLoop* loop_;
+};
+
+/// The lines of a TCP connection, opened on the pipeline's loop at the first call.
+class LineSource {
+ public:
+  LineSource(std::string host, int port, std::size_t limit);
+  aio::Task<std::optional<std::string>> operator()();
+
+ private:
+  struct State;
+  static aio::Task<std::optional<std::string>> next(std::shared_ptr<State> s);
+  std::shared_ptr<State> s_;
 };
 
 template <class T, class Pull>
@@ -229,6 +293,72 @@ Collected<T> Flow<T>::collect(StageOptions o) && {
   return Collected<T>(std::move(graph_), std::move(out));
 }
 
+template <class T>
+template <class... Branch>
+auto Flow<T>::fan_out(Branch... branches) && {
+  return std::move(*this).fan_out(StageOptions{}, std::move(branches)...);
+}
+
+template <class T>
+template <class... Branch>
+auto Flow<T>::fan_out(StageOptions o, Branch... branches) && {
+  static_assert(sizeof...(Branch) >= 1, "fan_out(branch...): give at least one branch");
+  static_assert((std::is_invocable_v<Branch&, Flow<T>> && ...),
+                "fan_out(branch...): each branch must be callable with a Flow<T> (the flow of that branch)");
+  static_assert(std::is_copy_constructible_v<T>, "fan_out: each branch gets a copy of every item: T must be copyable");
+  static_assert((detail::IsFlow<std::invoke_result_t<Branch&, Flow<T>>>::value && ...),
+                "fan_out(branch...): each branch must return the Flow it was given, extended (not a Pipeline: "
+                "the branches merge; end the merged flow with sink())");
+  using U = std::common_type_t<typename std::invoke_result_t<Branch&, Flow<T>>::value_type...>;
+  if (o.concurrency != 1) throw std::invalid_argument("pipeline fan_out: concurrency must be 1");
+  graph_->check(o, "fan_out", false);
+  const std::size_t capacity = o.capacity;
+  std::vector<detail::Channel<T>*> heads;
+  for (std::size_t i = 0; i < sizeof...(Branch); ++i) heads.push_back(graph_->template add_channel<T>(capacity));
+  graph_->stages.push_back(std::make_unique<detail::TeeStage<T>>(std::move(o), tail_, heads));
+  detail::Graph* const original = graph_.get();
+  std::unique_ptr<detail::Graph> g = std::move(graph_);
+  std::vector<std::unique_ptr<detail::MergeInput<U>>> inputs;
+  std::size_t i = 0;
+  auto build = [&](auto& b) {
+    auto f = b(Flow<T>(std::move(g), heads[i++]));
+    auto* tail = f.tail();
+    g = std::move(f).release_graph();
+    if (g.get() != original)
+      throw std::invalid_argument("pipeline fan_out: a branch must return the flow it was given, extended");
+    inputs.push_back(detail::merge_input<U>(tail));
+  };
+  (build(branches), ...);
+  StageOptions mo{.concurrency = sizeof...(Branch), .capacity = capacity};
+  g->check(mo, "merge", false);
+  auto* out = g->template add_channel<U>(capacity);
+  g->stages.push_back(std::make_unique<detail::MergeStage<U>>(std::move(mo), std::move(inputs), out));
+  return Flow<U>(std::move(g), out);
+}
+
+template <class T, class... Rest>
+auto merge(Flow<T> first, Rest... rest) {
+  static_assert((detail::IsFlow<Rest>::value && ...), "merge(flows...): every argument must be a Flow");
+  using U = std::common_type_t<T, typename Rest::value_type...>;
+  std::vector<std::unique_ptr<detail::MergeInput<U>>> inputs;
+  inputs.push_back(detail::merge_input<U>(first.tail()));
+  std::unique_ptr<detail::Graph> g = std::move(first).release_graph();
+  if (!g) throw std::invalid_argument("pipeline merge: a flow was moved from");
+  std::size_t k = 1;
+  auto splice = [&](auto& f) {
+    inputs.push_back(detail::merge_input<U>(f.tail()));
+    std::unique_ptr<detail::Graph> h = std::move(f).release_graph();
+    if (!h) throw std::invalid_argument("pipeline merge: a flow was moved from");
+    g->splice(std::move(*h), k++);
+  };
+  (splice(rest), ...);
+  StageOptions mo{.concurrency = inputs.size()};
+  g->check(mo, "merge", false);
+  auto* out = g->template add_channel<U>(mo.capacity);
+  g->stages.push_back(std::make_unique<detail::MergeStage<U>>(std::move(mo), std::move(inputs), out));
+  return Flow<U>(std::move(g), out);
+}
+
 template <std::ranges::input_range R>
 auto from(R&& range, SourceOptions o) {
   using Owned = std::remove_cvref_t<R>;
@@ -256,6 +386,21 @@ auto from(Gen gen, SourceOptions o) {
 template <class T>
 Flow<T> from(Queue<T>& queue, SourceOptions o) {
   return detail::make_source<T>(detail::QueuePull<T>(queue), std::move(o));
+}
+
+template <class T, class Store>
+Flow<T> from(aio::BasicQueue<T, Store>& queue, aio::EventLoop& loop, SourceOptions o) {
+  return detail::make_source<T>(detail::AioQueuePull<T, Store>(queue, loop), std::move(o));
+}
+
+template <class T, class Store>
+Flow<T> from(aio::BasicQueue<T, Store>& queue, SourceOptions o) {
+  aio::EventLoop* loop = aio::EventLoop::running_loop();
+  if (loop == nullptr)
+    throw InvalidStateError(
+        "pipeline from(aio::Queue&): no event loop runs on this thread; call it from a coroutine on the queue's "
+        "loop, or pass the loop: from(queue, loop)");
+  return from(queue, *loop, std::move(o));
 }
 
 }  // namespace spindle::pipeline

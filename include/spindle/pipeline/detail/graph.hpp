@@ -78,6 +78,12 @@ class StageBase {
   virtual void join() noexcept {}
   /// True if the stage runs on the pipeline's event loop.
   virtual bool uses_loop() const noexcept { return false; }
+  /// Closes what the stage writes to (a fan-out writes to several channels).
+  virtual void close_outputs() noexcept {
+    if (out != nullptr) out->close();
+  }
+  /// The event loop of another owner that the stage needs running (a source reading an aio::Queue), or null.
+  virtual aio::EventLoop* foreign_loop() const noexcept { return nullptr; }
 
   /// A worker ended: the last one closes the output channel and tells the core.
   void worker_exited(Core& core) noexcept;
@@ -85,7 +91,7 @@ class StageBase {
   const char* kind;
   StageOptions options;
   ChannelBase* in;   // null for the source
-  ChannelBase* out;  // null for the sink
+  ChannelBase* out;  // null for the sink; a fan-out's first branch
   Counters counters;
   std::atomic<std::size_t> live{0};
 };
@@ -105,6 +111,10 @@ struct Graph {
   }
   /// Checks the options of a new stage of `kind` and names it.
   void check(StageOptions& o, const char* kind, bool process_stage) const;
+  /// Moves `other`'s stages and channels in (merge()); a stage whose name is taken gets ".<k>" appended.
+  void splice(Graph&& other, std::size_t k);
+  /// The loop of another owner that a stage needs running (see StageBase::foreign_loop), or null.
+  aio::EventLoop* foreign_loop() const noexcept;
 };
 
 /// The run's state, shared by the pipeline's control methods and its stages.
@@ -126,6 +136,9 @@ class Core {
   bool done() const noexcept;
   /// Completes when the run has ended (for run_async).
   Future<void> finished() const { return finished_; }
+
+  /// The loop of another owner some stage needs running (a source reading an aio::Queue), or null.
+  aio::EventLoop* foreign_loop() const noexcept { return graph_->foreign_loop(); }
 
   // For stages.
   bool cancelled() const noexcept { return cancelled_.load(std::memory_order_relaxed); }

@@ -72,6 +72,13 @@ class SourceStage final : public ThreadedStage {
   std::size_t launch(Core& core) override {
     return spawn(core, 1, [this](Core& c) { run(c); });
   }
+  aio::EventLoop* foreign_loop() const noexcept override {
+    if constexpr (requires(const Pull& p) { p.loop(); }) {
+      return pull_.loop();
+    } else {
+      return nullptr;
+    }
+  }
 
  private:
   void run(Core& core) {
