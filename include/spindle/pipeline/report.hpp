@@ -50,8 +50,8 @@ struct LatencySummary {
 
 /// One stage's metrics (the source and the sink are stages too).
 struct StageMetrics {
-  std::string name;  ///< the stage's name
-  std::string kind;  ///< "source", "aio", "thread", "process", "batch", "unbatch", "fan_out", "merge", "sink"
+  std::string name;                 ///< the stage's name
+  std::string kind;                 ///< source, aio, thread, process, batch, unbatch, fan_out, merge, sink
   std::size_t concurrency = 1;      ///< its workers
   std::uint64_t items_in = 0;       ///< items taken from its input channel (the source: items produced)
   std::uint64_t items_out = 0;      ///< items put on its output channel (the sink: items consumed)
@@ -85,12 +85,11 @@ struct DeadLetter {
 
 /// A snapshot of a pipeline: live from `metrics()`, final from `run()` / `wait()`.
 struct Report {
-  std::string name;           ///< PipelineOptions::name
-  State state = State::idle;  ///< where it is (or how it ended)
-  double elapsed_s = 0;       ///< since start()
-  std::vector<StageMetrics>
-      stages;              ///< in the order they were added (source first, sink last; merged flows' after the first's)
-  std::string bottleneck;  ///< the stage that limits throughput (see bottleneck_stage())
+  std::string name;                      ///< PipelineOptions::name
+  State state = State::idle;             ///< where it is (or how it ended)
+  double elapsed_s = 0;                  ///< since start()
+  std::vector<StageMetrics> stages;      ///< in the order added (source first; merged flows after the first)
+  std::string bottleneck;                ///< the stage that limits throughput (see bottleneck_stage())
   std::vector<DeadLetter> dead_letters;  ///< items skipped, up to PipelineOptions::dead_letter_limit
   std::uint64_t dead_letter_count = 0;   ///< all items skipped (kept or not)
   std::string error;                     ///< the failure's message when state == failed
