@@ -346,6 +346,9 @@ Report Core::metrics() const {
       m.depth = s->out->depth();
       m.peak_depth = s->out->peak();
       m.capacity = s->out->capacity();
+      m.depth_bytes = s->out->depth_bytes();
+      m.peak_bytes = s->out->peak_bytes();
+      m.capacity_bytes = s->out->capacity_bytes();
     }
     const double slots = elapsed_ns * static_cast<double>(std::max<std::size_t>(1, m.concurrency));
     m.busy = slots > 0 ? std::min(1.0, static_cast<double>(c.busy_ns.load(std::memory_order_relaxed)) / slots) : 0.0;

@@ -75,6 +75,10 @@ struct StageOptions {
   /// Bound of the stage's output channel, in items (>= 1): a full channel suspends/blocks this stage, which
   /// is how backpressure reaches the source. Python: `asyncio.Queue(maxsize=capacity)`.
   std::size_t capacity = 1000;
+  /// A bound of the same channel in bytes as well (0: none), each item weighing ItemBytes<U> (sizeof, plus a
+  /// container's elements): for items whose size varies (images, documents), where a count bounds nothing. An
+  /// item bigger than the bound still passes alone. Python: GStreamer `queue max-size-bytes`.
+  std::size_t capacity_bytes = 0;
   /// What to do when the function throws on an item. Python: SPDL's per-stage failure handling.
   ErrorPolicy errors = fail_fast;
   /// The pipeline fails (PipelineError) once this stage has dead-lettered more than this many items.
@@ -98,6 +102,8 @@ struct SourceOptions {
   std::string name = {};
   /// Bound of the source's output channel, in items (>= 1).
   std::size_t capacity = 1000;
+  /// Bound of the same channel in bytes (0: none); see StageOptions::capacity_bytes.
+  std::size_t capacity_bytes = 0;
 };
 
 /// Options of a whole pipeline (`Flow::options(...)`).

@@ -123,7 +123,8 @@ class AioSourceStage final : public StageBase {
           const bool urgent = local_->empty() && (in_gen_ || local_->is_shut_down());
           from = out_->try_put(block, from, urgent);
           if (from == block.size()) break;
-          Future<void> room = out_->writable();
+          const std::size_t need = out_->capacity_bytes() != 0 ? ItemBytes<T>{}(block[from]) : 0;
+          Future<void> room = out_->writable(need);
           const auto t0 = SteadyClock::now();
           co_await room;
           counters.put_wait_ns.fetch_add(ns_since(t0), std::memory_order_relaxed);

@@ -206,7 +206,8 @@ class AioStage final : public StageBase {
           const bool urgent = local_out_->empty() && (in_fn_ > 0 || (local_in_->empty() && in_->depth() == 0));
           from = out_->try_put(block, from, urgent);
           if (from == block.size()) break;
-          Future<void> room = out_->writable();
+          const std::size_t need = out_->capacity_bytes() != 0 ? ItemBytes<Out>{}(block[from]) : 0;
+          Future<void> room = out_->writable(need);
           const auto t0 = SteadyClock::now();
           co_await room;
           counters.put_wait_ns.fetch_add(ns_since(t0), std::memory_order_relaxed);

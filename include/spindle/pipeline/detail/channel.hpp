@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "spindle/core/future.hpp"
+#include "spindle/pipeline/item_bytes.hpp"
 
 namespace spindle::pipeline::detail {
 
@@ -38,10 +39,12 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// The untyped part of a channel: bounds, state, waiters, depth metrics.
+/// The untyped part of a channel: bounds (items, and bytes when `capacity_bytes` is not 0), state, waiters,
+/// depth metrics.
 class ChannelBase {
  public:
-  explicit ChannelBase(std::size_t capacity) : capacity_(capacity), threshold_(capacity) {}
+  explicit ChannelBase(std::size_t capacity, std::size_t capacity_bytes = 0)
+      : capacity_(capacity), threshold_(capacity), cap_bytes_(capacity_bytes) {}
 
   /// Items that wake a parked consumer without an urgent put: a block, or a quarter of the channel if that is
   /// more (fewer wake-ups; a producer that runs dry puts urgently, so latency does not suffer); at most the
@@ -56,6 +59,10 @@ class ChannelBase {
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t depth() const noexcept { return size_.load(std::memory_order_relaxed); }
   std::size_t peak() const noexcept { return peak_.load(std::memory_order_relaxed); }
+  /// The byte bound (0: none), the bytes held now and at the peak (0 when unbounded in bytes: not counted).
+  std::size_t capacity_bytes() const noexcept { return cap_bytes_; }
+  std::size_t depth_bytes() const noexcept { return bytes_now_.load(std::memory_order_relaxed); }
+  std::size_t peak_bytes() const noexcept { return peak_bytes_.load(std::memory_order_relaxed); }
   /// Items handed to consumers so far (the sequence number of the next item taken).
   std::uint64_t taken() const noexcept { return taken_.load(std::memory_order_relaxed); }
 
@@ -72,10 +79,11 @@ class ChannelBase {
     async_getters_.emplace_back();
     return async_getters_.back().get_future();
   }
-  /// Completes when there is room, or the channel is cancelled (for event-loop producers).
-  Future<void> writable() {
+  /// Completes when there is room for an item of `need` bytes, or the channel is cancelled (for event-loop
+  /// producers).
+  Future<void> writable(std::size_t need = 0) {
     std::unique_lock lock(mu_);
-    if (size_.load(std::memory_order_relaxed) < capacity_ || cancelled_.load(std::memory_order_relaxed)) return ready();
+    if (fits_locked(need) || cancelled_.load(std::memory_order_relaxed)) return ready();
     async_putters_.emplace_back();
     return async_putters_.back().get_future();
   }
@@ -119,10 +127,29 @@ class ChannelBase {
     if (n == 0) urgent_ = false;
     size_.store(n, std::memory_order_relaxed);
     if (n > peak_.load(std::memory_order_relaxed)) peak_.store(n, std::memory_order_relaxed);
+    if (cap_bytes_ != 0) {
+      bytes_now_.store(bytes_, std::memory_order_relaxed);
+      if (bytes_ > peak_bytes_.load(std::memory_order_relaxed)) peak_bytes_.store(bytes_, std::memory_order_relaxed);
+    }
+  }
+  /// Room for one more item of `b` bytes: under the item bound, and under the byte bound unless the channel
+  /// holds no bytes at all (an item bigger than the bound still passes alone, never deadlocks).
+  bool fits_locked(std::size_t b) const noexcept {
+    return size_.load(std::memory_order_relaxed) < capacity_ &&
+           (cap_bytes_ == 0 || bytes_ == 0 || bytes_ + b <= cap_bytes_);
+  }
+  /// Enough has been taken to wake parked producers: half the items, or half the bytes, are free.
+  bool half_free_locked(std::size_t n) const noexcept {
+    if (capacity_ - n >= std::max<std::size_t>(1, capacity_ / 2)) return true;
+    return cap_bytes_ != 0 && (bytes_ == 0 || cap_bytes_ - std::min(bytes_, cap_bytes_) >= cap_bytes_ / 2);
   }
 
   const std::size_t capacity_;
   std::size_t threshold_;
+  const std::size_t cap_bytes_;
+  std::size_t bytes_ = 0;  // held now (counted only with a byte bound)
+  std::atomic<std::size_t> bytes_now_{0};
+  std::atomic<std::size_t> peak_bytes_{0};
   bool urgent_ = false;
   mutable std::mutex mu_;
   std::condition_variable not_empty_;
@@ -207,8 +234,9 @@ class Channel final : public ChannelBase {
       }
       if (from == items.size()) break;
       const auto t0 = SteadyClock::now();
+      const std::size_t need = cap_bytes_ != 0 ? ItemBytes<T>{}(items[from]) : 0;
       ++putters_waiting_;
-      while (q_.size() >= capacity_ && !cancelled_.load(std::memory_order_relaxed)) not_full_.wait(lock);
+      while (!fits_locked(need) && !cancelled_.load(std::memory_order_relaxed)) not_full_.wait(lock);
       --putters_waiting_;
       if (waited_ns != nullptr) waited_ns->fetch_add(ns_since(t0), std::memory_order_relaxed);
     }
@@ -223,6 +251,7 @@ class Channel final : public ChannelBase {
     if (seq != nullptr) *seq = taken_.load(std::memory_order_relaxed);
     if (n == 0 || cancelled_.load(std::memory_order_relaxed)) return 0;
     for (std::size_t i = 0; i < n; ++i) {
+      if (cap_bytes_ != 0) bytes_ -= std::min(bytes_, ItemBytes<T>{}(q_.front()));
       out.push_back(std::move(q_.front()));
       q_.pop_front();
     }
@@ -230,7 +259,7 @@ class Channel final : public ChannelBase {
     note_size(q_.size());
     // Parked producers wake once half the channel is free, not for every block taken: a wake-up costs ~25 us.
     // (A producer parks only on a full channel, whose consumers then drain it: see put_locked's urgent.)
-    if (capacity_ - q_.size() < std::max<std::size_t>(1, capacity_ / 2)) return n;
+    if (!half_free_locked(q_.size())) return n;
     std::vector<Promise<void>> putters;
     const bool wake = putters_waiting_ > 0;
     if (!async_putters_.empty()) putters.swap(async_putters_);
@@ -243,11 +272,21 @@ class Channel final : public ChannelBase {
   std::size_t put_locked(std::unique_lock<std::mutex>& lock, std::vector<T>& items, std::size_t from, bool urgent) {
     if (cancelled_.load(std::memory_order_relaxed)) return items.size();
     const std::size_t room = q_.size() < capacity_ ? capacity_ - q_.size() : 0;
-    const std::size_t n = std::min(room, items.size() - from);
-    if (n == 0) return from;
+    std::size_t n = std::min(room, items.size() - from);
+    if (cap_bytes_ != 0) {
+      std::size_t fit = 0;
+      for (; fit < n; ++fit) {
+        const std::size_t b = ItemBytes<T>{}(items[from + fit]);
+        if (bytes_ != 0 && bytes_ + b > cap_bytes_) break;
+        bytes_ += b;
+      }
+      n = fit;
+    }
+    if (n == 0 && (from == items.size() || q_.empty())) return from;
     for (std::size_t i = 0; i < n; ++i) q_.push_back(std::move(items[from + i]));
-    note_size(q_.size());
-    // A put that cannot finish (the channel is full) is urgent too: its producer is about to wait.
+    if (n != 0) note_size(q_.size());
+    // A put that cannot finish (the channel is full) is urgent too: its producer is about to wait. Full by its
+    // byte bound, a channel may hold less than a block: its parked consumers must wake then, or both would wait.
     if (urgent || from + n < items.size()) urgent_ = true;
     if (!deliverable_locked()) return from + n;  // consumers stay parked until a block's worth is there
     std::vector<Promise<void>> getters;

@@ -173,8 +173,11 @@ template <class T, class Pull>
 Flow<T> make_source(Pull pull, SourceOptions o) {
   if (o.capacity == 0) throw std::invalid_argument("pipeline source: capacity must be >= 1");
   auto graph = std::make_unique<Graph>();
-  auto* ch = graph->add_channel<T>(o.capacity);
-  StageOptions so{.concurrency = 1, .name = o.name.empty() ? "source" : o.name, .capacity = o.capacity};
+  auto* ch = graph->add_channel<T>(o.capacity, o.capacity_bytes);
+  StageOptions so{.concurrency = 1,
+                  .name = o.name.empty() ? "source" : o.name,
+                  .capacity = o.capacity,
+                  .capacity_bytes = o.capacity_bytes};
   graph->stages.push_back(std::make_unique<SourceStage<T, Pull>>(std::move(so), ch, std::move(pull)));
   return Flow<T>(std::move(graph), ch);
 }
@@ -197,7 +200,7 @@ auto Flow<T>::aio(Fn fn, StageOptions o) && {
   using U = typename Ret::value_type;
   static_assert(!std::is_void_v<U>, "aio(fn): fn returns aio::Task<void>: end the pipeline with sink(fn)");
   graph_->check(o, "aio", false);
-  auto* out = graph_->template add_channel<U>(o.capacity);
+  auto* out = graph_->template add_channel<U>(o.capacity, o.capacity_bytes);
   graph_->stages.push_back(
       std::make_unique<detail::AioStage<T, U, Fn>>("aio", std::move(o), tail_, out, std::move(fn)));
   return Flow<U>(std::move(graph_), out);
@@ -211,7 +214,7 @@ auto Flow<T>::thread(Fn fn, StageOptions o) && {
   static_assert(!std::is_void_v<U>, "thread(fn): fn returns void: end the pipeline with sink(fn)");
   static_assert(!detail::IsTask<U>::value, "thread(fn): fn returns a Task: use aio(fn)");
   graph_->check(o, "thread", false);
-  auto* out = graph_->template add_channel<U>(o.capacity);
+  auto* out = graph_->template add_channel<U>(o.capacity, o.capacity_bytes);
   graph_->stages.push_back(
       std::make_unique<detail::ThreadStage<T, U, Fn>>("thread", std::move(o), tail_, out, std::move(fn)));
   return Flow<U>(std::move(graph_), out);
@@ -231,7 +234,7 @@ auto Flow<T>::process(Fn fn, StageOptions o) && {
     graph_->check(o, "process", true);
     const auto address = reinterpret_cast<std::uintptr_t>(static_cast<P>(fn));
     process::detail::locate_function(address);  // a function no worker can find fails here, not in the run
-    auto* out = graph_->template add_channel<U>(o.capacity);
+    auto* out = graph_->template add_channel<U>(o.capacity, o.capacity_bytes);
     graph_->stages.push_back(std::make_unique<detail::ProcessStage<T, P>>(std::move(o), tail_, out, address));
     return Flow<U>(std::move(graph_), out);
   } else if constexpr (process::detail::ConvertibleLambda<Fn>) {
@@ -248,7 +251,7 @@ Flow<std::vector<T>> Flow<T>::batch(std::size_t n, std::chrono::milliseconds max
   if (max_wait.count() < 0) throw std::invalid_argument("pipeline batch: max_wait must be >= 0");
   graph_->check(o, "batch", false);
   if (o.concurrency != 1) throw std::invalid_argument("pipeline batch: concurrency must be 1");
-  auto* out = graph_->template add_channel<std::vector<T>>(o.capacity);
+  auto* out = graph_->template add_channel<std::vector<T>>(o.capacity, o.capacity_bytes);
   graph_->stages.push_back(std::make_unique<detail::BatchStage<T>>(std::move(o), tail_, out, n, max_wait));
   return Flow<std::vector<T>>(std::move(graph_), out);
 }
@@ -259,7 +262,7 @@ auto Flow<T>::unbatch(StageOptions o) && {
   using U = typename detail::IsVector<T>::element;
   graph_->check(o, "unbatch", false);
   if (o.concurrency != 1) throw std::invalid_argument("pipeline unbatch: concurrency must be 1");
-  auto* out = graph_->template add_channel<U>(o.capacity);
+  auto* out = graph_->template add_channel<U>(o.capacity, o.capacity_bytes);
   graph_->stages.push_back(std::make_unique<detail::UnbatchStage<U>>(std::move(o), tail_, out));
   return Flow<U>(std::move(graph_), out);
 }
@@ -312,9 +315,10 @@ auto Flow<T>::fan_out(StageOptions o, Branch... branches) && {
   using U = std::common_type_t<typename std::invoke_result_t<Branch&, Flow<T>>::value_type...>;
   if (o.concurrency != 1) throw std::invalid_argument("pipeline fan_out: concurrency must be 1");
   graph_->check(o, "fan_out", false);
-  const std::size_t capacity = o.capacity;
+  const std::size_t capacity = o.capacity, capacity_bytes = o.capacity_bytes;
   std::vector<detail::Channel<T>*> heads;
-  for (std::size_t i = 0; i < sizeof...(Branch); ++i) heads.push_back(graph_->template add_channel<T>(capacity));
+  for (std::size_t i = 0; i < sizeof...(Branch); ++i)
+    heads.push_back(graph_->template add_channel<T>(capacity, capacity_bytes));
   graph_->stages.push_back(std::make_unique<detail::TeeStage<T>>(std::move(o), tail_, heads));
   detail::Graph* const original = graph_.get();
   std::unique_ptr<detail::Graph> g = std::move(graph_);
@@ -329,9 +333,9 @@ auto Flow<T>::fan_out(StageOptions o, Branch... branches) && {
     inputs.push_back(detail::merge_input<U>(tail));
   };
   (build(branches), ...);
-  StageOptions mo{.concurrency = sizeof...(Branch), .capacity = capacity};
+  StageOptions mo{.concurrency = sizeof...(Branch), .capacity = capacity, .capacity_bytes = capacity_bytes};
   g->check(mo, "merge", false);
-  auto* out = g->template add_channel<U>(capacity);
+  auto* out = g->template add_channel<U>(capacity, capacity_bytes);
   g->stages.push_back(std::make_unique<detail::MergeStage<U>>(std::move(mo), std::move(inputs), out));
   return Flow<U>(std::move(g), out);
 }
@@ -354,7 +358,7 @@ auto merge(Flow<T> first, Rest... rest) {
   (splice(rest), ...);
   StageOptions mo{.concurrency = inputs.size()};
   g->check(mo, "merge", false);
-  auto* out = g->template add_channel<U>(mo.capacity);
+  auto* out = g->template add_channel<U>(mo.capacity, mo.capacity_bytes);
   g->stages.push_back(std::make_unique<detail::MergeStage<U>>(std::move(mo), std::move(inputs), out));
   return Flow<U>(std::move(g), out);
 }
@@ -377,8 +381,11 @@ auto from(Gen gen, SourceOptions o) {
   using T = typename detail::AsyncGeneratorResult<std::invoke_result_t<Gen&>>::item;
   if (o.capacity == 0) throw std::invalid_argument("pipeline source: capacity must be >= 1");
   auto graph = std::make_unique<detail::Graph>();
-  auto* ch = graph->add_channel<T>(o.capacity);
-  StageOptions so{.concurrency = 1, .name = o.name.empty() ? "source" : o.name, .capacity = o.capacity};
+  auto* ch = graph->add_channel<T>(o.capacity, o.capacity_bytes);
+  StageOptions so{.concurrency = 1,
+                  .name = o.name.empty() ? "source" : o.name,
+                  .capacity = o.capacity,
+                  .capacity_bytes = o.capacity_bytes};
   graph->stages.push_back(std::make_unique<detail::AioSourceStage<T, Gen>>(std::move(so), ch, std::move(gen)));
   return Flow<T>(std::move(graph), ch);
 }

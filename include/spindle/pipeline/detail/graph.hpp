@@ -103,8 +103,8 @@ struct Graph {
   std::vector<std::unique_ptr<StageBase>> stages;
 
   template <class T>
-  Channel<T>* add_channel(std::size_t capacity) {
-    auto c = std::make_unique<Channel<T>>(capacity);
+  Channel<T>* add_channel(std::size_t capacity, std::size_t capacity_bytes = 0) {
+    auto c = std::make_unique<Channel<T>>(capacity, capacity_bytes);
     Channel<T>* raw = c.get();
     channels.push_back(std::move(c));
     return raw;
