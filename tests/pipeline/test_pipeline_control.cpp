@@ -275,10 +275,12 @@ TEST_F(PipelineControl, LiveMetricsNameTheBottleneck) {
                            {.name = "slow", .capacity = 8})
                        .sink([](long&) {});
   p.start();
-  // Settled: "slow" took its first items (its worker then holds them, stuck on the first) and "fast" filled its
-  // output again. Before that, "slow" may take the whole full channel at once, and for a moment the channel
-  // feeding "fast" is the full one (a flake seen 2 times in 50 campaign runs).
-  until(p, [](const pl::Report& r) { return r.stages[2].items_in > 0 && r.stages[1].depth == 8; });
+  // Settled: "slow" took its first items (its worker then holds them, stuck on the first) and, after that, "fast"
+  // filled its output again. Before that, "slow" may take the whole full channel at once, and for a moment the
+  // channel feeding "fast" is the full one (a flake seen 3 times in 60 campaign runs). Two waits, because one
+  // snapshot reads the stages one after another: a depth read before the take, items_in after it.
+  until(p, [](const pl::Report& r) { return r.stages[2].items_in > 0; });
+  until(p, [](const pl::Report& r) { return r.stages[1].depth == 8; });
   EXPECT_EQ(p.metrics().bottleneck, "slow");
   p.cancel();
   release = true;
