@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   g++ clang lld libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libcli11-dev libfmt-dev libcereal-dev liburing-dev nlohmann-json3-dev
+  libcli11-dev libfmt-dev libcereal-dev liburing-dev nlohmann-json3-dev libssl-dev openssl
   python3
 )
 

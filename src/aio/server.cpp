@@ -21,7 +21,14 @@ namespace spindle::aio {
 namespace detail {
 
 struct ServerState : std::enable_shared_from_this<ServerState> {
-  ServerState(ConnectionHandler h, ServerOptions o) : handler(std::move(h)), opts(o) {}
+  ServerState(ConnectionHandler h, ServerOptions o) : handler(std::move(h)), opts(o) {
+    if (opts.ssl != nullptr) ssl = *opts.ssl;
+    opts.ssl = nullptr;  // the copy above is what connections use
+    if (ssl && !ssl->is_server())
+      throw std::invalid_argument(
+          "start_server: ssl must be a server context (SslContext(SslProtocol::TLS_SERVER) or "
+          "create_default_context(Purpose::CLIENT_AUTH))");
+  }
   ~ServerState() { close_listeners(); }
   ServerState(const ServerState&) = delete;
   ServerState& operator=(const ServerState&) = delete;
@@ -30,6 +37,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   LoopCore* core = nullptr;
   ConnectionHandler handler;
   ServerOptions opts;
+  std::optional<SslContext> ssl;
   std::vector<int> listeners;
   std::string unix_path;
   bool unix_server = false;
@@ -37,6 +45,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   bool closed = false;
   std::size_t active = 0;
   std::size_t accepted = 0;
+  std::size_t tls_failures = 0;
   std::size_t backoffs = 0;
   std::uint64_t next_id = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<StreamTransport>> conns;
@@ -120,11 +129,28 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   static Task<void> run_connection(std::shared_ptr<ServerState> s, std::shared_ptr<StreamTransport> t,
                                    std::uint64_t id) {
     std::exception_ptr err;
-    try {
-      Task<void> served = s->handler(StreamReader(t), StreamWriter(t));  // a named local: see streams.cpp
-      co_await std::move(served);
-    } catch (...) {
-      err = std::current_exception();
+    bool secured = true;
+    if (s->ssl) {
+      // The handshake runs in this connection's task, so a peer that stalls or speaks plain text costs only
+      // this connection; start_tls aborts the transport when it fails.
+      try {
+        Task<void> handshake = start_tls(t, *s->ssl, {}, s->opts.ssl_handshake_timeout, s->opts.ssl_shutdown_timeout);
+        co_await std::move(handshake);
+      } catch (const CancelledError&) {
+        err = std::current_exception();
+        secured = false;
+      } catch (...) {
+        ++s->tls_failures;
+        secured = false;
+      }
+    }
+    if (secured) {
+      try {
+        Task<void> served = s->handler(StreamReader(t), StreamWriter(t));  // a named local: see streams.cpp
+        co_await std::move(served);
+      } catch (...) {
+        err = std::current_exception();
+      }
     }
     close_transport(*t);
     // The connection counts until its fd is closed (a flush to a slow peer included): wait_closed() then
@@ -251,6 +277,7 @@ int Server::port() const {
 std::size_t Server::active_connections() const noexcept { return s_ ? s_->active : 0; }
 std::size_t Server::accepted() const noexcept { return s_ ? s_->accepted : 0; }
 std::size_t Server::accept_backoffs() const noexcept { return s_ ? s_->backoffs : 0; }
+std::size_t Server::tls_handshake_failures() const noexcept { return s_ ? s_->tls_failures : 0; }
 
 Server::Server(ConnectionHandler handler, ServerOptions options)
     : s_(std::make_shared<detail::ServerState>(std::move(handler), options)) {}
@@ -292,18 +319,30 @@ Task<void> Server::listen_unix(std::string path) {
 
 namespace detail {
 
-Task<Server> start_server(ConnectionHandler handler, std::string host, int port, ServerOptions options) {
-  Server server(std::move(handler), options);
+namespace {
+
+Task<Server> listen_tcp(Server server, std::string host, int port) {
   Task<void> listening = server.listen(std::move(host), port);  // a named local: see streams.cpp
   co_await std::move(listening);
   co_return server;
 }
 
-Task<Server> start_unix_server(ConnectionHandler handler, std::string path, ServerOptions options) {
-  Server server(std::move(handler), options);
+Task<Server> listen_unix(Server server, std::string path) {
   Task<void> listening = server.listen_unix(std::move(path));
   co_await std::move(listening);
   co_return server;
+}
+
+}  // namespace
+
+// Not coroutines: the server (and its copy of options.ssl) is made by the call itself, so nothing the options
+// point to is read later, when the task runs.
+Task<Server> start_server(ConnectionHandler handler, std::string host, int port, ServerOptions options) {
+  return listen_tcp(Server(std::move(handler), options), std::move(host), port);
+}
+
+Task<Server> start_unix_server(ConnectionHandler handler, std::string path, ServerOptions options) {
+  return listen_unix(Server(std::move(handler), options), std::move(path));
 }
 
 }  // namespace detail

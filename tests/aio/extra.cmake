@@ -27,3 +27,11 @@ endif()
 add_test(NAME aio.compile_closure_in_co_await_control
          COMMAND ${_spindle_aio_syntax} -DSPINDLE_CASE=0 ${CMAKE_CURRENT_SOURCE_DIR}/aio/compile_fail_closure_in_co_await.cpp)
 set_tests_properties(aio.compile_closure_in_co_await_control PROPERTIES LABELS unit TIMEOUT 120)
+
+# The TLS tests make their own certificates with OpenSSL's X509 API (tls_pki.hpp).
+find_package(OpenSSL 3 REQUIRED)
+foreach(_tls_test IN ITEMS test_tls stress_tls)
+  if(TARGET ${_tls_test})
+    target_link_libraries(${_tls_test} PRIVATE OpenSSL::Crypto)
+  endif()
+endforeach()

@@ -40,4 +40,30 @@ class KeyboardInterrupt : public Error {
   KeyboardInterrupt() : Error("KeyboardInterrupt") {}
 };
 
+/// A TLS failure: a handshake the peer or OpenSSL refused, a certificate that did not verify, a record that did
+/// not decrypt. `what()` reads as Python's ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: hostname
+/// mismatch"). Python equivalent: `ssl.SSLError` (and `ssl.SSLCertVerificationError`, whose `verify_message`
+/// and `verify_code` this carries too).
+class SslError : public Error {
+ public:
+  SslError(std::string reason, const std::string& message, std::string verify_message = {}, long verify_code = 0)
+      : Error("[SSL: " + reason + "] " + message + (verify_message.empty() ? "" : ": " + verify_message)),
+        reason_(std::move(reason)),
+        verify_message_(std::move(verify_message)),
+        verify_code_(verify_code) {}
+  /// OpenSSL's reason in Python's spelling, e.g. "CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER".
+  /// Python: `reason`.
+  const std::string& reason() const noexcept { return reason_; }
+  /// Why the certificate did not verify ("hostname mismatch", "unable to get local issuer certificate"), empty
+  /// for other failures. Python: `SSLCertVerificationError.verify_message`.
+  const std::string& verify_message() const noexcept { return verify_message_; }
+  /// OpenSSL's X509_V_ERR_* code, 0 for other failures. Python: `SSLCertVerificationError.verify_code`.
+  long verify_code() const noexcept { return verify_code_; }
+
+ private:
+  std::string reason_;
+  std::string verify_message_;
+  long verify_code_;
+};
+
 }  // namespace spindle::aio

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "spindle/aio/net.hpp"
@@ -34,7 +35,22 @@ struct ServerOptions {
   std::size_t max_connections = 0;
   bool reuse_address = true;  ///< SO_REUSEADDR (Python's default on POSIX)
   bool nodelay = true;        ///< TCP_NODELAY on accepted TCP connections
+  /// TLS: each connection's handshake runs (with this server context) before the handler sees it; one that
+  /// fails or times out costs only its connection (counted by Server::tls_handshake_failures()).
+  /// Python: `start_server(..., ssl=ctx)`.
+  /// (A pointer, so that the options stay trivially destructible, as ConnectOptions; the server copies the
+  /// context when it is created.)
+  const SslContext* ssl = nullptr;
+  /// Bound on each connection's TLS handshake (zero: none): a peer that stalls is cut. Python:
+  /// `ssl_handshake_timeout=`.
+  std::chrono::nanoseconds ssl_handshake_timeout = kDefaultSslHandshakeTimeout;
+  /// Bound on flushing close_notify and the last data when a TLS connection closes (zero: none).
+  /// Python: `ssl_shutdown_timeout=`.
+  std::chrono::nanoseconds ssl_shutdown_timeout = kDefaultSslShutdownTimeout;
 };
+
+static_assert(std::is_trivially_destructible_v<ServerOptions>,
+              "g++ 12 would destroy a braced temporary of these twice inside co_await");
 
 /// A listening server. Accepting runs as loop callbacks (no task): up to `backlog` accept4() calls per
 /// readiness, every socket non-blocking and close-on-exec. When accept fails for lack of descriptors
@@ -83,6 +99,8 @@ class Server {
   std::size_t accepted() const noexcept;
   /// accept() failures that made the server back off (EMFILE and friends).
   std::size_t accept_backoffs() const noexcept;
+  /// Connections dropped because their TLS handshake failed or timed out (asyncio logs these in debug mode).
+  std::size_t tls_handshake_failures() const noexcept;
 
  private:
   std::shared_ptr<detail::ServerState> s_;

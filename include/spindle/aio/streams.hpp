@@ -15,10 +15,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "spindle/aio/net.hpp"
+#include "spindle/aio/ssl.hpp"
 #include "spindle/aio/task.hpp"
 
 namespace spindle::aio {
@@ -26,6 +28,20 @@ namespace spindle::aio {
 namespace detail {
 class StreamTransport;
 }
+
+/// Default bound on a TLS handshake (Python: `ssl_handshake_timeout`, 60 s).
+inline constexpr std::chrono::nanoseconds kDefaultSslHandshakeTimeout = std::chrono::seconds(60);
+/// Default bound on flushing a TLS connection's close_notify and last data (Python: `ssl_shutdown_timeout`, 30 s).
+inline constexpr std::chrono::nanoseconds kDefaultSslShutdownTimeout = std::chrono::seconds(30);
+
+/// Options of StreamWriter::start_tls (designated initializers). Trivially destructible, like every options
+/// struct of spindle::aio: g++ 12 destroys a braced temporary twice when it has a destructor and sits in a
+/// co_await expression (`co_await w.start_tls(ctx, {...})`), so the strings are views, copied by the call.
+struct StartTlsOptions {
+  std::string_view server_hostname = {};  ///< the name a client checks the certificate against and sends as SNI
+  std::chrono::nanoseconds ssl_handshake_timeout = kDefaultSslHandshakeTimeout;  ///< zero: no bound
+  std::chrono::nanoseconds ssl_shutdown_timeout = kDefaultSslShutdownTimeout;    ///< zero: no bound
+};
 
 /// Default limit of readline()/readuntil() (Python: `asyncio.streams._DEFAULT_LIMIT`, 64 KiB).
 inline constexpr std::size_t kDefaultStreamLimit = 64 * 1024;
@@ -109,10 +125,22 @@ class StreamWriter {
   /// "peername" / "sockname" (SockAddr), "socket" / "fd" (int). Empty optional for anything else or a pipe.
   /// Python: `writer.get_extra_info(name)`.
   std::optional<SockAddr> get_extra_info(std::string_view name) const;
+  /// Upgrades this connection to TLS (STARTTLS): the side is the context's (a server context answers the
+  /// handshake); bytes received and not yet read are taken as the peer's first TLS bytes. Returns once the
+  /// handshake is done; the same reader and writer then carry plaintext over TLS. **Errors:** SslError (the
+  /// handshake failed), TimeoutError (it took longer than `ssl_handshake_timeout`); either way the connection is
+  /// closed. InvalidStateError if the stream is already TLS, closing, or a pipe. Python (3.11):
+  /// `await writer.start_tls(sslcontext, server_hostname=, ssl_handshake_timeout=)`.
+  Task<void> start_tls(SslContext context, StartTlsOptions options = {});
+  /// What the TLS handshake agreed on; empty for a plain stream. Python: `writer.get_extra_info('ssl_object')`,
+  /// `('cipher')`, `('peercert')`.
+  std::optional<SslInfo> ssl_info() const;
   /// The underlying fd (-1 once closed).
   int fileno() const noexcept;
   /// True if this writer refers to a stream.
   bool valid() const noexcept { return t_ != nullptr; }
+  /// Internal: the transport.
+  const std::shared_ptr<detail::StreamTransport>& transport() const noexcept { return t_; }
 
  private:
   std::shared_ptr<detail::StreamTransport> t_;
@@ -127,13 +155,30 @@ struct StreamPair {
 /// Options of open_connection (designated initializers).
 struct ConnectOptions {
   std::size_t limit = kDefaultStreamLimit;  ///< readline()/readuntil() limit
-  /// Bound on resolution plus connect (zero: none); TimeoutError on expiry, nothing leaked.
+  /// Bound on resolution plus connect (plus the TLS handshake with `ssl`; zero: none); TimeoutError on expiry,
+  /// nothing leaked.
   std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero();
   bool nodelay = true;  ///< TCP_NODELAY (asyncio sets it on every TCP stream since 3.7)
+  /// TLS: connect, then handshake with this client context (Python: `ssl=ctx`; a `create_default_context()` for
+  /// Python's `ssl=True`). A pointer, so that these options stay trivially destructible (see StartTlsOptions):
+  /// the call copies the context (which shares its settings), so it need not outlive the call.
+  const SslContext* ssl = nullptr;
+  /// The name the certificate must carry and SNI sends; empty: `host`. Python: `server_hostname=`.
+  std::string_view server_hostname = {};
+  /// Bound on the TLS handshake (zero: none); TimeoutError on expiry. Python: `ssl_handshake_timeout=`.
+  std::chrono::nanoseconds ssl_handshake_timeout = kDefaultSslHandshakeTimeout;
+  /// Bound on flushing close_notify when the writer closes (zero: none); the connection is then cut.
+  /// Python: `ssl_shutdown_timeout=`.
+  std::chrono::nanoseconds ssl_shutdown_timeout = kDefaultSslShutdownTimeout;
 };
 
-/// Connects to `host`:`port` (IPv4 or IPv6; names resolved off the loop thread), trying each address in turn.
-/// **Errors:** GaiError, std::system_error (ECONNREFUSED, ...) of the last attempt, TimeoutError.
+static_assert(std::is_trivially_destructible_v<StartTlsOptions> && std::is_trivially_destructible_v<ConnectOptions>,
+              "g++ 12 would destroy a braced temporary of these twice inside co_await");
+
+/// Connects to `host`:`port` (IPv4 or IPv6; names resolved off the loop thread), trying each address in turn;
+/// with `options.ssl`, then does the TLS handshake (the streams carry plaintext over TLS).
+/// **Errors:** GaiError, std::system_error (ECONNREFUSED, ...) of the last attempt, TimeoutError; with TLS,
+/// SslError (a certificate that does not verify names why) and TimeoutError (ssl_handshake_timeout).
 /// **Cancellation:** the half-open socket is closed, nothing stays registered.
 /// **Python equivalent:** `await asyncio.open_connection(host, port, limit=...)`.
 Task<StreamPair> open_connection(std::string host, int port, ConnectOptions options = {});
@@ -145,6 +190,10 @@ namespace detail {
 /// over write/read; `readable`/`writable` say which sides exist (a pipe has one).
 std::shared_ptr<StreamTransport> make_stream_transport(int fd, bool is_socket, bool readable, bool writable,
                                                        std::size_t limit);
+/// Starts TLS on `t` and waits for the handshake (start_tls, open_connection with ssl, a TLS server); on failure
+/// the transport is aborted and the error rethrown.
+Task<void> start_tls(std::shared_ptr<StreamTransport> t, SslContext context, std::string server_hostname,
+                     std::chrono::nanoseconds handshake_timeout, std::chrono::nanoseconds shutdown_timeout);
 /// Closes the transport now (no flush), e.g. when a server drops a connection.
 void abort_transport(StreamTransport& t) noexcept;
 /// StreamWriter::close() on the transport (flush, then close).

@@ -1,0 +1,363 @@
+// StreamTransport: the fd side of a stream (readiness callbacks, write buffering, close) and its TLS data path.
+
+#include "stream_transport.hpp"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <stdexcept>
+#include <system_error>
+
+#include "spindle/aio/errors.hpp"
+#include "tls_engine.hpp"
+
+namespace spindle::aio::detail {
+namespace {
+
+/// write() to a pipe without SIGPIPE: the signal is blocked for the call and a SIGPIPE it raised is consumed
+/// (pipes have no MSG_NOSIGNAL). A SIGPIPE that was already pending before the call is left alone.
+ssize_t pipe_write(int fd, const char* p, std::size_t n) {
+  sigset_t set;
+  sigset_t old;
+  sigset_t pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  const ssize_t r = ::write(fd, p, n);
+  const int e = errno;
+  if (r < 0 && e == EPIPE && !was_pending) {
+    timespec zero{};
+    while (::sigtimedwait(&set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = e;
+  return r;
+}
+
+bool transient(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+}  // namespace
+
+StreamTransport::StreamTransport(EventLoop& loop, int fd, bool sock, bool readable, bool writable, std::size_t limit)
+    : loop_(&loop), core_(&loop.core()), fd_(fd), sock_(sock), writable_(writable), limit_(limit) {
+  if (!readable) {
+    eof_ = true;
+  } else {
+    start_reading();  // may throw: the caller still owns nothing then, so close the fd
+  }
+}
+
+StreamTransport::~StreamTransport() { abort(); }
+
+void StreamTransport::set_limits(std::size_t high, std::optional<std::size_t> low) {
+  if (high == 0) high = 64 * 1024;
+  const std::size_t lo = low.value_or(high / 4);
+  if (lo > high) throw std::invalid_argument("set_write_buffer_limits: low > high");
+  high_ = high;
+  low_ = lo;
+}
+
+void StreamTransport::write(std::string_view d) {
+  if (!writable_) throw InvalidStateError("stream is not writable");
+  if (closing_ || eof_written_) throw InvalidStateError("write() on a closing stream");
+  if (werr_ || d.empty()) return;  // a failed connection drops data; drain() reports the error (asyncio)
+  if (tls_) {
+    if (handshaking_) throw InvalidStateError("write() while the TLS handshake runs");
+    tls_->write_plain(d);
+    flush_tls();
+    return;
+  }
+  send_bytes(d);
+}
+
+void StreamTransport::send_bytes(std::string_view d) {
+  if (werr_ || fd_ < 0 || d.empty()) return;
+  if (pending() == 0) {
+    const ssize_t n = raw_write(d.data(), d.size());
+    if (n < 0) {
+      if (!transient(errno)) {
+        fail(errno, "send");
+        return;
+      }
+    } else {
+      d.remove_prefix(static_cast<std::size_t>(n));
+      if (d.empty()) return;
+    }
+  }
+  if (wpos_ > 0 && wpos_ * 2 > wbuf_.size()) {
+    wbuf_.erase(0, wpos_);
+    wpos_ = 0;
+  }
+  wbuf_.append(d);
+  start_writing();
+}
+
+void StreamTransport::write_eof() {
+  if (closing_ || eof_written_) return;
+  if (tls_) throw InvalidStateError("write_eof() on a TLS stream: TLS has no half-close (close() the writer)");
+  eof_written_ = true;
+  if (pending() == 0 && sock_ && fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+  if (pending() == 0 && !sock_ && fd_ >= 0) finish_close();  // a pipe has no half-close: EOF is close
+}
+
+void StreamTransport::close() {
+  if (closing_ || fd_ < 0) return;
+  if (tls_ && !handshaking_ && !werr_) {
+    tls_->shutdown();  // close_notify: the peer then knows the data was not truncated
+    flush_tls();
+    if (fd_ < 0) return;  // sending it failed
+  }
+  closing_ = true;
+  stop_reading();
+  eof_ = true;
+  wake_reader();
+  if (pending() == 0 || werr_) {
+    finish_close();
+    return;
+  }
+  self_ = shared_from_this();  // flush in the background even if every handle is gone
+  if (tls_ && tls_shutdown_timeout_ > std::chrono::nanoseconds::zero()) {
+    // A peer that stops reading must not hold the connection open forever (Python: ssl_shutdown_timeout).
+    std::weak_ptr<StreamTransport> weak = weak_from_this();
+    shutdown_timer_ = loop_->call_later(tls_shutdown_timeout_, [weak] {
+      if (auto t = weak.lock()) t->abort();
+    });
+  }
+}
+
+void StreamTransport::abort() noexcept {
+  if (fd_ < 0) return;
+  closing_ = true;
+  finish_close();
+}
+
+std::optional<SockAddr> StreamTransport::name(bool peer) const {
+  if (!sock_ || fd_ < 0) return std::nullopt;
+  SockAddr a;
+  a.len = sizeof a.storage;
+  const int r = peer ? ::getpeername(fd_, reinterpret_cast<sockaddr*>(&a.storage), &a.len)
+                     : ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a.storage), &a.len);
+  if (r < 0) return std::nullopt;
+  return a;
+}
+
+// ---- TLS ----
+
+void StreamTransport::begin_tls(std::unique_ptr<TlsEngine> engine, std::chrono::nanoseconds shutdown_timeout) {
+  if (!sock_) throw InvalidStateError("start_tls() on a pipe");
+  if (tls_) throw InvalidStateError("start_tls() on a stream that is already TLS");
+  if (closing_ || fd_ < 0 || eof_written_) throw InvalidStateError("start_tls() on a closing stream");
+  tls_ = std::move(engine);
+  tls_shutdown_timeout_ = shutdown_timeout;
+  handshaking_ = true;
+  if (avail() > 0) {
+    tls_->feed(data().data(), avail());
+    consume(avail());
+  }
+}
+
+bool StreamTransport::handshake_step() {
+  if (werr_) std::rethrow_exception(werr_);
+  bool done = false;
+  try {
+    done = tls_->handshake();
+  } catch (...) {
+    flush_tls();  // the alert tells the peer why
+    throw;
+  }
+  flush_tls();
+  if (werr_) std::rethrow_exception(werr_);
+  if (done) {
+    handshaking_ = false;
+    if (!pump_plain()) rethrow_read_error();  // application data that came with the last handshake flight
+    if (avail() > 0 || eof_) wake_reader();
+    return true;
+  }
+  if (eof_) {
+    rethrow_read_error();
+    throw SslError("UNEXPECTED_EOF_WHILE_READING", "the peer closed the connection during the TLS handshake");
+  }
+  return false;
+}
+
+std::optional<SslInfo> StreamTransport::ssl_info() const {
+  if (!tls_ || handshaking_) return std::nullopt;
+  return tls_->info();
+}
+
+void StreamTransport::flush_tls() {
+  tls_out_.clear();
+  tls_->take_out(tls_out_);
+  send_bytes(tls_out_);
+  if (tls_out_.capacity() > 256 * 1024) std::string().swap(tls_out_);  // do not keep a burst's buffer
+}
+
+bool StreamTransport::pump_plain() {
+  try {
+    const bool close_notify = tls_->read_plain(rbuf_);
+    flush_tls();  // what reading produced (a KeyUpdate answer, an alert)
+    if (close_notify) {
+      eof_ = true;
+      stop_reading();
+    }
+  } catch (...) {
+    fail_with(std::current_exception());
+    return false;
+  }
+  return true;
+}
+
+// ---- fd side ----
+
+ssize_t StreamTransport::raw_write(const char* p, std::size_t n) {
+  if (sock_) return ::send(fd_, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  return pipe_write(fd_, p, n);
+}
+
+void StreamTransport::start_reading() {
+  if (reading_ || eof_ || fd_ < 0) return;
+  loop_->add_reader(fd_, [this] { on_readable(); });
+  reading_ = true;
+}
+
+void StreamTransport::stop_reading() noexcept {
+  if (!reading_) return;
+  reading_ = false;
+  if (loop_usable()) loop_->remove_reader(fd_);
+}
+
+void StreamTransport::start_writing() {
+  if (writing_ || fd_ < 0) return;
+  loop_->add_writer(fd_, [this] { on_writable(); });
+  writing_ = true;
+}
+
+void StreamTransport::stop_writing() noexcept {
+  if (!writing_) return;
+  writing_ = false;
+  if (loop_usable()) loop_->remove_writer(fd_);
+}
+
+void StreamTransport::wake_reader() noexcept {
+  if (rwaiter_ != nullptr) {
+    ReadWait* w = rwaiter_;
+    rwaiter_ = nullptr;
+    w->task->wake();
+  }
+}
+
+void StreamTransport::on_readable() {
+  char buf[64 * 1024];
+  const ssize_t n = sock_ ? ::recv(fd_, buf, sizeof buf, 0) : ::read(fd_, buf, sizeof buf);
+  if (n > 0) {
+    if (!tls_) {
+      rbuf_.append(buf, static_cast<std::size_t>(n));
+    } else {
+      tls_->feed(buf, static_cast<std::size_t>(n));
+      if (handshaking_) {
+        wake_reader();  // the handshake task takes the next step
+        return;
+      }
+      if (!pump_plain()) return;
+    }
+    if (rwaiter_ != nullptr) {
+      if (avail() > 0 || eof_) wake_reader();  // a TLS record may complete only with a later recv
+    } else if (avail() > 2 * limit_) {
+      stop_reading();  // nobody reads: stop taking more (the peer's sends then block: backpressure)
+    }
+    return;
+  }
+  if (n == 0) {
+    eof_ = true;  // with TLS and no close_notify: a "ragged" EOF, taken as EOF (as asyncio's streams do)
+    stop_reading();
+    wake_reader();
+    return;
+  }
+  if (transient(errno)) return;
+  fail(errno, sock_ ? "recv" : "read");
+}
+
+void StreamTransport::on_writable() {
+  while (pending() > 0) {
+    const ssize_t n = raw_write(wbuf_.data() + wpos_, pending());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (transient(errno)) break;
+      fail(errno, "send");
+      return;
+    }
+    wpos_ += static_cast<std::size_t>(n);
+  }
+  if (pending() == 0) {
+    wbuf_.clear();
+    wpos_ = 0;
+    stop_writing();
+    if (closing_) {
+      finish_close();
+      return;
+    }
+    if (eof_written_) {
+      if (sock_) {
+        ::shutdown(fd_, SHUT_WR);
+      } else {
+        finish_close();
+        return;
+      }
+    }
+  }
+  if (pending() <= low_) drainers_.wake_all();
+}
+
+void StreamTransport::fail(int e, const char* what) {
+  fail_with(std::make_exception_ptr(std::system_error(e, std::generic_category(), what)));
+}
+
+void StreamTransport::fail_with(std::exception_ptr err) {
+  if (!werr_) werr_ = err;
+  if (!rerr_) rerr_ = err;
+  eof_ = true;
+  closing_ = true;
+  finish_close();
+}
+
+void StreamTransport::finish_close() noexcept {
+  stop_reading();
+  stop_writing();
+  shutdown_timer_.cancel();
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  eof_ = true;
+  wbuf_.clear();
+  wpos_ = 0;
+  wake_reader();
+  drainers_.wake_all();
+  closers_.wake_all();
+  if (self_) {
+    // Released last: this may be the final reference. Moved to a local so that the member is already empty.
+    auto keep = std::move(self_);
+    self_.reset();
+  }
+}
+
+std::shared_ptr<StreamTransport> make_stream_transport(int fd, bool is_socket, bool readable, bool writable,
+                                                       std::size_t limit) {
+  FdGuard guard(fd);
+  auto t = std::make_shared<StreamTransport>(EventLoop::get_running_loop(), fd, is_socket, readable, writable,
+                                             limit == 0 ? kDefaultStreamLimit : limit);
+  guard.release();
+  return t;
+}
+
+void abort_transport(StreamTransport& t) noexcept { t.abort(); }
+void close_transport(StreamTransport& t) { t.close(); }
+
+}  // namespace spindle::aio::detail
