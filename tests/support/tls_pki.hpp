@@ -1,7 +1,7 @@
 #pragma once
-// Certificates the TLS tests make for themselves (OpenSSL's X509 API, EC P-256): a CA, a server certificate it
-// signs for "localhost", 127.0.0.1 and ::1, and a second CA nobody trusts. Written as PEM files to a fresh
-// directory, removed when the test binary ends.
+// Certificates the TLS tests and the W6-TLS benchmark make for themselves (OpenSSL's X509 API, EC P-256): a CA,
+// a server certificate it signs for "localhost", 127.0.0.1 and ::1, and a second CA nobody trusts. Written as
+// PEM files to a fresh directory, removed when the program ends.
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -24,7 +24,7 @@ class TestPki {
   std::string server_key;
   std::string other_ca_cert;  // a CA that signed nothing we use
 
-  /// One per test binary: key generation is the slow part.
+  /// One per program: key generation is the slow part.
   static const TestPki& get() {
     static TestPki pki;
     return pki;
