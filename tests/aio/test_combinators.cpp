@@ -196,6 +196,66 @@ TEST_F(Combinators, NestedTimeoutsExpiringTogether) {
   aio::run(main(), vopts());
 }
 
+aio::Task<int> extend_once(aio::Timeout cm) {  // a copy of the Timeout: copies share the deadline
+  auto& loop = aio::EventLoop::get_running_loop();
+  co_await aio::sleep(30ms);
+  cm.reschedule(loop.time() + 100ms);  // Python: cm.reschedule(loop.time() + 0.1)
+  co_await aio::sleep(80ms);           // past the first deadline, within the new one
+  co_return 7;
+}
+
+TEST_F(Combinators, TimeoutRescheduleMovesTheDeadlineWhileTheBlockRuns) {
+  auto main = []() -> aio::Task<std::int64_t> {
+    auto& loop = aio::EventLoop::get_running_loop();
+    const auto t0 = loop.time();
+    aio::Timeout cm = aio::Timeout::after(50ms);
+    EXPECT_EQ(cm.when(), t0 + 50ms);
+    EXPECT_EQ(co_await cm.run(extend_once(cm)), 7);
+    EXPECT_FALSE(cm.expired());
+    EXPECT_EQ(cm.when(), t0 + 130ms);
+    co_return elapsed_ms(loop, t0);
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), 110);
+}
+
+aio::Task<void> set_a_deadline_then_block(aio::Timeout cm) {
+  cm.reschedule(aio::EventLoop::get_running_loop().time() + 20ms);
+  co_await aio::sleep(1h);
+}
+
+TEST_F(Combinators, TimeoutWithoutADeadlineGetsOneAndExpires) {
+  auto main = []() -> aio::Task<std::int64_t> {
+    auto& loop = aio::EventLoop::get_running_loop();
+    const auto t0 = loop.time();
+    aio::Timeout cm;  // Python: async with asyncio.timeout(None) as cm
+    EXPECT_FALSE(cm.when().has_value());
+    EXPECT_THROW(co_await cm.run(set_a_deadline_then_block(cm)), TimeoutError);
+    EXPECT_TRUE(cm.expired());
+    EXPECT_THROW(cm.reschedule(loop.time() + 1s), spindle::InvalidStateError);  // expired: as Python
+    EXPECT_THROW((void)cm.run(after(1ms, 0)), spindle::InvalidStateError);      // one run per Timeout
+    EXPECT_EQ(aio::current_task().cancelling(), 0);
+    co_return elapsed_ms(loop, t0);
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), 20);
+}
+
+aio::Task<int> lift_the_deadline(aio::Timeout cm) {
+  cm.reschedule(std::nullopt);
+  co_await aio::sleep(50ms);
+  co_return 3;
+}
+
+TEST_F(Combinators, TimeoutRescheduledToNoneNeverExpires) {
+  auto main = []() -> aio::Task<int> {
+    aio::Timeout cm = aio::Timeout::at(aio::EventLoop::get_running_loop().time() + 10ms);
+    const int v = co_await cm.run(lift_the_deadline(cm));
+    EXPECT_FALSE(cm.expired());
+    EXPECT_FALSE(cm.when().has_value());
+    co_return v;
+  };
+  EXPECT_EQ(aio::run(main(), vopts()), 3);
+}
+
 TEST_F(Combinators, WaitFirstCompletedAndTimeout) {
   auto main = []() -> aio::Task<void> {
     std::vector<aio::Task<int>> v{after(10ms, 1), after(20ms, 2), after(30ms, 3)};

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -27,6 +28,14 @@ namespace detail {
 class TimeoutScope {
  public:
   TimeoutScope(TaskState& task, std::int64_t deadline_ns) : task_(task), base_(task.cancelling()) {
+    if (deadline_ns != INT64_MAX) arm(deadline_ns);
+  }
+  /// Moves the deadline (INT64_MAX: none). **Errors:** InvalidStateError once it has expired (Python's
+  /// RuntimeError "Cannot change state of expiring Timeout").
+  void reschedule(std::int64_t deadline_ns) {
+    if (expired()) throw InvalidStateError("Cannot change state of expiring Timeout");
+    timer_.cancel();
+    timer_ = Handle();
     if (deadline_ns != INT64_MAX) arm(deadline_ns);
   }
   TimeoutScope(const TimeoutScope&) = delete;
@@ -90,9 +99,36 @@ std::int64_t deadline_in(std::chrono::duration<Rep, Period> d) {
   return ns >= INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
+/// What an aio::Timeout shares with the scope that runs it.
+struct TimeoutShared {
+  std::int64_t deadline_ns = INT64_MAX;  // INT64_MAX: none
+  TimeoutScope* scope = nullptr;         // while the block runs
+  bool entered = false;
+  bool expired = false;
+};
+
+/// Registers a running scope with its Timeout object (if any) and records how it ended.
+class TimeoutLink {
+ public:
+  TimeoutLink(TimeoutShared* shared, TimeoutScope& scope) noexcept : shared_(shared) {
+    if (shared_ != nullptr) shared_->scope = &scope;
+  }
+  TimeoutLink(const TimeoutLink&) = delete;
+  TimeoutLink& operator=(const TimeoutLink&) = delete;
+  ~TimeoutLink() {
+    if (shared_ == nullptr) return;
+    shared_->expired = shared_->scope->expired();
+    shared_->scope = nullptr;
+  }
+
+ private:
+  TimeoutShared* shared_;
+};
+
 template <class T>
-Task<T> run_with_deadline(Task<T> aw, std::int64_t deadline_ns) {
+Task<T> run_with_deadline(Task<T> aw, std::int64_t deadline_ns, TimeoutShared* shared = nullptr) {
   TimeoutScope scope(running_task(), deadline_ns);
+  TimeoutLink link(shared, scope);
   std::exception_ptr error;
   if constexpr (std::is_void_v<T>) {
     try {
@@ -111,6 +147,12 @@ Task<T> run_with_deadline(Task<T> aw, std::int64_t deadline_ns) {
     scope.exit(error);
     co_return std::move(*value);
   }
+}
+
+/// aio::Timeout::run: the frame owns the shared state, so a Timeout that was a temporary cannot dangle.
+template <class T>
+Task<T> run_with_timeout(Task<T> aw, std::shared_ptr<TimeoutShared> shared) {
+  co_return co_await run_with_deadline(std::move(aw), shared->deadline_ns, shared.get());
 }
 
 }  // namespace detail
@@ -150,5 +192,57 @@ template <class T>
 Task<T> timeout_at(std::chrono::steady_clock::time_point when, Task<T> aw) {
   co_return co_await detail::run_with_deadline(std::move(aw), detail::to_ns(when));
 }
+
+/// A deadline the block it bounds can read and move: the context manager of `async with asyncio.timeout(d) as
+/// cm:`. Make it, hand it to the block (copies share it), and run the block with `co_await cm.run(block(cm))`;
+/// inside, `cm.reschedule(when)` moves the deadline and `cm.when()` reads it; afterwards `cm.expired()` says
+/// whether the deadline cut the block (which then threw TimeoutError). One run per Timeout, as in Python.
+///
+/// **Thread safety:** the loop's thread only. **Errors:** run() throws TimeoutError on expiry and
+/// InvalidStateError when this Timeout already ran; reschedule() throws InvalidStateError once it expired.
+/// **Python equivalent:** `asyncio.Timeout(when)` (3.11).
+class Timeout {
+ public:
+  /// No deadline yet (set one with reschedule). Python: `asyncio.timeout(None)`, `asyncio.Timeout(None)`.
+  Timeout() : s_(std::make_shared<detail::TimeoutShared>()) {}
+  /// A deadline `delay` from now on the running loop's clock. Python: `asyncio.timeout(delay)`.
+  template <class Rep, class Period>
+  static Timeout after(std::chrono::duration<Rep, Period> delay) {
+    Timeout t;
+    t.s_->deadline_ns = detail::deadline_in(delay);
+    return t;
+  }
+  /// An absolute deadline on the loop's clock. Python: `asyncio.timeout_at(when)`, `asyncio.Timeout(when)`.
+  static Timeout at(std::chrono::steady_clock::time_point when) {
+    Timeout t;
+    t.s_->deadline_ns = detail::to_ns(when);
+    return t;
+  }
+
+  /// Runs `block` under this deadline. Python: `async with cm: ...`.
+  template <class T>
+  Task<T> run(Task<T> block) {
+    if (s_->entered) throw InvalidStateError("Timeout has already been entered");
+    s_->entered = true;
+    return detail::run_with_timeout(std::move(block), s_);  // not a coroutine: s_ is copied by this call
+  }
+  /// Moves the deadline (nullopt: none), also while the block runs. Python: `cm.reschedule(when)`.
+  void reschedule(std::optional<std::chrono::steady_clock::time_point> when) {
+    const std::int64_t ns = when ? detail::to_ns(*when) : INT64_MAX;
+    if (s_->expired) throw InvalidStateError("Cannot change state of expiring Timeout");
+    if (s_->scope != nullptr) s_->scope->reschedule(ns);
+    s_->deadline_ns = ns;
+  }
+  /// The deadline, if any. Python: `cm.when()`.
+  std::optional<std::chrono::steady_clock::time_point> when() const {
+    if (s_->deadline_ns == INT64_MAX) return std::nullopt;
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(s_->deadline_ns));
+  }
+  /// True once the deadline passed and cut the block. Python: `cm.expired()`.
+  bool expired() const noexcept { return s_->expired || (s_->scope != nullptr && s_->scope->expired()); }
+
+ private:
+  std::shared_ptr<detail::TimeoutShared> s_;
+};
 
 }  // namespace spindle::aio
