@@ -15,6 +15,7 @@
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/runner.hpp"
 #include "spindle/aio/server.hpp"
+#include "spindle/aio/sock.hpp"
 #include "spindle/aio/ssl.hpp"
 #include "spindle/aio/streams.hpp"
 #include "spindle/aio/subprocess.hpp"

@@ -13,6 +13,7 @@
 #include "spindle/aio/detail/io_wait.hpp"
 #include "spindle/aio/detail/wait_list.hpp"
 #include "spindle/aio/event_loop.hpp"
+#include "spindle/aio/sock.hpp"
 #include "spindle/aio/timeout.hpp"
 #include "stream_transport.hpp"
 
@@ -163,17 +164,6 @@ std::optional<SslInfo> StreamWriter::ssl_info() const { return t_ ? t_->ssl_info
 // ---------------- open_connection ----------------
 
 namespace detail {
-
-Task<void> connect_fd(int fd, SockAddr addr) {
-  if (::connect(fd, addr.raw(), addr.len) == 0) co_return;
-  if (errno != EINPROGRESS && errno != EINTR) throw_errno("connect");
-  co_await IoWait(fd, true);
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) throw_errno("getsockopt(SO_ERROR)");
-  if (err != 0) throw std::system_error(err, std::generic_category(), "connect to " + addr.to_string());
-}
-
 namespace {
 
 StreamPair make_pair(int fd, std::size_t limit) {
@@ -211,7 +201,7 @@ Task<StreamPair> connect_tcp(std::string host, int port, ConnectOptions o, TlsRe
     FdGuard g(make_socket(ai.family, SOCK_STREAM));
     bool ok = true;
     try {
-      co_await connect_fd(g.get(), ai.addr);
+      co_await sock_connect(g.get(), ai.addr);
     } catch (const CancelledError&) {
       throw;
     } catch (...) {
@@ -235,7 +225,7 @@ Task<StreamPair> connect_tcp(std::string host, int port, ConnectOptions o, TlsRe
 Task<StreamPair> connect_unix(std::string path, ConnectOptions o, TlsRequest tls) {
   const SockAddr addr = SockAddr::unix_path(path);
   FdGuard g(make_socket(AF_UNIX, SOCK_STREAM));
-  co_await connect_fd(g.get(), addr);
+  co_await sock_connect(g.get(), addr);
   StreamPair pair = make_pair(g.release(), o.limit);
   if (!tls.context) co_return pair;
   Task<StreamPair> secured = secure(std::move(pair), o, std::move(tls));
