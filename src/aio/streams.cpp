@@ -194,32 +194,45 @@ Task<StreamPair> secure(StreamPair plain, const ConnectOptions& o, TlsRequest tl
   co_return plain;
 }
 
-Task<StreamPair> connect_tcp(std::string host, int port, ConnectOptions o, TlsRequest tls) {
-  const std::vector<AddrInfo> infos = co_await getaddrinfo(host, port, SOCK_STREAM, false);
+/// One address after another (Python's default, and what a name with one address needs).
+Task<int> sequential_connect(std::vector<SockAddr> addresses) {
   std::exception_ptr last;
-  for (const AddrInfo& ai : infos) {
-    FdGuard g(make_socket(ai.family, SOCK_STREAM));
+  for (const SockAddr& a : addresses) {
+    FdGuard g(make_socket(a.family(), SOCK_STREAM));
     bool ok = true;
     try {
-      co_await sock_connect(g.get(), ai.addr);
+      co_await sock_connect(g.get(), a);
     } catch (const CancelledError&) {
       throw;
     } catch (...) {
       last = std::current_exception();
       ok = false;
     }
-    if (!ok) continue;
-    if (o.nodelay) {
-      const int one = 1;
-      ::setsockopt(g.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    StreamPair pair = make_pair(g.release(), o.limit);
-    if (!tls.context) co_return pair;
-    Task<StreamPair> secured = secure(std::move(pair), o, std::move(tls));
-    co_return co_await std::move(secured);
+    if (ok) co_return g.release();
   }
   if (last) std::rethrow_exception(last);
-  throw GaiError(0, "open_connection: no address for " + host);
+  throw GaiError(0, "no address to connect to");
+}
+
+Task<StreamPair> connect_tcp(std::string host, int port, ConnectOptions o, TlsRequest tls) {
+  const std::vector<AddrInfo> infos = co_await getaddrinfo(host, port, SOCK_STREAM, false);
+  std::vector<SockAddr> addresses;
+  for (const AddrInfo& ai : infos) addresses.push_back(ai.addr);
+  if (addresses.empty()) throw GaiError(0, "open_connection: no address for " + host);
+  const bool staggered = o.happy_eyeballs_delay > std::chrono::nanoseconds::zero() && addresses.size() > 1;
+  const int interleave = o.interleave >= 0 ? o.interleave : (staggered ? 1 : 0);
+  addresses = interleave_families(std::move(addresses), static_cast<std::size_t>(interleave));
+  Task<int> connecting = staggered ? staggered_connect(std::move(addresses), o.happy_eyeballs_delay)
+                                   : sequential_connect(std::move(addresses));
+  FdGuard g(co_await std::move(connecting));
+  if (o.nodelay) {
+    const int one = 1;
+    ::setsockopt(g.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  StreamPair pair = make_pair(g.release(), o.limit);
+  if (!tls.context) co_return pair;
+  Task<StreamPair> secured = secure(std::move(pair), o, std::move(tls));
+  co_return co_await std::move(secured);
 }
 
 Task<StreamPair> connect_unix(std::string path, ConnectOptions o, TlsRequest tls) {

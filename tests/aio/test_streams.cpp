@@ -489,3 +489,116 @@ TEST_F(StreamsTest, PeerResetMidMessage) {
 }
 
 }  // namespace
+
+// ---- Happy Eyeballs (RFC 8305) ----
+
+namespace {
+
+/// A listening socket on 127.0.0.1 whose accept queue is full: the kernel drops further SYNs, so a connect to it
+/// hangs (the address "does not answer"), as an unreachable address of a dual-stack name would.
+struct Blackhole {
+  int lfd = -1;
+  int filler = -1;
+  aio::SockAddr addr;
+  Blackhole() {
+    lfd = aio::detail::make_socket(AF_INET, SOCK_STREAM);
+    addr = aio::SockAddr::from_numeric("127.0.0.1", 0);
+    EXPECT_EQ(::bind(lfd, addr.raw(), addr.len), 0);
+    EXPECT_EQ(::listen(lfd, 0), 0);  // room for one connection, never accepted
+    addr.len = sizeof addr.storage;
+    ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr.storage), &addr.len);
+    filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(::connect(filler, addr.raw(), addr.len), 0);  // takes that room
+  }
+  ~Blackhole() {
+    ::close(filler);
+    ::close(lfd);
+  }
+  Blackhole(const Blackhole&) = delete;
+  Blackhole& operator=(const Blackhole&) = delete;
+};
+
+aio::SockAddr local_address_of(int port) { return aio::SockAddr::from_numeric("127.0.0.1", port); }
+
+int peer_port(int fd) {
+  aio::SockAddr a;
+  a.len = sizeof a.storage;
+  ::getpeername(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.len);
+  return a.port();
+}
+
+}  // namespace
+
+TEST_F(StreamsTest, HappyEyeballsConnectsPastAnAddressThatDoesNotAnswer) {
+  auto main = []() -> aio::Task<void> {
+    Blackhole hole;
+    aio::Server server = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+    // Sequentially this would wait for the first connect's SYN retries (minutes); staggered, the second address
+    // starts after 50 ms and wins, and the first attempt is cancelled and closed.
+    std::vector<aio::SockAddr> addresses{hole.addr, local_address_of(server.port())};  // (not braced in co_await)
+    const int fd = co_await aio::detail::staggered_connect(addresses, 50ms);
+    EXPECT_EQ(peer_port(fd), server.port());
+    ::close(fd);
+    server.close();
+    co_await server.wait_closed();
+  };
+  aio::run(main());
+}
+
+TEST_F(StreamsTest, HappyEyeballsStartsTheNextAttemptWhenOneFails) {
+  auto main = []() -> aio::Task<void> {
+    aio::Server gone = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+    const int refused_port = gone.port();
+    gone.close();
+    co_await gone.wait_closed();
+    aio::Server server = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+    // A one-hour delay: only the refusal of the first address can start the second in time for this test.
+    std::vector<aio::SockAddr> addresses{local_address_of(refused_port), local_address_of(server.port())};
+    const int fd = co_await aio::detail::staggered_connect(addresses, 1h);
+    EXPECT_EQ(peer_port(fd), server.port());
+    ::close(fd);
+    bool refused = false;
+    try {
+      std::vector<aio::SockAddr> refusing{local_address_of(refused_port), local_address_of(refused_port)};
+      const int none = co_await aio::detail::staggered_connect(refusing, 1h);
+      ::close(none);
+    } catch (const std::system_error& e) {
+      refused = e.code().value() == ECONNREFUSED;  // every attempt failed: the last error
+    }
+    EXPECT_TRUE(refused);
+    server.close();
+    co_await server.wait_closed();
+  };
+  aio::run(main());
+}
+
+TEST_F(StreamsTest, HappyEyeballsThroughOpenConnection) {
+  auto main = []() -> aio::Task<void> {
+    aio::Server server = co_await aio::start_server(echo_lines, "127.0.0.1", 0);
+    // One address: the option changes nothing, the connection works as always.
+    auto [r, w] = co_await aio::open_connection("127.0.0.1", server.port(), {.happy_eyeballs_delay = 250ms});
+    w.write("eyeballs\n");
+    EXPECT_EQ(co_await r.readline(), "eyeballs\n");
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+  };
+  aio::run(main());
+}
+
+TEST_F(StreamsTest, InterleaveAlternatesAddressFamiliesAsPythonDoes) {
+  const auto v6a = aio::SockAddr::from_numeric("::1", 1);
+  const auto v6b = aio::SockAddr::from_numeric("::1", 2);
+  const auto v4a = aio::SockAddr::from_numeric("127.0.0.1", 3);
+  const auto v4b = aio::SockAddr::from_numeric("127.0.0.1", 4);
+  auto ports = [](const std::vector<aio::SockAddr>& v) {
+    std::vector<int> p;
+    for (const auto& a : v) p.push_back(a.port());
+    return p;
+  };
+  EXPECT_EQ(ports(aio::detail::interleave_families({v6a, v6b, v4a, v4b}, 1)), (std::vector<int>{1, 3, 2, 4}));
+  EXPECT_EQ(ports(aio::detail::interleave_families({v6a, v6b, v4a, v4b}, 2)), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(ports(aio::detail::interleave_families({v6a, v6b, v4a, v4b}, 0)), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(ports(aio::detail::interleave_families({v4a, v6a, v6b}, 1)), (std::vector<int>{3, 1, 2}));
+}

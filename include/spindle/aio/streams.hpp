@@ -159,6 +159,14 @@ struct ConnectOptions {
   /// nothing leaked.
   std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero();
   bool nodelay = true;  ///< TCP_NODELAY (asyncio sets it on every TCP stream since 3.7)
+  /// Happy Eyeballs (RFC 8305): for a name with several addresses, start the next attempt this long after the
+  /// previous one (or as soon as it fails) instead of waiting for it; the first to connect wins, the others are
+  /// cancelled and closed. Zero: one address after another. RFC 8305 recommends 250 ms.
+  /// Python: `happy_eyeballs_delay=`.
+  std::chrono::nanoseconds happy_eyeballs_delay = std::chrono::nanoseconds::zero();
+  /// Reorder the addresses by family: this many of the first family, then alternate; 0: as resolved; -1 (Python's
+  /// None): 1 with happy_eyeballs_delay, else 0. Python: `interleave=`.
+  int interleave = -1;
   /// TLS: connect, then handshake with this client context (Python: `ssl=ctx`; a `create_default_context()` for
   /// Python's `ssl=True`). A pointer, so that these options stay trivially destructible (see StartTlsOptions):
   /// the call copies the context (which shares its settings), so it need not outlive the call.
@@ -194,6 +202,12 @@ std::shared_ptr<StreamTransport> make_stream_transport(int fd, bool is_socket, b
 /// the transport is aborted and the error rethrown.
 Task<void> start_tls(std::shared_ptr<StreamTransport> t, SslContext context, std::string server_hostname,
                      std::chrono::nanoseconds handshake_timeout, std::chrono::nanoseconds shutdown_timeout);
+/// Happy Eyeballs over `addresses` (in this order): a connected, non-blocking fd the caller owns.
+/// **Errors:** the last attempt's error when every attempt failed; GaiError for no address.
+Task<int> staggered_connect(std::vector<SockAddr> addresses, std::chrono::nanoseconds delay);
+/// Python's _interleave_addrinfos: `first_family_count` addresses of the first family, then one of each family in
+/// turn (0: unchanged).
+std::vector<SockAddr> interleave_families(std::vector<SockAddr> addresses, std::size_t first_family_count);
 /// Closes the transport now (no flush), e.g. when a server drops a connection.
 void abort_transport(StreamTransport& t) noexcept;
 /// StreamWriter::close() on the transport (flush, then close).
