@@ -11,6 +11,7 @@
 #include "spindle/aio/gather.hpp"
 #include "spindle/aio/locks.hpp"
 #include "spindle/aio/net.hpp"
+#include "spindle/aio/protocols.hpp"
 #include "spindle/aio/queue.hpp"
 #include "spindle/aio/run.hpp"
 #include "spindle/aio/runner.hpp"

@@ -72,9 +72,13 @@ void StreamTransport::write(std::string_view d) {
     if (handshaking_) throw InvalidStateError("write() while the TLS handshake runs");
     tls_->write_plain(d);
     flush_tls();
-    return;
+  } else {
+    send_bytes(d);
   }
-  send_bytes(d);
+  if (proto_ && !writing_paused_ && pending() > high_) {
+    writing_paused_ = true;  // asyncio calls pause_writing() inside the write() that crossed the mark
+    call_protocol([this] { proto_->pause_writing(); });
+  }
 }
 
 void StreamTransport::send_bytes(std::string_view d) {
@@ -222,7 +226,7 @@ ssize_t StreamTransport::raw_write(const char* p, std::size_t n) {
 }
 
 void StreamTransport::start_reading() {
-  if (reading_ || eof_ || fd_ < 0) return;
+  if (reading_ || eof_ || fd_ < 0 || reading_paused_) return;
   loop_->add_reader(fd_, [this] { on_readable(); });
   reading_ = true;
 }
@@ -267,6 +271,11 @@ void StreamTransport::on_readable() {
       }
       if (!pump_plain()) return;
     }
+    if (proto_) {
+      deliver();
+      if (eof_ && fd_ >= 0) protocol_eof();  // close_notify came with the data
+      return;
+    }
     if (rwaiter_ != nullptr) {
       if (avail() > 0 || eof_) wake_reader();  // a TLS record may complete only with a later recv
     } else if (avail() > 2 * limit_) {
@@ -278,6 +287,7 @@ void StreamTransport::on_readable() {
     eof_ = true;  // with TLS and no close_notify: a "ragged" EOF, taken as EOF (as asyncio's streams do)
     stop_reading();
     wake_reader();
+    if (proto_) protocol_eof();
     return;
   }
   if (transient(errno)) return;
@@ -312,7 +322,13 @@ void StreamTransport::on_writable() {
       }
     }
   }
-  if (pending() <= low_) drainers_.wake_all();
+  if (pending() <= low_) {
+    drainers_.wake_all();
+    if (proto_ && writing_paused_) {
+      writing_paused_ = false;
+      call_protocol([this] { proto_->resume_writing(); });
+    }
+  }
 }
 
 void StreamTransport::fail(int e, const char* what) {
@@ -341,6 +357,7 @@ void StreamTransport::finish_close() noexcept {
   wake_reader();
   drainers_.wake_all();
   closers_.wake_all();
+  if (proto_) schedule_connection_lost();
   if (self_) {
     // Released last: this may be the final reference. Moved to a local so that the member is already empty.
     auto keep = std::move(self_);

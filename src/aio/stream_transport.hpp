@@ -13,6 +13,7 @@
 
 #include "spindle/aio/detail/wait_list.hpp"
 #include "spindle/aio/event_loop.hpp"
+#include "spindle/aio/protocols.hpp"
 #include "spindle/aio/ssl.hpp"
 #include "spindle/aio/streams.hpp"
 
@@ -116,7 +117,29 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
   bool handshake_step();
   std::optional<SslInfo> ssl_info() const;
 
+  // ---- protocol mode (protocols.cpp): data goes to a Protocol's callbacks instead of the read buffer ----
+  /// Hands the connection to `protocol`: connection_made runs now, then what is already buffered is delivered.
+  void begin_protocol(std::shared_ptr<Protocol> protocol);
+  void pause_reading();
+  void resume_reading();
+  bool is_reading() const noexcept { return reading_; }
+
  private:
+  /// Runs a protocol callback; one that throws is the connection's fatal error (asyncio's _fatal_error).
+  template <class F>
+  void call_protocol(F&& f) {
+    try {
+      f();
+    } catch (...) {
+      protocol_failed(std::current_exception());
+    }
+  }
+  void protocol_failed(std::exception_ptr err);
+  /// Passes the read buffer to data_received (protocol mode).
+  void deliver();
+  /// The peer's EOF in protocol mode: eof_received decides whether the transport closes.
+  void protocol_eof();
+  void schedule_connection_lost() noexcept;
   bool loop_usable() const noexcept { return loop_alive(core_) && !loop_->is_closed(); }
   ssize_t raw_write(const char* p, std::size_t n);
   /// Sends `d` as is (ciphertext with TLS): straight to the fd when nothing waits, else buffered.
@@ -168,6 +191,11 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
   std::chrono::nanoseconds tls_shutdown_timeout_{};
   std::string tls_out_;  // scratch: ciphertext on its way to send_bytes
   TimerHandle shutdown_timer_;
+
+  std::shared_ptr<Protocol> proto_;
+  bool reading_paused_ = false;  // pause_reading(): start_reading() does nothing until resume_reading()
+  bool writing_paused_ = false;  // pause_writing() was called, resume_writing() not yet
+  bool lost_scheduled_ = false;
 };
 
 }  // namespace spindle::aio::detail

@@ -8,9 +8,11 @@
 //   Task test() { Foo foo; co_await [foo]() -> Task { co_return; }(); }  // foo's copy destroyed twice
 //
 // (GCC's own test: gcc/testsuite/g++.dg/coroutines/pr100611.C.) SPINDLE_CASE 0 is the control: the named
-// handler compiles.
+// handler compiles. SPINDLE_CASE 2 is the same mistake with a protocol factory (create_server).
+#include <memory>
 #include <string>
 
+#include "spindle/aio/protocols.hpp"
 #include "spindle/aio/server.hpp"
 
 namespace aio = spindle::aio;
@@ -24,7 +26,12 @@ aio::Task<void> serve() {
         co_return;
       },
       "127.0.0.1", 0);
+#elif SPINDLE_CASE == 2
+  aio::Server server = co_await aio::create_server([big] { return std::make_shared<aio::Protocol>(); }, "127.0.0.1", 0);
 #else
+  auto factory = [big] { return std::make_shared<aio::Protocol>(); };
+  aio::Server protocols = co_await aio::create_server(factory, "127.0.0.1", 0);
+  protocols.close();
   auto handler = [big](aio::StreamReader, aio::StreamWriter w) -> aio::Task<void> {
     w.write(big);
     co_return;

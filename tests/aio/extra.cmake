@@ -23,6 +23,11 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_L
                    ${CMAKE_CURRENT_SOURCE_DIR}/aio/compile_fail_closure_in_co_await.cpp)
   set_tests_properties(aio.compile_fail_closure_in_co_await PROPERTIES
     PASS_REGULAR_EXPRESSION "PR c\\+\\+/100611" LABELS unit TIMEOUT 120)
+  add_test(NAME aio.compile_fail_closure_in_co_await_protocol_factory
+           COMMAND ${_spindle_aio_syntax} -DSPINDLE_CASE=2
+                   ${CMAKE_CURRENT_SOURCE_DIR}/aio/compile_fail_closure_in_co_await.cpp)
+  set_tests_properties(aio.compile_fail_closure_in_co_await_protocol_factory PROPERTIES
+    PASS_REGULAR_EXPRESSION "PR c\\+\\+/100611" LABELS unit TIMEOUT 120)
 endif()
 add_test(NAME aio.compile_closure_in_co_await_control
          COMMAND ${_spindle_aio_syntax} -DSPINDLE_CASE=0 ${CMAKE_CURRENT_SOURCE_DIR}/aio/compile_fail_closure_in_co_await.cpp)
