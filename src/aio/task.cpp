@@ -283,6 +283,11 @@ void TaskState::throw_cancelled() const {
 }
 
 void TaskState::make_root(LoopCore* loop, std::string_view name, const char* file, int line, bool eager) {
+  register_root(loop, name, file, line);
+  start_root(eager);
+}
+
+void TaskState::register_root(LoopCore* loop, std::string_view name, const char* file, int line) {
   if (started_ || root_ != nullptr)
     throw InvalidStateError("create_task: the coroutine was already started or scheduled");
   if (!name.empty()) extras().name = std::string(name);
@@ -299,7 +304,10 @@ void TaskState::make_root(LoopCore* loop, std::string_view name, const char* fil
   if (all_next_ != nullptr) all_next_->all_prev_ = this;
   loop->all_head = this;
   ++loop->live_tasks;
-  if (eager && tls_running == loop) {
+}
+
+void TaskState::start_root(bool eager) noexcept {
+  if (eager && tls_running == loop_) {
     start_eagerly();
   } else {
     schedule();

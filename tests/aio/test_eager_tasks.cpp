@@ -133,6 +133,54 @@ TEST_F(EagerTasks, TheLoopsTaskFactoryMakesCreateTaskEager) {
   EXPECT_TRUE(aio::run(main(), {.handle_sigint = false, .task_factory = aio::eager_task_factory}));
 }
 
+aio::Task<int> fail_at_once() {
+  throw std::runtime_error("eager failure");
+  co_return 0;
+}
+
+aio::Task<void> eager_children(std::vector<int>& log, bool& first_done_at_once) {
+  co_await aio::task_group([&](aio::TaskGroup& tg) -> aio::Task<void> {
+    auto a = tg.create_task(at_once(1));
+    first_done_at_once = a.done();  // ran to completion inside create_task
+    auto b = tg.create_task(after_yield(2, &log));
+    log.push_back(2);  // after b's first step (which logged 1), before its second (3)
+    co_return;
+  });
+}
+
+TEST_F(EagerTasks, TaskGroupChildrenFollowTheLoopsTaskFactory) {
+  // Python 3.12: a TaskGroup creates its tasks through the loop's task factory, so they start eagerly too.
+  auto main = []() -> aio::Task<std::vector<int>> {
+    std::vector<int> log;
+    bool first_done_at_once = false;
+    co_await eager_children(log, first_done_at_once);
+    EXPECT_TRUE(first_done_at_once);
+    co_return log;
+  };
+  EXPECT_EQ(aio::run(main(), {.handle_sigint = false, .task_factory = aio::eager_task_factory}),
+            (std::vector<int>{1, 2, 3}));
+}
+
+aio::Task<void> eager_child_fails() {
+  co_await aio::task_group([](aio::TaskGroup& tg) -> aio::Task<void> {
+    tg.create_task(fail_at_once());  // fails inside create_task: the group still reports it
+    co_await aio::sleep(1h);         // and cancels the body
+  });
+}
+
+TEST_F(EagerTasks, ATaskGroupChildThatFailsInItsEagerStepFailsTheGroup) {
+  auto main = []() -> aio::Task<std::string> {
+    try {
+      co_await eager_child_fails();
+    } catch (const aio::ExceptionGroup& g) {
+      co_return std::string(g.what());
+    }
+    co_return std::string("no error");
+  };
+  const std::string what = aio::run(main(), {.handle_sigint = false, .task_factory = aio::eager_task_factory});
+  EXPECT_NE(what.find("eager failure"), std::string::npos) << what;
+}
+
 TEST_F(EagerTasks, NestedEagerTasksRestoreTheCurrentTask) {
   auto main = []() -> aio::Task<bool> {
     const aio::AnyTask me = aio::current_task();

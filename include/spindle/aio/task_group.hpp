@@ -43,7 +43,8 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
     }
   }
 
-  /// Schedules `task` as a child of the group. Python: `tg.create_task(coro, name=...)`.
+  /// Schedules `task` as a child of the group (under the loop's eager task factory its first step runs now, as
+  /// Python 3.12's TaskGroup does). Python: `tg.create_task(coro, name=...)`.
   template <class T>
   ScheduledTask<T> create_task(Task<T> task, std::string_view name = {}, const char* file = __builtin_FILE(),
                                int line = __builtin_LINE()) {
@@ -54,10 +55,12 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
       throw InvalidStateError("TaskGroup is finished");
     }
     detail::TaskState* s = task.state();
-    s->make_root(parent_.loop(), name, file, line);
+    detail::LoopCore* loop = parent_.loop();
+    s->register_root(loop, name, file, line);
     s->ref();
     children_.insert(s);
-    s->add_watcher(this);
+    s->add_watcher(this);              // before the first step: an eager child may end in it
+    s->start_root(loop->eager_tasks);  // the loop's task factory applies here too, as in Python 3.12
     return ScheduledTask<T>(std::move(task));
   }
   /// Schedules `fn(args...)` (a callable returning a Task, typically a coroutine lambda) as a child, keeping

@@ -377,6 +377,10 @@ class TaskState : public Runnable {
   /// Makes this (unstarted) coroutine a root task of `loop` and schedules its first step; `eager`: runs that
   /// step now instead, if `loop` runs on this thread (asyncio's eager tasks), which may complete the task.
   void make_root(LoopCore* loop, std::string_view name, const char* file, int line, bool eager = false);
+  /// make_root in two halves, for a creator (a TaskGroup) that must watch the task before its first step runs.
+  void register_root(LoopCore* loop, std::string_view name, const char* file, int line);
+  /// The second half: schedules the first step, or (eager, on the loop's thread) runs it now.
+  void start_root(bool eager) noexcept;
   /// Starts this unstarted coroutine inline inside `parent`'s task; returns the handle to transfer to.
   std::coroutine_handle<> start_child(TaskState* parent, std::coroutine_handle<> continuation) noexcept {
     started_ = true;
