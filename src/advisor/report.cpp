@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -160,6 +161,27 @@ void classify(Report& r) {
         100 * r.busy_fraction, std::min(r.wait_to_compute, 1e4));
   }
 
+  // Question 3: do the threads already run in parallel? Two or more working threads of one process that
+  // between them used (or wanted) more than one core, without taking turns on a lock: whatever the language,
+  // this code releases its lock (Python's hashlib, numpy, I/O) or has none, so processes would add no cores.
+  {
+    std::map<int, int> per_process;
+    for (const auto& t : r.threads) {
+      if (t.cpu_s >= threshold) ++per_process[t.pid];
+    }
+    int most = 0;
+    for (const auto& [pid, n] : per_process) most = std::max(most, n);
+    r.threads_scale = r.classification == Classification::cpu_bound && most >= 2 && cores >= 2 &&
+                      (r.parallelism >= 1.3 || r.demand >= 1.5) && per_process.size() == 1;
+  }
+  // Question 2: how many waits at once, and does the program already wait in an event loop? A thread that spent
+  // most of its life asleep in epoll_wait/poll/select is an event loop (asyncio, spindle::aio, libuv...).
+  r.event_loop_threads = 0;
+  for (const auto& t : r.threads) {
+    if (t.loop_wait >= 0.5) ++r.event_loop_threads;
+  }
+  const bool runs_event_loop = r.event_loop_threads > 0 && r.event_loop_threads <= std::max(2, working);
+
   // What to use. For waiting work, Goetz's sizing: workers = cores * (1 + wait/compute) keeps the cores busy.
   const double ratio = std::isfinite(r.wait_to_compute) ? std::min(r.wait_to_compute, 1e4) : 1e4;
   // Capped at 1024: past that the answer is "async", and the bound is the program's own concurrency.
@@ -168,7 +190,14 @@ void classify(Report& r) {
     case Classification::cpu_bound:
       r.model = Model::processes;
       r.pool_size = cores;
-      if (r.parallelism >= 0.8 * cores) {
+      if (r.threads_scale) {
+        r.model = Model::threads;
+        r.advice = format(
+            "threads already scale here (the lock is released in this code, or there is none): %.0f threads of "
+            "one process wanted %.2f cores at once; keep threads (ThreadPoolExecutor, max_workers=%.0f), "
+            "processes would only add copying",
+            working, r.demand, cores);
+      } else if (r.parallelism >= 0.8 * cores) {
         r.advice = format(
             "it already keeps all %.0f cores busy: more workers will not help; make the work "
             "smaller or get more cores",
@@ -190,18 +219,36 @@ void classify(Report& r) {
       break;
     case Classification::io_bound:
       r.pool_size = io_pool;
-      if (io_pool > 100) {
+      if (runs_event_loop) {
+        r.model = Model::async;
+        r.pool_size = std::max(r.waits_in_flight, 1);
+        r.advice = format(
+            "keep async: it already waits in an event loop (waits in flight that the kernel sees: %.0f; "
+            "timers such as asyncio.sleep are not counted), and threads would only add memory",
+            r.waits_in_flight);
+      } else if (io_pool > 100 || r.waits_in_flight > 200) {
+        r.pool_size = std::max(io_pool, r.waits_in_flight);
         r.model = Model::async;
         r.advice = format(
             "use async (one event loop; bound the concurrency at ~%.0f with a Semaphore): "
-            "waits this long dwarf their CPU, and hundreds of threads cost memory",
-            io_pool);
+            "waits this long (or this many at once) dwarf their CPU, and hundreds of threads cost memory",
+            r.pool_size);
       } else {
         r.model = Model::threads;
         r.advice = format("use threads (ThreadPoolExecutor, max_workers=%.0f = cores x (1 + wait/compute))", io_pool);
       }
       break;
     case Classification::mixed:
+      if (runs_event_loop) {
+        r.model = Model::async;
+        r.pool_size = cores;
+        r.advice = format(
+            "keep async for the waits (it already runs an event loop); move the computation off the loop "
+            "(asyncio.to_thread, or a ProcessPoolExecutor of %.0f through run_in_executor) so it stops "
+            "delaying them",
+            cores);
+        break;
+      }
       r.model = Model::threads;
       r.pool_size = std::max(io_pool, cores);
       r.advice = format(
@@ -225,7 +272,11 @@ std::string to_text(const Report& r) {
   out += format("wall: %.3f s   cpu: %.3f s   run-queue wait: %.3f s   samples: ", r.wall_s, r.cpu_s, r.runqueue_s) +
          std::to_string(r.samples) + "\n";
   out += "threads:     " + std::to_string(r.threads_seen) + " seen in " + std::to_string(r.processes_seen) +
-         " process(es), " + std::to_string(r.working_threads) + " working\n";
+         " process(es), " + std::to_string(r.working_threads) + " working" +
+         (r.event_loop_threads > 0 ? ", " + std::to_string(r.event_loop_threads) + " waiting in an event loop" : "") +
+         "\n";
+  out += "waits:       " + std::to_string(r.waits_in_flight) +
+         " in flight at most (event-loop registrations + threads blocked in a call)\n";
   out +=
       "switches:    " + std::to_string(r.voluntary) + " voluntary, " + std::to_string(r.involuntary) + " involuntary\n";
   if (r.io_readable) {
@@ -285,6 +336,9 @@ std::string to_json(const Report& r) {
   o["wait_to_compute"] = r.wait_to_compute;
   o["disk_wait_fraction"] = r.disk_wait_fraction;
   o["lock_wait_fraction"] = r.lock_wait_fraction;
+  o["waits_in_flight"] = r.waits_in_flight;
+  o["event_loop_threads"] = r.event_loop_threads;
+  o["threads_scale"] = r.threads_scale;
   o["samples"] = r.samples;
   o["threads_seen"] = r.threads_seen;
   o["working_threads"] = r.working_threads;

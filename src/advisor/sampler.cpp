@@ -73,9 +73,16 @@ bool read_thread(pid_t pid, pid_t tid, ThreadCounters& out) {
     out.runqueue_ns = 0;
   }
   out.futex = false;
+  out.loop = false;
   if (out.state == 'S') {  // where it sleeps tells a lock (futex) from I/O (pipe_read, ep_poll, nanosleep...)
     std::snprintf(path, sizeof path, "/proc/%d/task/%d/wchan", pid, tid);
-    out.futex = slurp(path).rfind("futex", 0) == 0;
+    const std::string wchan = slurp(path);
+    out.futex = wchan.rfind("futex", 0) == 0;
+    // An event loop's wait: epoll (do_epoll_wait, ep_poll), poll/select, io_uring's completion wait.
+    for (const char* w : {"do_epoll_wait", "ep_poll", "do_sys_poll", "do_select", "core_sys_select", "io_cqring_wait",
+                          "io_uring_cqring_wait"}) {
+      if (wchan == w) out.loop = true;
+    }
   }
   std::snprintf(path, sizeof path, "/proc/%d/task/%d/status", pid, tid);
   const std::string status = slurp(path);
@@ -95,6 +102,25 @@ bool read_io(pid_t pid, IoCounters& out) {
   out.read_bytes = field_after(text, "\nread_bytes:");
   out.write_bytes = field_after(text, "\nwrite_bytes:");
   return true;
+}
+
+int count_epoll_registrations(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  int count = 0;
+  for (pid_t fd : list_dir_pids(path)) {
+    char link[96];
+    char target[64];
+    std::snprintf(link, sizeof link, "/proc/%d/fd/%d", pid, fd);
+    const ssize_t n = ::readlink(link, target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    if (std::strcmp(target, "anon_inode:[eventpoll]") != 0) continue;
+    std::snprintf(link, sizeof link, "/proc/%d/fdinfo/%d", pid, fd);
+    const std::string info = slurp(link);
+    for (std::size_t at = info.find("tfd:"); at != std::string::npos; at = info.find("tfd:", at + 4)) ++count;
+  }
+  return count;
 }
 
 TreeSampler::TreeSampler(pid_t root, bool baseline_existing, pid_t exclude_tid)
@@ -125,6 +151,7 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
     if (c.state == 'Z' || c.state == 'X') continue;  // a dead thread's counters are final; keep the last
     t.last = c;
     t.last_seen = now;
+    t.last_seen_tick = ticks_;
     ++t.samples;
     if (c.state == 'R')
       ++t.r;
@@ -133,6 +160,7 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
     else if (c.state == 'S')
       ++t.s;
     if (c.futex) ++t.l;
+    if (c.loop) ++t.e;
     char cpath[96];
     std::snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/children", pid, tid);
     std::istringstream kids(slurp(cpath));
@@ -154,6 +182,19 @@ int TreeSampler::sample() {
   std::uint64_t running_before = 0;
   for (const auto& [tid, t] : threads_) running_before += static_cast<std::uint64_t>(t.r);
   collect(root_, seen);
+  // Waits in flight (every 8th tick: listing descriptors costs more than reading counters): what the event
+  // loops have registered, plus the threads blocked outside a lock or a loop (each a blocking call in flight).
+  if (ticks_ % 8 == 0) {
+    int waits = 0;
+    for (const auto& [pid, p] : procs_) {
+      if (seen.count(pid)) waits += count_epoll_registrations(pid);
+    }
+    for (const auto& [tid, t] : threads_) {
+      if (t.last_seen_tick == ticks_ && (t.last.state == 'S' || t.last.state == 'D') && !t.last.futex && !t.last.loop)
+        ++waits;
+    }
+    waits_in_flight_ = std::max(waits_in_flight_, waits);
+  }
   // The machine's other work: runnable tasks (/proc/loadavg's "running/total", this sampling thread
   // included) less the measured program's threads seen running or runnable in this tick.
   std::uint64_t running_now = 0;
@@ -175,6 +216,7 @@ int TreeSampler::sample() {
 
 void TreeSampler::fill(Report& report) const {
   report.samples = ticks_;
+  report.waits_in_flight = waits_in_flight_;
   report.other_load = load_ticks_ ? others_runnable_ / load_ticks_ : 0.0;
   report.threads.clear();
   std::uint64_t states = 0, d_states = 0;
@@ -196,6 +238,7 @@ void TreeSampler::fill(Report& report) const {
     s.sleeping = static_cast<double>(t.s) / t.samples;
     s.disk_wait = static_cast<double>(t.d) / t.samples;
     s.lock_wait = static_cast<double>(t.l) / t.samples;
+    s.loop_wait = static_cast<double>(t.e) / t.samples;
     states += static_cast<std::uint64_t>(t.samples);
     d_states += static_cast<std::uint64_t>(t.d);
     report.cpu_s += s.cpu_s;

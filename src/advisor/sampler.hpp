@@ -20,6 +20,7 @@ struct ThreadCounters {
   std::uint64_t involuntary = 0;
   char state = '?';
   bool futex = false;  // asleep in a futex wait (wchan futex_*): a lock, a condition variable, a GIL
+  bool loop = false;   // asleep in an event loop's wait (epoll_wait, poll, select, io_uring): many waits at once
   std::string name;
 };
 
@@ -32,6 +33,9 @@ struct IoCounters {
 bool read_thread(pid_t pid, pid_t tid, ThreadCounters& out);
 /// Reads one process's I/O counters; false if unreadable or gone.
 bool read_io(pid_t pid, IoCounters& out);
+/// The descriptors registered in the process's epoll instances (the waits an event loop has in flight that the
+/// kernel can see; timers kept inside the program, such as asyncio.sleep, are not among them).
+int count_epoll_registrations(pid_t pid);
 
 /// Follows a process tree (root and its descendants, through /proc/<pid>/task/<tid>/children) and
 /// accumulates per-thread deltas against a baseline.
@@ -52,7 +56,8 @@ class TreeSampler {
     pid_t pid = 0;
     ThreadCounters base, last;
     std::chrono::steady_clock::time_point first_seen, last_seen;
-    int samples = 0, r = 0, s = 0, d = 0, l = 0;
+    int samples = 0, r = 0, s = 0, d = 0, l = 0, e = 0;
+    int last_seen_tick = -1;
   };
   struct ProcTrack {
     IoCounters base, last;
@@ -65,6 +70,7 @@ class TreeSampler {
   pid_t exclude_;
   bool first_ = true;
   int ticks_ = 0;
+  int waits_in_flight_ = 0;     // the most waits seen at once: epoll registrations + threads blocked outside locks
   int load_ticks_ = 0;          // ticks that could read /proc/loadavg
   double others_runnable_ = 0;  // sum over those ticks of the other runnable tasks
   std::chrono::steady_clock::time_point start_;

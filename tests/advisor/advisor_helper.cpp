@@ -1,5 +1,9 @@
 // Helper program for the advisor tests: `advisor_helper cpu THREADS SECONDS` keeps THREADS threads
-// computing for SECONDS of wall time each (a parallel CPU-bound program when THREADS > 1).
+// computing for SECONDS of wall time each (a parallel CPU-bound program when THREADS > 1);
+// `advisor_helper block THREADS SECONDS` keeps THREADS threads blocked in a pipe read for SECONDS (many
+// blocking calls in flight at once), then writes to wake them.
+
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,14 +14,29 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 4 || std::strcmp(argv[1], "cpu") != 0) {
-    std::fprintf(stderr, "usage: advisor_helper cpu THREADS SECONDS\n");
+  if (argc != 4 || (std::strcmp(argv[1], "cpu") != 0 && std::strcmp(argv[1], "block") != 0)) {
+    std::fprintf(stderr, "usage: advisor_helper cpu|block THREADS SECONDS\n");
     return 2;
   }
   const int threads = std::atoi(argv[2]);
   const auto span = std::chrono::duration<double>(std::atof(argv[3]));
-  std::atomic<unsigned long long> sink{0};
   std::vector<std::thread> pool;
+  if (std::strcmp(argv[1], "block") == 0) {
+    int fds[2];
+    if (::pipe(fds) != 0) return 1;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([fd = fds[0]] {
+        char c;
+        (void)::read(fd, &c, 1);  // blocked in a call: one wait in flight per thread
+      });
+    }
+    std::this_thread::sleep_for(span);
+    const std::vector<char> wake(static_cast<std::size_t>(threads), 'x');
+    if (::write(fds[1], wake.data(), wake.size()) != static_cast<ssize_t>(wake.size())) return 1;
+    for (auto& t : pool) t.join();
+    return 0;
+  }
+  std::atomic<unsigned long long> sink{0};
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       const auto end = std::chrono::steady_clock::now() + span;

@@ -4,7 +4,8 @@ target_link_libraries(advisor_helper PRIVATE Threads::Threads)
 spindle_target_defaults(advisor_helper)
 if(TARGET test_advisor)
   add_dependencies(test_advisor advisor_helper)
-  target_compile_definitions(test_advisor PRIVATE SPINDLE_ADVISOR_HELPER="$<TARGET_FILE:advisor_helper>")
+  target_compile_definitions(test_advisor PRIVATE SPINDLE_ADVISOR_HELPER="$<TARGET_FILE:advisor_helper>"
+                                                  SPINDLE_ADVISOR_PROGRAMS="${CMAKE_CURRENT_LIST_DIR}/programs")
 endif()
 # "It must call correctly ... itself running the lab demos": the tests advise `spindle lab NAME --quick`.
 if(TARGET test_advisor AND TARGET spindle_cli)

@@ -53,7 +53,9 @@ TEST_F(Advisor, TwoCppThreadsAreParallelCpuBound) {
   // Both threads wanted a core all the time: demand near 2, whatever the machine's load gave them.
   EXPECT_GT(r.demand, 1.5) << explain(r);
   if (r.cores >= 2) {
-    EXPECT_EQ(r.model, Model::processes);
+    // C++ threads have no GIL: they already run in parallel, so the advice is to keep them (question 3).
+    EXPECT_TRUE(r.threads_scale) << explain(r);
+    EXPECT_EQ(r.model, Model::threads) << explain(r);
   }
 }
 
@@ -91,6 +93,42 @@ TEST_F(Advisor, PythonOnFourThreadsIsLockCapped) {
   EXPECT_EQ(r.classification, Classification::lock_capped) << explain(r);
   EXPECT_GE(r.working_threads, 2) << explain(r);
   EXPECT_EQ(r.model, Model::processes);
+}
+
+// Question 3 with Python: hashlib releases the GIL while it hashes a large buffer, so two hashing threads run in
+// parallel; "use processes" would be wrong advice (issue #16's second example).
+TEST_F(Advisor, PythonThreadsHashingWithTheGilReleasedAlreadyScale) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  if (spindle::advisor::available_cores() < 2) GTEST_SKIP() << "one core: nothing can run in parallel";
+  const auto r = measure_command({"/usr/bin/python3", SPINDLE_ADVISOR_PROGRAMS "/hashing_threads.py"});
+  EXPECT_EQ(r.exit_code, 0);
+  SKIP_IF_MACHINE_BUSY(r);
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
+  EXPECT_TRUE(r.threads_scale) << explain(r);
+  EXPECT_EQ(r.model, Model::threads) << explain(r);
+  EXPECT_NE(r.advice.find("threads already scale here"), std::string::npos) << explain(r);
+}
+
+// Question 2: an asyncio program awaiting 1,000 sleeps at once already runs an event loop; it must be told to
+// keep async, not to use threads (issue #16's first example). Its waits are in epoll_wait, whatever the load.
+TEST_F(Advisor, AnAsyncioProgramWithAThousandWaitsIsToldToKeepAsync) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  const auto r = measure_command({"/usr/bin/python3", SPINDLE_ADVISOR_PROGRAMS "/asyncio_1000_sleeps.py"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.classification, Classification::io_bound) << explain(r);
+  EXPECT_GE(r.event_loop_threads, 1) << explain(r);
+  EXPECT_EQ(r.model, Model::async) << explain(r);
+  EXPECT_NE(r.advice.find("keep async"), std::string::npos) << explain(r);
+}
+
+// Question 2 for threads: a program blocked in many calls at once (here 40 threads each sleeping in a pipe
+// read) shows them as waits in flight.
+TEST_F(Advisor, ThreadsBlockedInCallsCountAsWaitsInFlight) {
+  const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "block", "40", "0.6"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.classification, Classification::io_bound) << explain(r);
+  EXPECT_GE(r.waits_in_flight, 40) << explain(r);
+  EXPECT_EQ(r.event_loop_threads, 0) << explain(r);
 }
 
 #ifdef SPINDLE_CLI

@@ -43,6 +43,7 @@ struct ThreadStats {
   double sleeping = 0;            ///< fraction in S (interruptible wait: sleep, pipe, socket, lock)
   double disk_wait = 0;           ///< fraction in D (uninterruptible wait, usually disk)
   double lock_wait = 0;           ///< fraction asleep in a futex (a lock, condition or GIL; wchan futex_*)
+  double loop_wait = 0;           ///< fraction asleep in an event loop's wait (epoll_wait, poll, select, io_uring)
 };
 
 /// The advisor's answer. All times in seconds.
@@ -79,6 +80,14 @@ struct Report {
   double wait_to_compute = 0;  ///< waiting time per unit of CPU time of the working threads
   double disk_wait_fraction = 0;  ///< share of thread samples in state D
   double lock_wait_fraction = 0;  ///< share of the working threads' samples asleep on a futex (locks)
+  /// The most waits seen in flight at once: descriptors registered in the program's event loops (epoll) plus
+  /// threads blocked in a call (not on a lock). Timers inside the program (asyncio.sleep) are invisible here.
+  int waits_in_flight = 0;
+  /// Threads that spent most of their life asleep in an event loop's wait: the program already runs one.
+  int event_loop_threads = 0;
+  /// Working threads of one process that computed at the same time (more than one core between them, no
+  /// lock taking turns): its threads already run in parallel, so processes would not add cores.
+  bool threads_scale = false;
   Classification classification = Classification::io_bound;  ///< the verdict
   Model model = Model::none;                                 ///< what to use
   int pool_size = 0;                                         ///< suggested workers (or concurrency bound for async)
