@@ -10,8 +10,10 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "sampler.hpp"
@@ -129,6 +131,32 @@ Report measure_command(const std::vector<std::string>& argv, MeasureOptions opti
     report.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status))
     report.exit_code = 128 + WTERMSIG(status);
+  classify(report);
+  return report;
+}
+
+Report measure_pid(int pid, std::chrono::milliseconds duration, MeasureOptions options) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  if (pid <= 0 || ::access(path, R_OK) != 0) {
+    const int e = errno;
+    throw AttachError("cannot attach to pid " + std::to_string(pid) + ": " +
+                      (pid <= 0 || e == ENOENT ? std::string("no such process") : std::string(std::strerror(e))));
+  }
+  Report report;
+  report.attached_pid = pid;
+  report.cores = options.cores > 0 ? options.cores : available_cores();
+  const auto start = Clock::now();
+  const auto end = start + duration;
+  detail::TreeSampler sampler(pid, true, -1);  // its threads count from now, not from their birth
+  int threads = sampler.sample();
+  while (Clock::now() < end) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(adapt(options.interval, threads), end - Clock::now()));
+    if (::access(path, R_OK) != 0) break;  // it exited: judge what was seen
+    threads = sampler.sample();
+  }
+  report.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  sampler.fill(report);
   classify(report);
   return report;
 }

@@ -48,11 +48,65 @@ const char* to_string(Model m) noexcept {
       return "threads";
     case Model::async:
       return "async";
+    case Model::pipeline:
+      return "pipeline";
     case Model::none:
       return "none";
   }
   return "?";
 }
+
+namespace {
+
+/// The run's phases: the timeline cut into windows, each labelled computing (at least half the busiest
+/// window's cores) or waiting (at most a fifth of them), runs of one label merged. A run counts as phased when
+/// it has both kinds, each at least 20% of the run, in a few long stretches (a fine-grained interleave of waits
+/// and computation is "mixed", not phased).
+std::vector<Phase> find_phases(const Report& r) {
+  std::vector<Phase> out;
+  if (r.timeline.size() < 8 || r.wall_s <= 0) return out;
+  const double window = std::max(0.05, r.wall_s / 20);
+  const auto n = static_cast<std::size_t>(std::ceil(r.wall_s / window));
+  std::vector<double> sum(n, 0.0);
+  std::vector<int> count(n, 0);
+  for (const auto& [t, cores] : r.timeline) {
+    const auto i = std::min(n - 1, static_cast<std::size_t>(std::max(0.0, t / window)));
+    sum[i] += cores;
+    ++count[i];
+  }
+  double peak = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (count[i] > 0) sum[i] /= count[i];
+    peak = std::max(peak, sum[i]);
+  }
+  if (peak < 0.3) return out;  // it never computed much: one (waiting) character
+  bool label = sum[0] >= 0.35 * peak;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (count[i] == 0) continue;  // no sample fell in it (a late sampler): it changes nothing
+    if (sum[i] >= 0.5 * peak) {
+      label = true;
+    } else if (sum[i] <= 0.2 * peak) {
+      label = false;
+    }  // else in between: the previous label goes on
+    const double begin = static_cast<double>(i) * window;
+    const double end = std::min(r.wall_s, begin + window);
+    if (!out.empty() && out.back().computing == label) {
+      Phase& p = out.back();
+      const double span = p.end_s - p.start_s;
+      p.cores = (p.cores * span + sum[i] * (end - begin)) / (span + end - begin);
+      p.end_s = end;
+    } else {
+      if (!out.empty()) out.back().end_s = begin;
+      out.push_back(Phase{out.empty() ? 0.0 : begin, end, label, sum[i]});
+    }
+  }
+  double computing = 0, waiting = 0;
+  for (const auto& p : out) (p.computing ? computing : waiting) += p.end_s - p.start_s;
+  if (out.size() > 4 || computing < 0.2 * r.wall_s || waiting < 0.2 * r.wall_s) out.clear();
+  return out;
+}
+
+}  // namespace
 
 void classify(Report& r) {
   const double wall = std::max(r.wall_s, 1e-6);
@@ -161,6 +215,28 @@ void classify(Report& r) {
         100 * r.busy_fraction, std::min(r.wait_to_compute, 1e4));
   }
 
+  // Question 2: how many waits at once, and does the program already wait in an event loop? A thread that spent
+  // most of its life asleep in epoll_wait/poll/select is an event loop (asyncio, spindle::aio, libuv...).
+  r.event_loop_threads = 0;
+  for (const auto& t : r.threads) {
+    if (t.loop_wait >= 0.5) ++r.event_loop_threads;
+  }
+  const bool runs_event_loop = r.event_loop_threads > 0 && r.event_loop_threads <= std::max(2, working);
+
+  // Phases: a run that first waited, then computed (download, then parse) is mixed in time, not in each task:
+  // a hybrid pipeline overlaps the phases. A program that already runs an event loop is judged by that instead
+  // (an interpreter's start-up, before its loop runs, would otherwise look like a computing phase).
+  r.phases = runs_event_loop ? std::vector<Phase>{} : find_phases(r);
+  if (!r.phases.empty() && r.classification != Classification::lock_capped) {
+    r.classification = Classification::mixed;
+    std::string seq;
+    for (const auto& p : r.phases) {
+      if (!seq.empty()) seq += ", then ";
+      seq += format(p.computing ? "computed %.2f-%.2f s" : "waited %.2f-%.2f s", p.start_s, p.end_s);
+    }
+    r.reason = "it ran in phases: it " + seq;
+  }
+
   // Question 3: do the threads already run in parallel? Two or more working threads of one process that
   // between them used (or wanted) more than one core, without taking turns on a lock: whatever the language,
   // this code releases its lock (Python's hashlib, numpy, I/O) or has none, so processes would add no cores.
@@ -174,13 +250,6 @@ void classify(Report& r) {
     r.threads_scale = r.classification == Classification::cpu_bound && most >= 2 && cores >= 2 &&
                       (r.parallelism >= 1.3 || r.demand >= 1.5) && per_process.size() == 1;
   }
-  // Question 2: how many waits at once, and does the program already wait in an event loop? A thread that spent
-  // most of its life asleep in epoll_wait/poll/select is an event loop (asyncio, spindle::aio, libuv...).
-  r.event_loop_threads = 0;
-  for (const auto& t : r.threads) {
-    if (t.loop_wait >= 0.5) ++r.event_loop_threads;
-  }
-  const bool runs_event_loop = r.event_loop_threads > 0 && r.event_loop_threads <= std::max(2, working);
 
   // What to use. For waiting work, Goetz's sizing: workers = cores * (1 + wait/compute) keeps the cores busy.
   const double ratio = std::isfinite(r.wait_to_compute) ? std::min(r.wait_to_compute, 1e4) : 1e4;
@@ -239,6 +308,16 @@ void classify(Report& r) {
       }
       break;
     case Classification::mixed:
+      if (!r.phases.empty()) {
+        r.model = Model::pipeline;
+        r.pool_size = cores;
+        r.advice = format(
+            "overlap the phases in a hybrid pipeline (spindle::pipeline): an aio stage for the waits feeding a "
+            "process stage of %.0f workers for the computation, through a bounded channel; Python: asyncio "
+            "tasks putting into a bounded asyncio.Queue drained into a ProcessPoolExecutor",
+            cores);
+        break;
+      }
       if (runs_event_loop) {
         r.model = Model::async;
         r.pool_size = cores;
@@ -263,6 +342,7 @@ void classify(Report& r) {
 
 std::string to_text(const Report& r) {
   std::string out;
+  if (r.attached_pid != 0) out += "attached:    pid " + std::to_string(r.attached_pid) + " (measured in place)\n";
   if (!r.command.empty()) {
     out += "command:     ";
     for (const auto& a : r.command) out += a + " ";
@@ -275,6 +355,14 @@ std::string to_text(const Report& r) {
          " process(es), " + std::to_string(r.working_threads) + " working" +
          (r.event_loop_threads > 0 ? ", " + std::to_string(r.event_loop_threads) + " waiting in an event loop" : "") +
          "\n";
+  if (!r.phases.empty()) {
+    out += "phases:     ";
+    for (const auto& p : r.phases) {
+      out += std::string(p.computing ? " compute" : " wait") +
+             format(" %.2f-%.2f s (%.2f cores);", p.start_s, p.end_s, p.cores);
+    }
+    out.back() = '\n';
+  }
   out += "waits:       " + std::to_string(r.waits_in_flight) +
          " in flight at most (event-loop registrations + threads blocked in a call)\n";
   out +=
@@ -339,6 +427,16 @@ std::string to_json(const Report& r) {
   o["waits_in_flight"] = r.waits_in_flight;
   o["event_loop_threads"] = r.event_loop_threads;
   o["threads_scale"] = r.threads_scale;
+  if (r.attached_pid != 0) o["attached_pid"] = r.attached_pid;
+  nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+  for (const auto& p : r.phases) {
+    phases.push_back(
+        {{"start_s", p.start_s}, {"end_s", p.end_s}, {"kind", p.computing ? "compute" : "wait"}, {"cores", p.cores}});
+  }
+  o["phases"] = phases;
+  nlohmann::ordered_json timeline = nlohmann::ordered_json::array();
+  for (const auto& [t, c] : r.timeline) timeline.push_back({t, c});
+  o["timeline"] = timeline;
   o["samples"] = r.samples;
   o["threads_seen"] = r.threads_seen;
   o["working_threads"] = r.working_threads;

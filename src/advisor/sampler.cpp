@@ -209,6 +209,19 @@ int TreeSampler::sample() {
     }
     std::fclose(f);
   }
+  // The timeline: cores used between this tick and the previous one (the tree's CPU, exited threads included).
+  const auto tick_time = std::chrono::steady_clock::now();
+  std::uint64_t cpu_ns = 0;
+  for (const auto& [tid, t] : threads_) cpu_ns += t.last.cpu_ns > t.base.cpu_ns ? t.last.cpu_ns - t.base.cpu_ns : 0;
+  if (!first_) {
+    const double dt = std::chrono::duration<double>(tick_time - prev_tick_).count();
+    if (dt > 0) {
+      const double used = static_cast<double>(cpu_ns > prev_cpu_ns_ ? cpu_ns - prev_cpu_ns_ : 0) / 1e9 / dt;
+      timeline_.emplace_back(std::chrono::duration<double>(tick_time - start_).count(), used);
+    }
+  }
+  prev_cpu_ns_ = cpu_ns;
+  prev_tick_ = tick_time;
   first_ = false;
   ++ticks_;
   return static_cast<int>(threads_.size());
@@ -217,6 +230,7 @@ int TreeSampler::sample() {
 void TreeSampler::fill(Report& report) const {
   report.samples = ticks_;
   report.waits_in_flight = waits_in_flight_;
+  report.timeline = timeline_;
   report.other_load = load_ticks_ ? others_runnable_ / load_ticks_ : 0.0;
   report.threads.clear();
   std::uint64_t states = 0, d_states = 0;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "spindle/advisor/report.hpp"
 
@@ -70,7 +72,12 @@ class TreeSampler {
   pid_t exclude_;
   bool first_ = true;
   int ticks_ = 0;
-  int waits_in_flight_ = 0;     // the most waits seen at once: epoll registrations + threads blocked outside locks
+  int waits_in_flight_ = 0;
+  std::uint64_t prev_cpu_ns_ = 0;                      // the tree's CPU at the previous tick
+  std::chrono::steady_clock::time_point prev_tick_{};  // when that was
+  std::vector<std::pair<double, double>>
+      timeline_;  // (seconds from start, cores used since the last tick)     // the most waits seen at once: epoll
+                  // registrations + threads blocked outside locks
   int load_ticks_ = 0;          // ticks that could read /proc/loadavg
   double others_runnable_ = 0;  // sum over those ticks of the other runnable tasks
   std::chrono::steady_clock::time_point start_;

@@ -1,7 +1,8 @@
 // Helper program for the advisor tests: `advisor_helper cpu THREADS SECONDS` keeps THREADS threads
 // computing for SECONDS of wall time each (a parallel CPU-bound program when THREADS > 1);
 // `advisor_helper block THREADS SECONDS` keeps THREADS threads blocked in a pipe read for SECONDS (many
-// blocking calls in flight at once), then writes to wake them.
+// blocking calls in flight at once), then writes to wake them; `advisor_helper phases THREADS SECONDS` sleeps
+// for SECONDS (a download), then computes on THREADS threads for SECONDS (the parse): a run in two phases.
 
 #include <unistd.h>
 
@@ -14,8 +15,9 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 4 || (std::strcmp(argv[1], "cpu") != 0 && std::strcmp(argv[1], "block") != 0)) {
-    std::fprintf(stderr, "usage: advisor_helper cpu|block THREADS SECONDS\n");
+  if (argc != 4 ||
+      (std::strcmp(argv[1], "cpu") != 0 && std::strcmp(argv[1], "block") != 0 && std::strcmp(argv[1], "phases") != 0)) {
+    std::fprintf(stderr, "usage: advisor_helper cpu|block|phases THREADS SECONDS\n");
     return 2;
   }
   const int threads = std::atoi(argv[2]);
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
     for (auto& t : pool) t.join();
     return 0;
   }
+  if (std::strcmp(argv[1], "phases") == 0) std::this_thread::sleep_for(span);  // first wait, then compute
   std::atomic<unsigned long long> sink{0};
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {

@@ -131,6 +131,38 @@ TEST_F(Advisor, ThreadsBlockedInCallsCountAsWaitsInFlight) {
   EXPECT_EQ(r.event_loop_threads, 0) << explain(r);
 }
 
+// Phases: first a wait (a download), then computation (the parse): mixed in time, so a hybrid pipeline.
+TEST_F(Advisor, AProgramThatWaitsThenComputesRunsInPhasesAndWantsAPipeline) {
+  const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "phases", "1", "0.5"});
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.phases.size(), 2U) << explain(r);
+  EXPECT_FALSE(r.phases[0].computing) << explain(r);
+  EXPECT_TRUE(r.phases[1].computing) << explain(r);
+  EXPECT_LT(r.phases[0].start_s, r.phases[1].start_s);
+  EXPECT_EQ(r.classification, Classification::mixed) << explain(r);
+  EXPECT_EQ(r.model, Model::pipeline) << explain(r);
+  EXPECT_NE(r.advice.find("spindle::pipeline"), std::string::npos) << explain(r);
+}
+
+// Attach: a running process measured in place, without restarting it.
+TEST_F(Advisor, AttachingToARunningProcessMeasuresItInPlace) {
+  std::atomic<bool> stop{false};
+  std::thread spinner([&stop] {
+    unsigned long long x = 0;
+    while (!stop.load(std::memory_order_relaxed)) x = x * 6364136223846793005ULL + 1;
+    (void)x;
+  });
+  const auto r = spindle::advisor::measure_pid(getpid(), std::chrono::milliseconds(400));
+  stop = true;
+  spinner.join();
+  EXPECT_EQ(r.attached_pid, getpid());
+  EXPECT_TRUE(r.command.empty());
+  EXPECT_GE(r.working_threads, 1) << explain(r);
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
+  EXPECT_THROW(spindle::advisor::measure_pid(-1, std::chrono::milliseconds(10)), spindle::advisor::AttachError);
+  EXPECT_THROW(spindle::advisor::measure_pid(999999999, std::chrono::milliseconds(10)), spindle::advisor::AttachError);
+}
+
 #ifdef SPINDLE_CLI
 
 TEST_F(Advisor, ItselfRunningTheLabsIoDemoIsIoBound) {

@@ -133,6 +133,24 @@ TEST_F(Cli, AdviseBadIntervalNamesIt) {
   EXPECT_TRUE(has(p.err, "abc")) << show(p);
 }
 
+TEST_F(Cli, AdviseAttachesToARunningProcess) {
+  // The test process itself is the running process: measured in place, as a service would be.
+  const std::string me = std::to_string(::getpid());
+  const auto j = spindle({"advise", "--json", "--pid", me, "--duration", "300ms"});
+  EXPECT_EQ(j.rc, 0) << show(j);
+  const auto report = nlohmann::json::parse(j.out);
+  EXPECT_EQ(report["attached_pid"], ::getpid()) << j.out;
+  EXPECT_GE(report["samples"].get<int>(), 4) << j.out;
+  const auto gone = spindle({"advise", "--pid", "999999999", "--duration", "1s"});
+  EXPECT_EQ(gone.rc, 1) << show(gone);
+  EXPECT_TRUE(has(gone.err, "no such process")) << show(gone);
+  const auto bad = spindle({"advise", "--pid", me, "--duration", "soon"});
+  EXPECT_EQ(bad.rc, 2) << show(bad);
+  EXPECT_TRUE(has(bad.err, "--duration soon")) << show(bad);
+  const auto both = spindle({"advise", "--pid", me, "--", "true"});
+  EXPECT_EQ(both.rc, 2) << show(both);
+}
+
 TEST_F(Cli, AdviseTooShortRunGivesNoRecommendation) {
   const auto j = spindle({"advise", "--json", "--", "false"});
   EXPECT_EQ(j.rc, 1) << show(j);  // false's own status

@@ -37,6 +37,13 @@ Report measure(const std::function<void()>& fn, MeasureOptions options = {});
 /// **Python equivalent:** `subprocess.run(argv)`, plus the measurement.
 Report measure_command(const std::vector<std::string>& argv, MeasureOptions options = {});
 
+/// Samples the running process `pid` (and its descendants) for `duration`, or until it exits, without
+/// restarting it: a service measured in place. Its threads are measured from their state at the call.
+///
+/// **Thread safety:** may be called from any thread. **Errors:** AttachError when there is no such process or
+/// its /proc entries cannot be read (another user's process without the right to ptrace-read it).
+/// **Python equivalent:** none (`py-spy dump --pid`, for the wall/CPU split).
+Report measure_pid(int pid, std::chrono::milliseconds duration, MeasureOptions options = {});
 /// Number of CPUs this process may run on.
 int available_cores() noexcept;
 

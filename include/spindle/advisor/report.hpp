@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spindle/core/errors.hpp"
@@ -21,12 +22,21 @@ enum class Classification {
   not_enough_data,  ///< the run was too short (< 50 ms or < 4 samples) to judge: no verdict, no advice
 };
 
-/// The model the advisor recommends.
-enum class Model { processes, threads, async, none };
+/// The model the advisor recommends. `pipeline`: a run in phases (wait, then compute) wants a hybrid pipeline,
+/// each phase's work on its own model (spindle::pipeline).
+enum class Model { processes, threads, async, pipeline, none };
+
+/// One phase of a run: a stretch of time that mostly waited or mostly computed.
+struct Phase {
+  double start_s = 0;      ///< from the start of the measurement
+  double end_s = 0;        ///< end of the phase
+  bool computing = false;  ///< true: it mostly computed; false: it mostly waited
+  double cores = 0;        ///< cores used on average during the phase
+};
 
 /// "cpu-bound", "io-bound", "mixed", "lock-capped", "not-enough-data".
 const char* to_string(Classification c) noexcept;
-/// "processes", "threads", "async", "none".
+/// "processes", "threads", "async", "pipeline", "none".
 const char* to_string(Model m) noexcept;
 
 /// One thread of the measured process tree, as seen over the measurement window.
@@ -48,7 +58,8 @@ struct ThreadStats {
 
 /// The advisor's answer. All times in seconds.
 struct Report {
-  std::vector<std::string> command;  ///< the measured command (empty for a callable)
+  std::vector<std::string> command;  ///< the measured command (empty for a callable or an attached process)
+  int attached_pid = 0;              ///< the process measured in place (spindle advise --pid), else 0
   int exit_code = 0;                 ///< the child's exit status (128 + signal if it was killed)
   double wall_s = 0;                 ///< wall-clock duration
   /// Seconds from the start to the last sample that saw one of its threads alive: the span the per-thread
@@ -94,6 +105,11 @@ struct Report {
   std::string reason;                                        ///< one line: why this classification
   std::string advice;                                        ///< one line: what to do
   std::vector<ThreadStats> threads;                          ///< per-thread detail, busiest first
+  /// Cores used over time, one point per sampling tick (seconds from the start, cores): the run's timeline.
+  std::vector<std::pair<double, double>> timeline;
+  /// The run's phases when it had distinct waiting and computing stretches (each at least 20% of the run);
+  /// empty for a run of one character.
+  std::vector<Phase> phases;
 };
 
 /// The report as text for people (a few lines plus a per-thread table).
@@ -105,6 +121,11 @@ std::string to_json(const Report& report);
 /// Exposed so that callers (and tests) can classify observations they made themselves.
 void classify(Report& report);
 
+/// A running process could not be measured (no such process, or its /proc entries are not readable).
+class AttachError : public spindle::Error {
+ public:
+  using spindle::Error::Error;
+};
 /// A command could not be started (not found, not executable).
 /// **Python equivalent:** `FileNotFoundError` from `subprocess.run`.
 class LaunchError : public spindle::Error {
