@@ -160,6 +160,23 @@ void classify(Report& r) {
     io_wait = std::max(0.0, alive - cpu);
   }
   r.busy_fraction = want + io_wait > 0 ? std::min(1.0, want / (want + io_wait)) : 0.0;
+  // A thread asleep on a futex for other threads is not computing, and its lock waits are left out of its busy
+  // fraction: a main thread joining the futures of a pool whose threads sleep in I/O looks "busy" on its own,
+  // while the program as a whole wanted a small part of one core. Under half a core wanted, judge by every
+  // thread instead (the pool's sleepers included).
+  if (r.demand < 0.5 && working > 0 && r.busy_fraction > 0.3) {
+    double all_want = 0, all_wait = 0, all_cpu = 0;
+    for (const auto& t : r.threads) {
+      all_cpu += t.cpu_s;
+      all_want += t.cpu_s + t.runqueue_s;
+      all_wait += std::max(0.0, t.alive_s * (1.0 - t.lock_wait) - t.cpu_s - t.runqueue_s);
+    }
+    if (all_want + all_wait > 0 && all_want / (all_want + all_wait) < r.busy_fraction) {
+      r.busy_fraction = all_want / (all_want + all_wait);
+      io_wait = all_wait;
+      cpu = all_cpu;
+    }
+  }
   const double waiting = io_wait;
   r.wait_to_compute = cpu > 1e-9 ? waiting / cpu : INFINITY;
   const double switch_rate = static_cast<double>(voluntary) / wall;

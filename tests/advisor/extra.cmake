@@ -7,6 +7,12 @@ if(TARGET test_advisor)
   target_compile_definitions(test_advisor PRIVATE SPINDLE_ADVISOR_HELPER="$<TARGET_FILE:advisor_helper>"
                                                   SPINDLE_ADVISOR_PROGRAMS="${CMAKE_CURRENT_LIST_DIR}/programs")
 endif()
+# The corpus: the same helper and the programs under programs/.
+if(TARGET test_advisor_corpus)
+  add_dependencies(test_advisor_corpus advisor_helper)
+  target_compile_definitions(test_advisor_corpus PRIVATE SPINDLE_ADVISOR_HELPER="$<TARGET_FILE:advisor_helper>"
+                                                         SPINDLE_ADVISOR_PROGRAMS="${CMAKE_CURRENT_LIST_DIR}/programs")
+endif()
 # "It must call correctly ... itself running the lab demos": the tests advise `spindle lab NAME --quick`.
 if(TARGET test_advisor AND TARGET spindle_cli)
   add_dependencies(test_advisor spindle_cli)
