@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,7 @@ struct AdviseArgs {
   int cores = 0;
   int pid = 0;
   std::string duration = "10s";
+  std::string report_file;  // --report FILE.html
 };
 
 /// "10s", "500ms", "2.5" (seconds) -> milliseconds; -1 if it is not a duration.
@@ -56,6 +58,16 @@ long long parse_duration_ms(const std::string& text) {
 }
 
 int print(const AdviseArgs& args, const spindle::advisor::Report& report) {
+  if (!args.report_file.empty()) {
+    std::FILE* f = std::fopen(args.report_file.c_str(), "w");
+    const std::string html = spindle::advisor::to_html(report);
+    if (f == nullptr || std::fwrite(html.data(), 1, html.size(), f) != html.size()) {
+      if (f != nullptr) std::fclose(f);
+      fmt::print(stderr, "spindle advise: cannot write the report to {}\n", args.report_file);
+      return 1;
+    }
+    std::fclose(f);
+  }
   if (args.json) {
     fmt::print("{}\n", spindle::advisor::to_json(report));
   } else {
@@ -96,11 +108,7 @@ int run_advise(const AdviseArgs& args) {
   options.cores = args.cores;
   try {
     const auto report = spindle::advisor::measure_command(args.command, options);
-    if (args.json) {
-      fmt::print("{}\n", spindle::advisor::to_json(report));
-    } else {
-      fmt::print("{}", spindle::advisor::to_text(report));
-    }
+    if (print(args, report) != 0) return 1;
     return report.exit_code;
   } catch (const spindle::advisor::LaunchError& e) {
     if (args.json) {
@@ -125,6 +133,7 @@ const RegisterCommand reg([](CLI::App& app, int& rc) {
   sub->add_option("--pid", args->pid, "Measure this running process (and its children) in place, without a command")
       ->check(CLI::Range(1, 1 << 30));
   sub->add_option("--duration", args->duration, "With --pid: how long to sample (10s, 500ms, 2m; default 10s)");
+  sub->add_option("--report", args->report_file, "Also write an HTML page with the timeline chart to this file");
   // Not required() here: a missing command gets the usage line from run_advise, not CLI11's "required".
   sub->add_option("command", args->command, "The program and its arguments (after --)");
   sub->footer(std::string(kUsage) + "  (the command and its own options go after --)");

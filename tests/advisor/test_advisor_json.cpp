@@ -140,3 +140,40 @@ TEST_F(AdvisorJson, TooShortARunGetsNoVerdictAndNoAdvice) {
 }
 
 }  // namespace
+
+// The HTML report (spindle advise --report): self-contained, the command escaped, the timeline drawn with one
+// point per tick and a shaded rectangle per phase.
+namespace {
+
+TEST_F(AdvisorJson, HtmlReportDrawsTheTimelineAndItsPhases) {
+  Report r = long_io_run();
+  r.command = {"prog", "<script>alert(1)</script>"};
+  for (int i = 1; i <= 20; ++i) r.timeline.emplace_back(0.05 * i, i <= 10 ? 0.0 : 1.0);
+  r.phases = {{0.0, 0.5, false, 0.0}, {0.5, 1.0, true, 1.0}};
+  const std::string html = spindle::advisor::to_html(r);
+  EXPECT_EQ(html.rfind("<!doctype html>", 0), 0U);
+  EXPECT_EQ(html.find("<script>"), std::string::npos) << "the command must be escaped";
+  EXPECT_NE(html.find("&lt;script&gt;"), std::string::npos);
+  auto count = [&html](const std::string& what) {
+    int n = 0;
+    for (auto at = html.find(what); at != std::string::npos; at = html.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("http"), count("http://www.w3.org/2000/svg"));  // the only URL is the SVG namespace
+  const std::string svg = spindle::advisor::timeline_svg(r);
+  const auto points_at = svg.find("class=\"cores-used\"");
+  ASSERT_NE(points_at, std::string::npos);
+  const auto begin = svg.find("points=\"", points_at) + 8;
+  const std::string points = svg.substr(begin, svg.find('"', begin) - begin);
+  int n = 0;
+  for (char c : points) n += c == ',' ? 1 : 0;
+  EXPECT_EQ(n, 20);  // one point per tick
+  int rects = 0;
+  for (auto at = svg.find("<rect class=\"phase"); at != std::string::npos; at = svg.find("<rect class=\"phase", at + 1))
+    ++rects;
+  EXPECT_EQ(rects, 2);
+  EXPECT_NE(svg.find("phase wait"), std::string::npos);
+  EXPECT_NE(svg.find("phase compute"), std::string::npos);
+}
+
+}  // namespace

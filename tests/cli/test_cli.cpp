@@ -151,6 +151,24 @@ TEST_F(Cli, AdviseAttachesToARunningProcess) {
   EXPECT_EQ(both.rc, 2) << show(both);
 }
 
+TEST_F(Cli, AdviseWritesAnHtmlReportWithTheTimeline) {
+  char path[] = "/tmp/spindle-advise-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  const auto o = spindle({"advise", "--report", path, "--", "sleep", "0.3"});
+  EXPECT_EQ(o.rc, 0) << show(o);
+  std::ifstream in(path);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  EXPECT_TRUE(has(html, "<svg")) << html.substr(0, 400);
+  EXPECT_TRUE(has(html, "class=\"cores-used\"")) << html.substr(0, 400);
+  EXPECT_TRUE(has(html, "verdict")) << html.substr(0, 400);
+  const auto bad = spindle({"advise", "--report", "/nonexistent-dir/r.html", "--", "true"});
+  EXPECT_EQ(bad.rc, 1) << show(bad);
+  EXPECT_TRUE(has(bad.err, "cannot write the report")) << show(bad);
+}
+
 TEST_F(Cli, AdviseTooShortRunGivesNoRecommendation) {
   const auto j = spindle({"advise", "--json", "--", "false"});
   EXPECT_EQ(j.rc, 1) << show(j);  // false's own status

@@ -116,6 +116,11 @@ struct Report {
 std::string to_text(const Report& report);
 /// The report as one JSON object.
 std::string to_json(const Report& report);
+/// The report as a self-contained HTML page (no network needed): the verdict, the advice, and the timeline of
+/// cores used with the phases shaded, as inline SVG. Python equivalent: none.
+std::string to_html(const Report& report);
+/// The timeline chart alone: an SVG element with one `polyline.cores-used` and a `rect.phase` per phase.
+std::string timeline_svg(const Report& report);
 
 /// Fills the derived fields of `report` (parallelism ... advice) from its measured ones and its threads.
 /// Exposed so that callers (and tests) can classify observations they made themselves.
