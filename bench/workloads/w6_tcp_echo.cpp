@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "echo_common.hpp"
 #include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/locks.hpp"
 #include "spindle/aio/server.hpp"
@@ -35,20 +36,9 @@
 namespace spindle::bench {
 namespace {
 
-constexpr std::size_t kMsg = 64;
-
-aio::Task<void> echo(aio::StreamReader r, aio::StreamWriter w) {
-  try {
-    for (;;) {
-      std::string data = co_await r.read(static_cast<std::ptrdiff_t>(kMsg));
-      if (data.empty()) break;
-      w.write(data);
-      co_await w.drain();
-    }
-  } catch (const std::system_error&) {
-    // The load generator closed with a request in flight (a reset): the normal end of a run.
-  }
-}
+using echo::kMsg;
+using echo::now_ns;
+using echo::thread_cpu_s;
 
 /// The server side: serves on `port` until `stop` is set (from any thread through call_soon_threadsafe).
 struct EchoServer {
@@ -58,7 +48,7 @@ struct EchoServer {
   std::promise<int> bound;
 
   aio::Task<void> main(int port) {
-    aio::ConnectionHandler handler = echo;
+    aio::ConnectionHandler handler = echo::serve;
     auto starting = aio::start_server(std::move(handler), "127.0.0.1", port, {.backlog = 512});
     aio::Server server;
     try {
@@ -76,12 +66,6 @@ struct EchoServer {
     loop.call_soon_threadsafe([this] { stop.set(); });
   }
 };
-
-double thread_cpu_s(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 int serve_forever(int port, aio::Backend backend, const Options& options) {
   EchoServer s(backend);
@@ -116,12 +100,6 @@ struct Client {
   std::int64_t sent_ns = 0;
 };
 
-std::int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 void fill(Client& c, int id) {
   std::memset(c.out, 'a' + id % 26, kMsg);
   std::memcpy(c.out, &c.seq, sizeof c.seq);
@@ -147,7 +125,7 @@ bool send_request(Client& c, int id) {
 
 int run_w6(const Options& options) {
   // --arg backend=io_uring runs the server loop on io_uring (falling back to epoll where it is unavailable).
-  const aio::Backend backend = options.text("backend") == "io_uring" ? aio::Backend::io_uring : aio::Backend::epoll;
+  const aio::Backend backend = echo::backend_of(options);
   if (!options.text("serve").empty()) return serve_forever(std::stoi(options.text("serve")), backend, options);
   const int conns = static_cast<int>(options.count("connections"));
   const double warmup_s = options.quick ? 0.2 : 1.0;
@@ -201,24 +179,12 @@ int run_w6(const Options& options) {
   lat_ns.reserve(options.quick ? 200'000 : 2'000'000);
   std::int64_t requests = 0;
   std::int64_t bad = 0;
-  bool measuring = false;
-  const std::int64_t t_start = now_ns();
-  const std::int64_t t_measure = t_start + static_cast<std::int64_t>(warmup_s * 1e9);
-  const std::int64_t t_end = t_measure + static_cast<std::int64_t>(measure_s * 1e9);
-  double cpu0 = 0;
-  std::int64_t wall0 = 0;
+  echo::Window window(warmup_s, measure_s, sclock);
   for (int i = 0; i < conns && rc == 0; ++i) {
     if (!send_request(clients[static_cast<std::size_t>(i)], i)) rc = 1;
   }
   epoll_event evs[64];
-  while (rc == 0) {
-    const std::int64_t now = now_ns();
-    if (!measuring && now >= t_measure) {
-      measuring = true;
-      cpu0 = thread_cpu_s(sclock);
-      wall0 = now;
-    }
-    if (now >= t_end) break;
+  while (rc == 0 && window.tick()) {
     const int n = ::epoll_wait(ep, evs, 64, 100);
     for (int k = 0; k < n; ++k) {
       const int id = static_cast<int>(evs[k].data.u32);
@@ -234,28 +200,23 @@ int run_w6(const Options& options) {
       if (c.got < kMsg) continue;
       const std::int64_t done = now_ns();
       if (std::memcmp(c.in, c.out, kMsg) != 0) ++bad;
-      if (measuring) {
+      if (window.measuring()) {
         ++requests;
         lat_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(done - c.sent_ns, UINT32_MAX)));
       }
       if (!send_request(c, id)) rc = 1;
     }
   }
-  const double cpu1 = thread_cpu_s(sclock);
-  const double wall = static_cast<double>(now_ns() - wall0) * 1e-9;
+  const double server_cpu = window.server_cpu_s();
+  const double wall = window.wall_s();
   // Drain the last in-flight replies, then close; the server closes its side and stops.
   for (auto& c : clients) ::close(c.fd);
   ::close(ep);
   server.request_stop();
   server_thread.join();
 
-  std::sort(lat_ns.begin(), lat_ns.end());
-  auto pct = [&](double p) -> double {
-    if (lat_ns.empty()) return 0;
-    const auto i = static_cast<std::size_t>(p * static_cast<double>(lat_ns.size() - 1));
-    return static_cast<double>(lat_ns[i]) / 1000.0;
-  };
-  const double per_req_us = requests > 0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(requests) : 0;
+  auto pct = [&lat_ns](double p) { return echo::percentile_us(lat_ns, p); };
+  const double per_req_us = requests > 0 ? server_cpu * 1e6 / static_cast<double>(requests) : 0;
   Line("W6")
       .add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio")
       .add("conns", conns)
@@ -280,15 +241,8 @@ int run_w6(const Options& options) {
 const Register reg({.id = "W6",
                     .summary = "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)",
                     .variants = {},
-                    .params = {{.name = "connections",
-                                .help = "client connections, one request in flight each",
-                                .value = "50",
-                                .max = 10'000},
-                               {.name = "backend",
-                                .help = "the server loop's poller: epoll or io_uring",
-                                .value = "epoll",
-                                .kind = Param::Kind::choice,
-                                .choices = {"epoll", "io_uring"}},
+                    .params = {echo::connections_param(),
+                               echo::backend_param(),
                                {.name = "serve",
                                 .help = "serve on this port (0: any) until SIGINT, no load generator",
                                 .kind = Param::Kind::port}},

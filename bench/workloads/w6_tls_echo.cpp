@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "echo_common.hpp"
 #include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/locks.hpp"
 #include "spindle/aio/server.hpp"
@@ -37,20 +38,9 @@
 namespace spindle::bench {
 namespace {
 
-constexpr std::size_t kMsg = 64;
-
-aio::Task<void> echo(aio::StreamReader r, aio::StreamWriter w) {
-  try {
-    for (;;) {
-      std::string data = co_await r.read(static_cast<std::ptrdiff_t>(kMsg));
-      if (data.empty()) break;
-      w.write(data);
-      co_await w.drain();
-    }
-  } catch (const std::exception&) {
-    // The load generator closed with a request in flight (a reset): the normal end of a run.
-  }
-}
+using echo::kMsg;
+using echo::now_ns;
+using echo::thread_cpu_s;
 
 struct TlsEchoServer {
   explicit TlsEchoServer(aio::Backend backend) : loop({.backend = backend}) {
@@ -63,7 +53,7 @@ struct TlsEchoServer {
   std::size_t failures = 0;
 
   aio::Task<void> main() {
-    aio::ConnectionHandler handler = echo;
+    aio::ConnectionHandler handler = echo::serve;
     auto starting = aio::start_server(std::move(handler), "127.0.0.1", 0, {.backlog = 512, .ssl = &ctx});
     aio::Server server;
     try {
@@ -79,18 +69,6 @@ struct TlsEchoServer {
     co_await server.wait_closed();
   }
 };
-
-std::int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-double thread_cpu_s(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 int connect_loopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -161,7 +139,7 @@ bool send_request(Conn& c, int id) {
 }
 
 int run_w6_tls(const Options& options) {
-  const aio::Backend backend = options.text("backend") == "io_uring" ? aio::Backend::io_uring : aio::Backend::epoll;
+  const aio::Backend backend = echo::backend_of(options);
   const int conns = static_cast<int>(options.count("connections"));
   const double handshake_s = options.quick ? 0.3 : 2.0;
   const double warmup_s = options.quick ? 0.2 : 1.0;
@@ -244,23 +222,12 @@ int run_w6_tls(const Options& options) {
   lat_ns.reserve(options.quick ? 200'000 : 2'000'000);
   std::int64_t requests = 0;
   std::int64_t bad = 0;
-  bool measuring = false;
-  const std::int64_t t_measure = now_ns() + static_cast<std::int64_t>(warmup_s * 1e9);
-  const std::int64_t t_end = t_measure + static_cast<std::int64_t>(measure_s * 1e9);
-  double cpu0 = 0;
-  std::int64_t wall0 = 0;
+  echo::Window window(warmup_s, measure_s, sclock);
   for (int i = 0; i < conns && rc == 0; ++i) {
     if (!send_request(clients[static_cast<std::size_t>(i)], i)) rc = 1;
   }
   epoll_event evs[64];
-  while (rc == 0) {
-    const std::int64_t now = now_ns();
-    if (!measuring && now >= t_measure) {
-      measuring = true;
-      cpu0 = thread_cpu_s(sclock);
-      wall0 = now;
-    }
-    if (now >= t_end) break;
+  while (rc == 0 && window.tick()) {
     const int n = ::epoll_wait(ep, evs, 64, 100);
     for (int k = 0; k < n && rc == 0; ++k) {
       const int id = static_cast<int>(evs[k].data.u32);
@@ -278,7 +245,7 @@ int run_w6_tls(const Options& options) {
         if (c.got < kMsg) continue;
         const std::int64_t done = now_ns();
         if (std::memcmp(c.in, c.out, kMsg) != 0) ++bad;
-        if (measuring) {
+        if (window.measuring()) {
           ++requests;
           lat_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(done - c.sent_ns, UINT32_MAX)));
         }
@@ -287,8 +254,8 @@ int run_w6_tls(const Options& options) {
       }
     }
   }
-  const double cpu1 = thread_cpu_s(sclock);
-  const double wall = static_cast<double>(now_ns() - wall0) * 1e-9;
+  const double server_cpu = window.server_cpu_s();
+  const double wall = window.wall_s();
   for (auto& c : clients) {
     if (c.ssl != nullptr) SSL_free(c.ssl);
     if (c.fd >= 0) ::close(c.fd);
@@ -297,12 +264,7 @@ int run_w6_tls(const Options& options) {
   SSL_CTX_free(cctx);
   stop_server();
 
-  std::sort(lat_ns.begin(), lat_ns.end());
-  auto pct = [&](double p) -> double {
-    if (lat_ns.empty()) return 0;
-    const auto i = static_cast<std::size_t>(p * static_cast<double>(lat_ns.size() - 1));
-    return static_cast<double>(lat_ns[i]) / 1000.0;
-  };
+  auto pct = [&lat_ns](double p) { return echo::percentile_us(lat_ns, p); };
   Line("W6-TLS")
       .add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio")
       .add("handshakes", handshakes)
@@ -313,7 +275,7 @@ int run_w6_tls(const Options& options) {
       .add("per_s", static_cast<std::int64_t>(requests > 0 ? static_cast<double>(requests) / wall : 0.0))
       .add("p50_us", pct(0.50), 1)
       .add("p99_us", pct(0.99), 1)
-      .add("server_cpu_us_per_req", requests > 0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(requests) : 0.0, 2)
+      .add("server_cpu_us_per_req", requests > 0 ? server_cpu * 1e6 / static_cast<double>(requests) : 0.0, 2)
       .emit(options);
   std::fflush(stdout);
   if (bad != 0 || server.failures != 0) {
@@ -331,15 +293,7 @@ int run_w6_tls(const Options& options) {
 const Register reg({.id = "W6-TLS",
                     .summary = "W6 over TLS 1.3: handshakes/s (one after another), then 50 conns of 64-byte echo",
                     .variants = {},
-                    .params = {{.name = "connections",
-                                .help = "client connections, one request in flight each",
-                                .value = "50",
-                                .max = 10'000},
-                               {.name = "backend",
-                                .help = "the server loop's poller: epoll or io_uring",
-                                .value = "epoll",
-                                .kind = Param::Kind::choice,
-                                .choices = {"epoll", "io_uring"}}},
+                    .params = {echo::connections_param(), echo::backend_param()},
                     .run = run_w6_tls});
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "aio_echo.hpp"
 #include "census.hpp"
 #include "spindle/aio/gather.hpp"
 #include "spindle/aio/locks.hpp"
@@ -27,14 +28,7 @@ using TlsStress = spindle::test::LeakCheckedTest;
 
 constexpr int kConnections = 1000;
 
-aio::Task<void> echo_lines(aio::StreamReader r, aio::StreamWriter w) {
-  for (;;) {
-    std::string line = co_await r.readline();
-    if (line.empty()) break;
-    w.write(line);
-    co_await w.drain();
-  }
-}
+using spindle::test::echo_lines;
 
 struct Crowd {
   aio::SslContext client = aio::create_default_context(aio::Purpose::SERVER_AUTH, TestPki::get().ca_cert);

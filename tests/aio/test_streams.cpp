@@ -14,6 +14,7 @@
 #include <chrono>
 #include <string>
 
+#include "aio_echo.hpp"
 #include "census.hpp"
 #include "spindle/aio/future.hpp"
 #include "spindle/aio/gather.hpp"
@@ -30,14 +31,7 @@ namespace {
 
 using StreamsTest = spindle::test::LeakCheckedTest;
 
-aio::Task<void> echo_lines(aio::StreamReader r, aio::StreamWriter w) {
-  for (;;) {
-    std::string line = co_await r.readline();
-    if (line.empty()) break;
-    w.write(line);
-    co_await w.drain();
-  }
-}
+using spindle::test::echo_lines;
 
 bool ipv6_loopback_available() {
   const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -10,6 +10,7 @@
 #include <string>
 #include <system_error>
 
+#include "aio_echo.hpp"
 #include "census.hpp"
 #include "spindle/aio/errors.hpp"
 #include "spindle/aio/gather.hpp"
@@ -50,14 +51,7 @@ const aio::SslContext& shared_client_context() {
   return ctx;
 }
 
-aio::Task<void> echo_lines(aio::StreamReader r, aio::StreamWriter w) {
-  for (;;) {
-    std::string line = co_await r.readline();
-    if (line.empty()) break;
-    w.write(line);
-    co_await w.drain();
-  }
-}
+using spindle::test::echo_lines;
 
 aio::Task<void> echo_over_tls() {
   aio::SslContext sctx = server_context();
