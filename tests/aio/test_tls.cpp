@@ -336,6 +336,27 @@ aio::Task<void> close_notify_and_write_eof() {
 
 TEST_F(TlsTest, CloseSendsCloseNotifyAndWriteEofIsRefused) { aio::run(close_notify_and_write_eof()); }
 
+aio::Task<void> floods(aio::StreamReader, aio::StreamWriter w) {
+  w.write(std::string(32 << 20, 'f'));  // far more than the socket buffers take while the client reads nothing
+  co_return;                            // the server closes: close_notify waits behind the data
+}
+
+aio::Task<void> shutdown_timeout() {
+  aio::Server server = co_await aio::start_server(floods, "127.0.0.1", 0,
+                                                  {.ssl = &shared_server_context(), .ssl_shutdown_timeout = 100ms});
+  auto [r, w] = co_await aio::open_connection("127.0.0.1", server.port(),
+                                              {.ssl = &shared_client_context(), .server_hostname = "localhost"});
+  server.close();
+  // The flush can never finish (the client does not read): the shutdown timeout cuts the connection, so the
+  // server's wait for its connections ends. Without it, this would wait as long as the client stays.
+  co_await server.wait_closed();
+  EXPECT_EQ(server.active_connections(), 0U);
+  w.close();
+  co_await w.wait_closed();
+}
+
+TEST_F(TlsTest, AShutdownThatCannotFlushIsCutAtTheShutdownTimeout) { aio::run(shutdown_timeout()); }
+
 aio::Task<void> client_certificates() {
   aio::SslContext sctx = server_context();
   sctx.set_verify_mode(aio::VerifyMode::CERT_REQUIRED);
