@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/streams.hpp"
 #include "workload.hpp"
 
