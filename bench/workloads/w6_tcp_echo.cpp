@@ -38,7 +38,6 @@ namespace {
 
 using echo::kMsg;
 using echo::now_ns;
-using echo::thread_cpu_s;
 
 /// The server side: serves on `port` until `stop` is set (from any thread through call_soon_threadsafe).
 struct EchoServer {
