@@ -2,7 +2,7 @@
 // One-shot readiness waits on a file descriptor (connect completion, UDP, pidfd). The awaiter registers a
 // reader/writer with the running loop for the duration of the wait only and removes it on resume,
 // cancellation or loop close, so a cancelled wait leaves nothing registered. Streams do not use this: they
-// keep one persistent reader per connection (see streams.cpp) to save an epoll_ctl per read.
+// keep one persistent reader per connection (see stream_transport.cpp) to save an epoll_ctl per read.
 
 #include <coroutine>
 
