@@ -243,8 +243,13 @@ void classify(Report& r) {
   // Phases: a run that first waited, then computed (download, then parse) is mixed in time, not in each task:
   // a hybrid pipeline overlaps the phases. A program that already runs an event loop is judged by that instead
   // (an interpreter's start-up, before its loop runs, would otherwise look like a computing phase).
-  r.phases = runs_event_loop ? std::vector<Phase>{} : find_phases(r);
-  if (!r.phases.empty() && r.classification != Classification::lock_capped) {
+  // (Phases are not looked for in an I/O-bound run either, for the same reason.)
+  // Phases refine a run that computed for a real share of its time: an I/O-bound one (a short start-up, then
+  // waiting: seen on 40 blocked threads under TSan at load) stays I/O-bound.
+  const bool can_be_phased = !runs_event_loop && r.classification != Classification::io_bound &&
+                             r.classification != Classification::lock_capped;
+  r.phases = can_be_phased ? find_phases(r) : std::vector<Phase>{};
+  if (!r.phases.empty()) {
     r.classification = Classification::mixed;
     std::string seq;
     for (const auto& p : r.phases) {

@@ -135,6 +135,7 @@ TEST_F(Advisor, ThreadsBlockedInCallsCountAsWaitsInFlight) {
 TEST_F(Advisor, AProgramThatWaitsThenComputesRunsInPhasesAndWantsAPipeline) {
   const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "phases", "1", "0.5"});
   EXPECT_EQ(r.exit_code, 0);
+  SKIP_IF_MACHINE_BUSY(r);  // a starved computing phase looks like waiting
   ASSERT_EQ(r.phases.size(), 2U) << explain(r);
   EXPECT_FALSE(r.phases[0].computing) << explain(r);
   EXPECT_TRUE(r.phases[1].computing) << explain(r);
@@ -157,10 +158,11 @@ TEST_F(Advisor, AttachingToARunningProcessMeasuresItInPlace) {
   spinner.join();
   EXPECT_EQ(r.attached_pid, getpid());
   EXPECT_TRUE(r.command.empty());
-  EXPECT_GE(r.working_threads, 1) << explain(r);
-  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
   EXPECT_THROW(spindle::advisor::measure_pid(-1, std::chrono::milliseconds(10)), spindle::advisor::AttachError);
   EXPECT_THROW(spindle::advisor::measure_pid(999999999, std::chrono::milliseconds(10)), spindle::advisor::AttachError);
+  SKIP_IF_MACHINE_BUSY(r);  // the spinner's verdict rests on getting a core
+  EXPECT_GE(r.working_threads, 1) << explain(r);
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
 }
 
 #ifdef SPINDLE_CLI
