@@ -10,7 +10,7 @@ SPINDLE := build/$(PRESET)/apps/spindle/spindle
 # `make lab` also writes the HTML report (an SVG chart per demo) next to the build.
 LAB_ARGS ?= --report build/lab-report.html
 
-.PHONY: all deps configure build tool lab test test-tsan test-asan test-clang bench examples install clean
+.PHONY: all deps test-deps configure build tool lab test test-tsan test-asan test-clang bench examples install clean
 
 all: build
 
@@ -36,7 +36,10 @@ lab: tool
 	$(SPINDLE) lab $(LAB_ARGS)
 	@echo "report: build/lab-report.html"
 
-test: build
+test-deps:
+	@./scripts/install-deps.sh --tests
+
+test: build test-deps
 	ctest --preset $(PRESET) -j $(JOBS) $(CTEST_ARGS)
 
 test-tsan:

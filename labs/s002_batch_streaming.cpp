@@ -94,7 +94,8 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"streaming: items held at once", static_cast<double>(stream_peak), lab::kNone, lab::kNone, "items",
                     "channel bound 16"});
   // Built whole: assigning the short strings one by one trips g++ 12's false -Wrestrict (PR 105329) at -O3.
-  r.chart = lab::Chart{"time to first result (s)", "s", {{"batch", batch_first}, {"streaming", stream_first}}, {}, ""};
+  r.chart = lab::Chart{
+      "time to first result (s)", "s", {{"batch", batch_first}, {"streaming", stream_first}}, {}, {}, {}, {}, ""};
   r.facts = {{"batch_first_s", batch_first},
              {"stream_first_s", stream_first},
              {"batch_peak", static_cast<double>(batch_peak)},

@@ -211,7 +211,11 @@ lab::Result run(const lab::Options& o) {
   r.rows.push_back({"naive: one thread pool of " + workers, naive_s, lab::kNone, lab::kNone, "s",
                     "fetch + parse + score + write per task"});
   bool named = false;
+  lab::Chart busy;
+  busy.title = "per-stage utilisation: the bottleneck is the stage that stays busy";
+  busy.unit = "% busy";
   for (const auto& s : report.stages) {
+    busy.bars.emplace_back(s.name, 100.0 * s.busy);
     r.rows.push_back({"busy: " + s.name, 100.0 * s.busy, lab::kNone, lab::kNone, "%",
                       s.name == report.bottleneck ? "the bottleneck" : ""});
     named = named || s.name == report.bottleneck;
@@ -226,6 +230,7 @@ lab::Result run(const lab::Options& o) {
   r.chart.title = "the same " + std::to_string(records) + " records: hybrid pipeline vs one thread pool (s)";
   r.chart.unit = "s";
   r.chart.bars = {{"hybrid pipeline", hybrid_s}, {"naive thread pool", naive_s}};
+  r.more_charts.push_back(std::move(busy));
   r.facts = {{"records", records},
              {"hybrid_s", hybrid_s},
              {"naive_s", naive_s},

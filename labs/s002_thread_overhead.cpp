@@ -21,6 +21,7 @@ lab::Result run(const lab::Options& o) {
   const double wait_s = std::chrono::duration<double>(wait).count();
   int flat_at = 0;
   double previous = 0;
+  lab::Series measured{"spindle: C++ threads", {}, false}, ideal_line{"ideal here", {}, true};
   for (int n = 1; n <= max_threads; n *= 2) {
     double t = 0;
     {
@@ -43,7 +44,8 @@ lab::Result run(const lab::Options& o) {
     const double ideal = std::min<double>(n, (wait_s + cpu_one) / cpu_one * cores());
     r.rows.push_back({std::to_string(n) + " thread" + (n > 1 ? "s" : ""), speedup, lab::kNone, ideal, "x",
                       "batch in " + std::to_string(static_cast<int>(t * 1000)) + " ms"});
-    r.chart.points.emplace_back(n, speedup);
+    measured.points.emplace_back(n, speedup);
+    ideal_line.points.emplace_back(n, ideal);
     if (n > 1 && flat_at == 0 && speedup < previous * 1.25) flat_at = n;
     r.facts["speedup_" + std::to_string(n)] = speedup;
     previous = speedup;
@@ -51,6 +53,8 @@ lab::Result run(const lab::Options& o) {
   r.chart.title = "speed-up against the number of threads";
   r.chart.unit = "speed-up (x)";
   r.chart.x_label = "threads (log scale)";
+  r.chart.log_x = true;
+  r.chart.lines = {std::move(measured), std::move(ideal_line)};
   r.facts["flattens_at"] = flat_at;
   r.notes.push_back(std::to_string(tasks) + " tasks, each " + std::to_string(wait.count()) + " ms waiting + ~" +
                     std::to_string(static_cast<int>(cpu_one * 1e6)) + " us computing");

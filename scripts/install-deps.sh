@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages spindle builds with, and only those that are missing, so that `make lab` and
 # `make test` work on a fresh Debian 12 machine. apt-get runs only when something is actually missing.
+# `--tests` adds what only the test suite needs (Chromium, which renders the lab's report in a test), so that
+# `make lab` does not pull a browser onto a newcomer's machine.
 set -euo pipefail
 
 packages=(
@@ -10,6 +12,9 @@ packages=(
   libcli11-dev libfmt-dev libcereal-dev liburing-dev nlohmann-json3-dev libssl-dev openssl
   python3
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
-// `spindle lab [list | NAME...] [--quick] [--json] [--report FILE]`: runs the seeds' demos (labs/*.cpp) and
-// prints, per demo, a table of variants with the measured figure, the seed's and this machine's ideal.
+// `spindle lab [list | NAME...] [--quick] [--json] [--report FILE] [--python PATH | --no-python]`: runs the seeds'
+// demos (labs/*.cpp) and prints, per demo, a table of variants with the measured figure, the seed's and this machine's
+// ideal.
 
 #include <fmt/core.h>
 #include <sys/utsname.h>
@@ -7,15 +8,19 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "commands.hpp"
 #include "spindle/lab/demo.hpp"
+#include "spindle/lab/python.hpp"
 #include "spindle/process/start_method.hpp"
 
 namespace spindle::cli {
@@ -26,7 +31,38 @@ struct LabArgs {
   bool quick = false;
   bool json = false;
   std::string report;
+  std::string python;  // --python PATH
+  bool no_python = false;
 };
+
+// Where the CPython twins are: $SPINDLE_LAB_PYTHON_DIR, next to an installed tool, or in the source tree.
+std::string twins_dir() {
+  if (const char* env = std::getenv("SPINDLE_LAB_PYTHON_DIR"); env && *env) return env;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "spindle" / "labs" / "python";
+    if (std::filesystem::exists(installed / "labkit.py", ec)) return installed.string();
+  }
+  return SPINDLE_SOURCE_LAB_PYTHON_DIR;
+}
+
+// Runs a demo's CPython twin and puts its figures beside spindle's; a twin that fails says so in the
+// demo's output (the C++ figures stand on their own).
+void add_python(const spindle::lab::Demo& demo, spindle::lab::Result& result, const std::string& python,
+                const std::string& dir, bool quick) {
+  const std::string script = spindle::lab::twin_script(dir, demo.name);
+  try {
+    const auto twin =
+        spindle::lab::run_twin(python, script, quick, quick ? std::chrono::seconds(120) : std::chrono::seconds(600));
+    const auto unmatched = spindle::lab::merge_twin(result, twin);
+    result.python = fmt::format("CPython here: Python {} ({}), twin {} ran in {:.1f} s", twin.version, python,
+                                std::filesystem::path(script).filename().string(), twin.elapsed_s);
+    for (const auto& variant : unmatched) result.python += fmt::format("; it reported '{}', no row here", variant);
+  } catch (const std::exception& e) {
+    result.python = fmt::format("CPython here: not measured: {}", e.what());
+  }
+}
 
 std::string machine() {
   utsname u{};
@@ -76,6 +112,16 @@ int run_lab(const LabArgs& args) {
   options.terminal = !args.json && isatty(1) != 0;
   options.out = args.json ? stderr : stdout;
   std::vector<std::pair<const spindle::lab::Demo*, spindle::lab::Result>> results;
+  // The "CPython here" column: the interpreter asked for, else /usr/bin/python3 or python3 on PATH.
+  std::optional<std::string> python;
+  if (!args.no_python) {
+    python = spindle::lab::find_python(args.python);
+    if (!python && !args.python.empty()) {
+      fmt::print(stderr, "spindle lab: --python {}: not an executable interpreter\n", args.python);
+      return 2;
+    }
+  }
+  const std::string dir = twins_dir();
   int rc = 0;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     const auto* demo = chosen[i];
@@ -89,6 +135,12 @@ int run_lab(const LabArgs& args) {
       fmt::print(stderr, "spindle lab: {} failed: {}\n", demo->name, e.what());
       rc = 1;
       continue;
+    }
+    if (python) {
+      add_python(*demo, result, *python, dir, args.quick);
+    } else if (!args.no_python) {
+      result.python =
+          "CPython here: not measured: no Python 3 interpreter found (install python3, or pass --python PATH)";
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (bar) fmt::print(stderr, "\r\033[K");
@@ -120,6 +172,9 @@ const RegisterCommand reg([](CLI::App& app, int& rc) {
   sub->add_flag("--quick", args->quick, "Scaled-down sizes: seconds in all (figures not comparable to the seed's)");
   sub->add_flag("--json", args->json, "One JSON object per demo");
   sub->add_option("--report", args->report, "Also write a self-contained HTML report with a chart per demo");
+  sub->add_option("--python", args->python,
+                  "The CPython to run each demo's twin with (default /usr/bin/python3, else python3 on PATH)");
+  sub->add_flag("--no-python", args->no_python, "Do not run the CPython twins (no \"CPython here\" column)");
   sub->callback([args, &rc] { rc = run_lab(*args); });
 });
 

@@ -6,43 +6,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "svg.hpp"
+
 namespace spindle::lab {
 namespace {
 
-std::string fixed(double v, int width = 0) {
-  char buf[64];
-  if (!std::isfinite(v)) {
-    std::snprintf(buf, sizeof buf, "%*s", width, "-");
-  } else if (std::fabs(v) >= 1000 || v == std::floor(v)) {
-    std::snprintf(buf, sizeof buf, "%*.0f", width, v);
-  } else if (std::fabs(v) >= 10) {
-    std::snprintf(buf, sizeof buf, "%*.1f", width, v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%*.3f", width, v);
-  }
-  return buf;
-}
-
-// HTML text and attribute values.
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '<')
-      out += "&lt;";
-    else if (ch == '>')
-      out += "&gt;";
-    else if (ch == '&')
-      out += "&amp;";
-    else if (ch == '"')
-      out += "&quot;";
-    else
-      out += ch;
-  }
-  return out;
-}
+using detail::fixed;
+using detail::html_escape;
 
 Chart chart_of(const Result& r) {
-  if (!r.chart.bars.empty() || !r.chart.points.empty()) return r.chart;
+  if (!r.chart.empty()) return r.chart;
   // The rows' measured figures, those in the first row's unit only: one axis, no apples against oranges.
   Chart c;
   c.title = "measured";
@@ -54,80 +27,12 @@ Chart chart_of(const Result& r) {
   return c;
 }
 
-std::string svg_bars(const Chart& c) {
-  const int bar_h = 22, plot_w = 420, pad = 8;
-  // Wide enough for the longest label (about 7 px per character at font-size 12), so none is clipped.
-  std::size_t longest = 0;
-  for (const auto& b : c.bars) longest = std::max(longest, b.first.size());
-  const int label_w = std::max(160, static_cast<int>(longest) * 7 + 12);
-  const int h = pad * 2 + bar_h * static_cast<int>(c.bars.size()) + 20;
-  double max = 0;
-  for (const auto& b : c.bars) max = std::max(max, b.second);
-  if (max <= 0) max = 1;
-  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(label_w + plot_w + 90) +
-                  "\" height=\"" + std::to_string(h) + "\" font-family=\"sans-serif\" font-size=\"12\">";
-  int y = pad;
-  for (const auto& [label, value] : c.bars) {
-    const int w = std::max(1, static_cast<int>(plot_w * value / max));
-    s += "<text x=\"" + std::to_string(label_w - 6) + "\" y=\"" + std::to_string(y + 15) + "\" text-anchor=\"end\">" +
-         html_escape(label) + "</text>";
-    s += "<rect x=\"" + std::to_string(label_w) + "\" y=\"" + std::to_string(y + 3) + "\" width=\"" +
-         std::to_string(w) + "\" height=\"" + std::to_string(bar_h - 6) + "\" fill=\"#4a7ab5\"/>";
-    s += "<text x=\"" + std::to_string(label_w + w + 4) + "\" y=\"" + std::to_string(y + 15) + "\">" + fixed(value) +
-         " " + html_escape(c.unit) + "</text>";
-    y += bar_h;
+bool has_python(const Result& r) {
+  if (!r.python.empty()) return true;
+  for (const auto& row : r.rows) {
+    if (std::isfinite(row.python)) return true;
   }
-  s += "</svg>";
-  return s;
-}
-
-std::string svg_line(const Chart& c) {
-  const int w = 560, h = 260, left = 60, bottom = 40, top = 12, right = 20;
-  double xmin = c.points.front().first, xmax = xmin, ymax = 0;
-  for (const auto& [x, y] : c.points) {
-    xmin = std::min(xmin, x);
-    xmax = std::max(xmax, x);
-    ymax = std::max(ymax, y);
-  }
-  const bool logx = xmin > 0 && xmax / xmin > 16;  // thread counts 1..128: a log2 axis
-  const auto fx = [&](double x) {
-    const double a =
-        logx ? std::log2(x / xmin) / std::max(1e-9, std::log2(xmax / xmin)) : (x - xmin) / std::max(1e-9, xmax - xmin);
-    return left + a * (w - left - right);
-  };
-  if (ymax <= 0) ymax = 1;
-  const auto fy = [&](double y) { return top + (1 - y / ymax) * (h - top - bottom); };
-  char buf[160];
-  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(w) + "\" height=\"" +
-                  std::to_string(h) + "\" font-family=\"sans-serif\" font-size=\"12\">";
-  std::snprintf(buf, sizeof buf, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, h - bottom,
-                w - right, h - bottom);
-  s += buf;
-  std::snprintf(buf, sizeof buf, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>", left, top, left,
-                h - bottom);
-  s += buf;
-  std::string path;
-  for (const auto& [x, y] : c.points) {
-    std::snprintf(buf, sizeof buf, "%.1f,%.1f ", fx(x), fy(y));
-    path += buf;
-    std::snprintf(buf, sizeof buf, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#4a7ab5\"/>", fx(x), fy(y));
-    s += buf;
-    std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", fx(x), h - bottom + 14,
-                  fixed(x).c_str());
-    s += buf;
-  }
-  s += "<polyline fill=\"none\" stroke=\"#4a7ab5\" stroke-width=\"2\" points=\"" + path + "\"/>";
-  std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>", left - 4, top + 10,
-                fixed(ymax).c_str());
-  s += buf;
-  std::snprintf(buf, sizeof buf, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>", left - 4, h - bottom);
-  s += buf;
-  s += "<text x=\"" + std::to_string((w + left) / 2) + "\" y=\"" + std::to_string(h - 6) +
-       "\" text-anchor=\"middle\">" + html_escape(c.x_label) + "</text>";
-  s += "<text x=\"14\" y=\"" + std::to_string(h / 2) + "\" transform=\"rotate(-90 14 " + std::to_string(h / 2) +
-       ")\" text-anchor=\"middle\">" + html_escape(c.unit) + "</text>";
-  s += "</svg>";
-  return s;
+  return false;
 }
 
 }  // namespace
@@ -154,17 +59,22 @@ std::string render_text(const Demo& demo, const Result& r) {
   std::string out = "== " + demo.name + ": " + demo.title + "\n";
   std::size_t width = 7;
   for (const auto& row : r.rows) width = std::max(width, row.variant.size());
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "  %-*s %12s %12s %12s  %s\n", static_cast<int>(width), "variant", "measured",
-                "seed (32c)", "ideal here", "unit");
+  // The "CPython here" column appears once a twin was tried: its figures, or "-" where CPython has no such
+  // variant, with the reason under the table when it did not run at all.
+  const bool py = has_python(r);
+  char buf[640];
+  std::snprintf(buf, sizeof buf, "  %-*s %12s%s %12s %12s  %s\n", static_cast<int>(width), "variant", "spindle",
+                py ? "  CPython here" : "", "seed (32c)", "ideal here", "unit");
   out += buf;
   for (const auto& row : r.rows) {
-    std::snprintf(buf, sizeof buf, "  %-*s %12s %12s %12s  %-6s %s\n", static_cast<int>(width), row.variant.c_str(),
-                  std::isfinite(row.measured) ? fixed(row.measured).c_str() : "n/a", fixed(row.seed).c_str(),
-                  fixed(row.ideal).c_str(), row.unit.c_str(), row.note.c_str());
+    const std::string python = py ? " " + fixed(row.python, 13) : "";
+    std::snprintf(buf, sizeof buf, "  %-*s %12s%s %12s %12s  %-6s %s\n", static_cast<int>(width), row.variant.c_str(),
+                  std::isfinite(row.measured) ? fixed(row.measured).c_str() : "n/a", python.c_str(),
+                  fixed(row.seed).c_str(), fixed(row.ideal).c_str(), row.unit.c_str(), row.note.c_str());
     out += buf;
   }
   for (const auto& note : r.notes) out += "  " + note + "\n";
+  if (!r.python.empty()) out += "  " + r.python + "\n";
   out += "  => " + r.lesson + "\n\n";
   return out;
 }
@@ -183,6 +93,7 @@ std::string render_json(const Demo& demo, const Result& r, double elapsed_s) {
                     {"measured", row.measured},
                     {"seed", row.seed},
                     {"ideal", row.ideal},
+                    {"python", row.python},
                     {"unit", row.unit},
                     {"available", std::isfinite(row.measured)},
                     {"note", row.note}});
@@ -190,6 +101,7 @@ std::string render_json(const Demo& demo, const Result& r, double elapsed_s) {
   auto& facts = o["facts"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : r.facts) facts[k] = v;
   o["lesson"] = r.lesson;
+  o["python"] = r.python;
   return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -199,29 +111,36 @@ std::string render_html(const std::vector<std::pair<const Demo*, Result>>& resul
       "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
       "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
       "td:first-child,th:first-child{text-align:left}.lesson{font-weight:bold}.na{color:#a33}"
-      "section{border-top:1px solid #ddd;margin-top:1.5em}</style></head><body>\n"
+      "table.tree td,table.tree th{text-align:left}.unmeasured{color:#888}figure{margin:.8em 0}"
+      "figcaption{font-style:italic}section{border-top:1px solid #ddd;margin-top:1.5em}</style></head><body>\n"
       "<h1>spindle lab</h1><p>" +
       html_escape(machine) +
       ". Seed figures come from the seeds' machine (32 cores, CPython 3.12); the ideal is this machine's "
-      "best case.</p>\n";
+      "best case; \"CPython here\" is our Python twin of each demo, run on this machine.</p>\n";
+  // The one-screen summary: which model for which work, each branch proved by a figure from this run.
+  h += "<section id=\"summary\"><h2>Which model? The seeds' decision tree, measured here</h2>\n<table class=\"tree\">"
+       "<tr><th>if</th><th>then</th><th>the figure from this machine</th></tr>";
+  for (const auto& b : summary_of(results)) {
+    h += "<tr><td>" + html_escape(b.question) + "</td><td><b>" + html_escape(b.answer) + "</b></td><td" +
+         (b.measured ? "" : " class=\"unmeasured\"") + ">" + html_escape(b.evidence) + "</td></tr>";
+  }
+  h += "</table></section>\n";
   for (const auto& [demo, r] : results) {
+    const bool py = has_python(r);
     h += "<section><h2>" + html_escape(demo->name) + ": " + html_escape(demo->title) +
-         "</h2>\n<table><tr>"
-         "<th>variant</th><th>measured</th><th>seed (32 cores)</th><th>ideal here</th><th>unit</th><th>note</th></tr>";
+         "</h2>\n<table><tr><th>variant</th><th>spindle</th>" + (py ? "<th>CPython here</th>" : "") +
+         "<th>seed (32 cores)</th><th>ideal here</th><th>unit</th><th>note</th></tr>";
     for (const auto& row : r.rows) {
       h += "<tr><td>" + html_escape(row.variant) + "</td><td" +
            (std::isfinite(row.measured) ? std::string(">") + fixed(row.measured) : std::string(" class=\"na\">n/a")) +
-           "</td><td>" + fixed(row.seed) + "</td><td>" + fixed(row.ideal) + "</td><td>" + html_escape(row.unit) +
-           "</td><td>" + html_escape(row.note) + "</td></tr>";
+           "</td>" + (py ? "<td>" + fixed(row.python) + "</td>" : "") + "<td>" + fixed(row.seed) + "</td><td>" +
+           fixed(row.ideal) + "</td><td>" + html_escape(row.unit) + "</td><td>" + html_escape(row.note) + "</td></tr>";
     }
     h += "</table>\n";
-    const Chart c = chart_of(r);
-    if (!c.bars.empty())
-      h += svg_bars(c);
-    else if (!c.points.empty())
-      h += svg_line(c);
-    if (!c.title.empty() && c.title != "measured") h += "<p><i>" + html_escape(c.title) + "</i></p>";
+    h += detail::svg_figure(chart_of(r));
+    for (const auto& c : r.more_charts) h += detail::svg_figure(c);
     for (const auto& note : r.notes) h += "<p>" + html_escape(note) + "</p>";
+    if (!r.python.empty()) h += "<p>" + html_escape(r.python) + "</p>";
     h += "<p class=\"lesson\">" + html_escape(r.lesson) + "</p></section>\n";
   }
   h += "</body></html>\n";

@@ -5,6 +5,7 @@ namespace spindle::lab {
 Gil::Gil(std::chrono::microseconds switch_interval) : interval_(switch_interval) {}
 
 void Gil::acquire() {
+  notify(GilState::waiting_for_gil);
   std::unique_lock lock(mutex_);
   while (locked_) {
     const std::uint64_t seen = switch_number_;
@@ -21,15 +22,21 @@ void Gil::acquire() {
   ++switch_number_;
   drop_request_.store(false, std::memory_order_relaxed);
   switch_cond_.notify_all();
+  lock.unlock();
+  notify(GilState::running);
 }
 
 void Gil::release() {
-  std::lock_guard lock(mutex_);
-  locked_ = false;
-  cond_.notify_one();
+  {
+    std::lock_guard lock(mutex_);
+    locked_ = false;
+    cond_.notify_one();
+  }
+  notify(GilState::released);
 }
 
 void Gil::yield_to_waiter() {
+  notify(GilState::waiting_for_gil);
   std::unique_lock lock(mutex_);
   locked_ = false;
   cond_.notify_one();

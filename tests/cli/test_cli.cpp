@@ -101,6 +101,34 @@ TEST_F(Cli, UnknownOptionOfACommandNamesIt) {
   EXPECT_TRUE(has(o.err, "--frobnicate")) << show(o);
 }
 
+// The "CPython here" column: a --python that is no interpreter is a usage error; a twin that fails says why in
+// the demo's output (the C++ figures stand); --no-python leaves the column out; by default the twin runs.
+TEST_F(Cli, LabPythonChoices) {
+  const auto missing = spindle({"lab", "003-futures", "--quick", "--python", "/no/such/python3"});
+  EXPECT_EQ(missing.rc, 2) << show(missing);
+  EXPECT_TRUE(has(missing.err, "/no/such/python3")) << show(missing);
+
+  const auto failing = spindle({"lab", "003-futures", "--quick", "--json", "--python", "/bin/false"});
+  EXPECT_EQ(failing.rc, 0) << show(failing);
+  const auto f = nlohmann::json::parse(failing.out);
+  EXPECT_TRUE(has(f["python"].get<std::string>(), "not measured")) << show(failing);
+  EXPECT_TRUE(has(f["python"].get<std::string>(), "status 1")) << show(failing);
+
+  const auto off = spindle({"lab", "003-futures", "--quick", "--json", "--no-python"});
+  EXPECT_EQ(off.rc, 0) << show(off);
+  const auto n = nlohmann::json::parse(off.out);
+  EXPECT_EQ(n["python"], "");
+  for (const auto& row : n["rows"]) EXPECT_TRUE(row["python"].is_null());
+
+  const auto on = spindle({"lab", "003-futures", "--quick", "--json"});
+  EXPECT_EQ(on.rc, 0) << show(on);
+  const auto j = nlohmann::json::parse(on.out);
+  EXPECT_TRUE(has(j["python"].get<std::string>(), "CPython here: Python 3")) << show(on);
+  int filled = 0;
+  for (const auto& row : j["rows"]) filled += row["python"].is_number() ? 1 : 0;
+  EXPECT_GT(filled, 0) << show(on);
+}
+
 TEST_F(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(spindle({"--help"}).rc, 0);
   EXPECT_EQ(spindle({"bench", "--help"}).rc, 0);

@@ -7,10 +7,18 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 namespace spindle::lab {
+
+/// What a thread under the GIL is doing, for the lab's state charts.
+enum class GilState {
+  running,          ///< holds the GIL (runs bytecode)
+  waiting_for_gil,  ///< wants the GIL and waits for it
+  released,         ///< let it go (a blocking wait, or its work is done)
+};
 
 /// CPython's GIL: one lock that a thread must hold to "run bytecode".
 ///
@@ -43,6 +51,10 @@ class Gil {
     if (drop_request_.load(std::memory_order_relaxed)) yield_to_waiter();
   }
 
+  /// Calls `observer(state)` on the thread whose state changes, at every change from now on (a tracing aid
+  /// with no Python equivalent). Set it before threads use the GIL; it must be cheap and must not throw.
+  void set_observer(std::function<void(GilState)> observer) { observer_ = std::move(observer); }
+
   /// How many times the lock changed hands.
   std::uint64_t switches() const noexcept { return switches_.load(std::memory_order_relaxed); }
   /// How many drop requests waiters made.
@@ -74,6 +86,9 @@ class Gil {
 
  private:
   void yield_to_waiter();
+  void notify(GilState state) const {
+    if (observer_) observer_(state);
+  }
 
   const std::chrono::microseconds interval_;
   std::mutex mutex_;
@@ -85,6 +100,7 @@ class Gil {
   std::atomic<bool> drop_request_{false};
   std::atomic<std::uint64_t> switches_{0};
   std::atomic<std::uint64_t> requests_{0};
+  std::function<void(GilState)> observer_;
 };
 
 }  // namespace spindle::lab
