@@ -27,12 +27,13 @@ void Gil::acquire() {
 }
 
 void Gil::release() {
-  {
-    std::lock_guard lock(mutex_);
-    locked_ = false;
-    cond_.notify_one();
-  }
+  // Observed before the lock is free: the next holder's "running" is then observed after this, so the trace
+  // never shows two threads running at once (observed after unlocking, a preempted thread could end its span
+  // after the next one began).
   notify(GilState::released);
+  std::lock_guard lock(mutex_);
+  locked_ = false;
+  cond_.notify_one();
 }
 
 void Gil::yield_to_waiter() {

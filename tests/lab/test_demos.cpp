@@ -122,7 +122,9 @@ TEST_F(Demos, CpuBoundGilThreadsDoNotBeatSerial) {
   // The state chart: a lane per thread; at no moment do two threads both run (hold the GIL).
   ASSERT_EQ(r.more_charts.size(), 1u);
   const auto& lanes = r.more_charts[0].lanes;
-  EXPECT_EQ(lanes.size(), 8u);
+  // A lane per pool thread that ran a task (a thread may run two while another is still starting).
+  EXPECT_GE(lanes.size(), 2u);
+  EXPECT_LE(lanes.size(), 8u);
   std::vector<std::pair<double, double>> running;
   for (const auto& lane : lanes) {
     bool ran = false, waited = false;
@@ -137,8 +139,8 @@ TEST_F(Demos, CpuBoundGilThreadsDoNotBeatSerial) {
   }
   std::sort(running.begin(), running.end());
   for (std::size_t i = 1; i < running.size(); ++i) {
-    // The observer reads the clock just after a hand-off; a few microseconds of overlap are its own lag.
-    EXPECT_LE(running[i].first, running[i - 1].second + 0.002) << "two threads ran at once under the GIL";
+    // Each span's end is observed before the lock is free and the next start after it is taken: no overlap.
+    EXPECT_GE(running[i].first, running[i - 1].second) << "two threads ran at once under the GIL";
   }
 }
 
