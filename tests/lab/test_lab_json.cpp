@@ -66,7 +66,8 @@ TEST_F(LabJson, KeysKeepTheirNamesAndOrder) {
     for (const auto& [k, v] : o.items()) out.push_back(k);
     return out;
   };
-  EXPECT_EQ(keys(j), (std::vector<std::string>{"demo", "seed", "title", "elapsed_s", "rows", "facts", "lesson", "python"}));
+  EXPECT_EQ(keys(j),
+            (std::vector<std::string>{"demo", "seed", "title", "elapsed_s", "rows", "facts", "lesson", "python"}));
   EXPECT_EQ(keys(j["rows"][0]),
             (std::vector<std::string>{"variant", "measured", "seed", "ideal", "python", "unit", "available", "note"}));
 }
