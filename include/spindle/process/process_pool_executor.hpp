@@ -148,6 +148,39 @@ class Task final : public TaskBase {
   Promise<R> promise_;
 };
 
+/// A task whose result stays encoded: the bytes a worker sent, for an executor that forwards them on (the MPI
+/// worker ranks). A result that carries descriptors cannot be forwarded: it fails with ProtocolError.
+class RawTask final : public TaskBase {
+ public:
+  explicit RawTask(Call c) : TaskBase(std::move(c)) {}
+  Future<std::string> future() { return promise_.get_future(); }
+  bool start() noexcept override {
+    try {
+      return promise_.set_running_or_notify_cancel();
+    } catch (...) {
+      return false;
+    }
+  }
+  void succeed(const char* data, std::size_t size, std::vector<int>* fds) noexcept override {
+    try {
+      if (fds != nullptr && !fds->empty()) throw ProtocolError("a result carrying descriptors cannot be forwarded");
+      promise_.set_result(std::string(data, size));
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  }
+  void fail(std::exception_ptr e) noexcept override {
+    try {
+      promise_.set_exception(std::move(e));
+    } catch (...) {
+    }
+  }
+  void cancel() noexcept override { promise_.get_future().cancel(); }
+
+ private:
+  Promise<std::string> promise_;
+};
+
 class PoolCore;
 
 /// The task map() submits per chunk: F over each element. A static member of a class template rather than a
@@ -175,6 +208,49 @@ concept ConvertibleLambda = requires(Fn&& fn) {
   // clang-format on
   { +fn } -> FunctionPointer;
 };
+
+/// map's body, shared by the executors that map over processes (this pool, spindle::mpi's): `submit_chunk(batch)`
+/// submits one chunk and returns its Future<std::vector<R>>; at most `buffersize` chunks are in flight.
+template <class In, class R, class Range, class SubmitChunk>
+std::vector<R> map_chunks(const Range& items, const ProcessMapOptions& options, SubmitChunk submit_chunk) {
+  const std::size_t chunk = options.chunksize ? options.chunksize : 1;
+  // Measured from the call, as Python's map does; saturated so that a huge timeout means "no deadline".
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = !options.timeout ? std::chrono::steady_clock::time_point::max()
+                        : *options.timeout >= std::chrono::steady_clock::time_point::max() - start
+                            ? std::chrono::steady_clock::time_point::max()
+                            : start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*options.timeout);
+  std::vector<R> out;
+  std::deque<Future<std::vector<R>>> inflight;
+  // On any error (a chunk failed, the deadline passed, submit threw): Python's map cancels what is left.
+  struct CancelRest {
+    std::deque<Future<std::vector<R>>>& fs;
+    ~CancelRest() {
+      for (auto& f : fs) f.cancel();
+    }
+  } cancel_rest{inflight};
+  auto collect = [&] {
+    if (!inflight.front().wait_until(deadline)) throw TimeoutError("map: results not in before the timeout");
+    auto part = std::move(inflight.front()).result();
+    inflight.pop_front();
+    for (auto& r : part) out.push_back(std::move(r));
+  };
+  std::vector<In> batch;
+  batch.reserve(chunk);
+  auto flush = [&] {
+    if (batch.empty()) return;
+    if (options.buffersize && inflight.size() >= options.buffersize) collect();
+    inflight.push_back(submit_chunk(batch));
+    batch.clear();
+  };
+  for (const auto& item : items) {
+    batch.push_back(static_cast<In>(item));
+    if (batch.size() == chunk) flush();
+  }
+  flush();
+  while (!inflight.empty()) collect();
+  return out;
+}
 
 }  // namespace detail
 
@@ -227,6 +303,14 @@ class ProcessPoolExecutor {
     submit_task(std::move(task));
     return f;
   }
+  /// Runs a packed call and returns its result still encoded, for executors that forward results (the MPI
+  /// worker ranks relay them to rank 0, which decodes them). No Python equivalent (pickled bytes in, out).
+  Future<std::string> submit_encoded(Call c) {
+    auto task = std::make_unique<detail::RawTask>(std::move(c));
+    Future<std::string> f = task->future();
+    submit_task(std::move(task));
+    return f;
+  }
   /// Runs `fn(args...)` in a worker, as Python spells it: `pool.submit(heavy, 4)`. `fn` is a function of this
   /// program (a named free function, or a captureless lambda, converted to its function pointer); it travels
   /// as its place in the program, which the worker checks is a function start (see registry.hpp). Throws
@@ -261,7 +345,7 @@ class ProcessPoolExecutor {
     using In = std::tuple_element_t<0, typename detail::Signature<decltype(F)>::args>;
     using R = typename detail::Signature<decltype(F)>::result;
     static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
-    return map_chunks<In, R>(
+    return detail::map_chunks<In, R>(
         items, options, [this](std::vector<In>& batch) { return submit<&detail::MapChunk<F, In, R>::run>(batch); });
   }
 
@@ -277,7 +361,7 @@ class ProcessPoolExecutor {
       static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
       const auto address = reinterpret_cast<std::uintptr_t>(static_cast<P>(fn));
       detail::locate_function(address);  // a function no worker can find fails here, before anything is sent
-      return map_chunks<In, R>(items, options, [this, address](std::vector<In>& batch) {
+      return detail::map_chunks<In, R>(items, options, [this, address](std::vector<In>& batch) {
         return submit_call<std::vector<R>>(detail::pointer_call<detail::PointerMapChunk<P>>(address, batch));
       });
     } else if constexpr (detail::ConvertibleLambda<Fn>) {
@@ -302,50 +386,6 @@ class ProcessPoolExecutor {
   std::size_t max_workers() const noexcept;
 
  private:
-  // map's body: `submit_chunk(batch)` submits one chunk and returns its Future<std::vector<R>>.
-  template <class In, class R, class Range, class SubmitChunk>
-  std::vector<R> map_chunks(const Range& items, const ProcessMapOptions& options, SubmitChunk submit_chunk) {
-    const std::size_t chunk = options.chunksize ? options.chunksize : 1;
-    // Measured from the call, as Python's map does; saturated so that a huge timeout means "no deadline".
-    const auto start = std::chrono::steady_clock::now();
-    const auto deadline =
-        !options.timeout ? std::chrono::steady_clock::time_point::max()
-        : *options.timeout >= std::chrono::steady_clock::time_point::max() - start
-            ? std::chrono::steady_clock::time_point::max()
-            : start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(*options.timeout);
-    std::vector<R> out;
-    std::deque<Future<std::vector<R>>> inflight;
-    // On any error (a chunk failed, the deadline passed, submit threw): Python's map cancels what is left.
-    struct CancelRest {
-      std::deque<Future<std::vector<R>>>& fs;
-      ~CancelRest() {
-        for (auto& f : fs) f.cancel();
-      }
-    } cancel_rest{inflight};
-    auto collect = [&] {
-      if (!inflight.front().wait_until(deadline))
-        throw TimeoutError("ProcessPoolExecutor::map: results not in before the timeout");
-      auto part = std::move(inflight.front()).result();
-      inflight.pop_front();
-      for (auto& r : part) out.push_back(std::move(r));
-    };
-    std::vector<In> batch;
-    batch.reserve(chunk);
-    auto flush = [&] {
-      if (batch.empty()) return;
-      if (options.buffersize && inflight.size() >= options.buffersize) collect();
-      inflight.push_back(submit_chunk(batch));
-      batch.clear();
-    };
-    for (const auto& item : items) {
-      batch.push_back(static_cast<In>(item));
-      if (batch.size() == chunk) flush();
-    }
-    flush();
-    while (!inflight.empty()) collect();
-    return out;
-  }
-
   void submit_task(std::unique_ptr<detail::TaskBase> task);
   std::unique_ptr<detail::PoolCore> core_;
 };

@@ -1,0 +1,53 @@
+#include "comm.hpp"
+
+#include <climits>
+
+#include "spindle/mpi/errors.hpp"
+
+namespace spindle::mpi::detail {
+
+void Outbox::send(std::string buffer, int dest, int tag) {
+  if (buffer.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw MpiError("spindle::mpi: a message over 2 GiB cannot be sent (MPI counts are int)");
+  }
+  auto& s = sends_.emplace_back();
+  s.buffer = std::move(buffer);
+  const int rc =
+      MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD, &s.request);
+  if (rc != MPI_SUCCESS) {
+    sends_.pop_back();
+    check(rc, "MPI_Isend");
+  }
+}
+
+bool Outbox::progress() {
+  bool any = false;
+  for (auto it = sends_.begin(); it != sends_.end();) {
+    int done = 0;
+    check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) {
+      it = sends_.erase(it);
+      any = true;
+    } else {
+      ++it;
+    }
+  }
+  return any;
+}
+
+bool try_receive(int source, Message& out) {
+  int flag = 0;
+  MPI_Message message = MPI_MESSAGE_NULL;
+  MPI_Status status{};
+  check(MPI_Improbe(source, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &message, &status), "MPI_Improbe");
+  if (!flag) return false;
+  int count = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  out.source = status.MPI_SOURCE;
+  out.tag = status.MPI_TAG;
+  out.data.resize(static_cast<std::size_t>(count));
+  check(MPI_Mrecv(out.data.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  return true;
+}
+
+}  // namespace spindle::mpi::detail

@@ -1,0 +1,56 @@
+#pragma once
+// What both sides of spindle::mpi share on one rank: the service thread's MPI calls (non-blocking sends kept
+// alive until complete, probing receives into strings), the options, and the process-wide state.
+
+#include <mpi.h>
+
+#include <list>
+#include <string>
+
+#include "spindle/mpi/init.hpp"
+
+namespace spindle::mpi::detail {
+
+// Sends in flight: each buffer lives until MPI_Test says the send completed.
+class Outbox {
+ public:
+  void send(std::string buffer, int dest, int tag);
+  // Completes what it can; true if anything completed.
+  bool progress();
+  bool empty() const { return sends_.empty(); }
+
+ private:
+  struct Send {
+    std::string buffer;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  std::list<Send> sends_;  // a list: the request's address must not move while MPI holds it
+};
+
+// One received message.
+struct Message {
+  int source = -1;
+  int tag = -1;
+  std::string data;
+};
+
+// Receives the next message from `source` (MPI_ANY_SOURCE) if one is there.
+bool try_receive(int source, Message& out);
+
+// Throws MpiError naming `what` when `rc` is not MPI_SUCCESS.
+void check(int rc, const char* what);
+
+// The options init() was given, for the service and worker loops.
+const InitOptions& options();
+
+// Rank 0's service thread (service.cpp): created before init() returns, then run; and a worker rank's loop
+// (worker.cpp).
+void prepare_service();
+void run_service(int world_size);
+void run_worker(int rank);
+// Rank 0: asks the service to stop the ranks and finalize; returns once it did (or aborted the job).
+void stop_service();
+// The world size (0 before init).
+int world();
+
+}  // namespace spindle::mpi::detail

@@ -1,0 +1,383 @@
+// Rank 0's MPI service thread: the only thread that makes MPI calls (MPI_THREAD_FUNNELED). Executors queue
+// packed tasks here (one queue each); the loop sends them to the worker ranks round robin across executors,
+// keeps a few in flight per rank (pipelining), completes futures from the results, and watches every rank's
+// signs of life: a rank silent past rank_timeout is lost, its tasks fail with RankLost naming it and them,
+// and, since Open MPI 4.1 cannot go on without it, the job ends after a grace period with a message.
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "comm.hpp"
+#include "spindle/core/errors.hpp"
+#include "spindle/mpi/detail/service.hpp"
+#include "spindle/mpi/errors.hpp"
+#include "wire.hpp"
+
+namespace spindle::mpi::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using process::detail::TaskBase;
+
+struct ExecQueue {
+  std::deque<std::unique_ptr<TaskBase>> queued;
+  std::size_t ranks = 0;        // uses ranks 1..ranks
+  std::size_t outstanding = 0;  // queued + in flight
+};
+
+struct InFlight {
+  int exec = 0;
+  std::unique_ptr<TaskBase> task;
+};
+
+struct RankState {
+  bool alive = true;
+  std::size_t depth = 8;
+  Clock::time_point last_heard{}, last_sent{};
+  std::unordered_map<std::uint64_t, InFlight> inflight;
+};
+
+class Service {
+ public:
+  // Executors' side (any thread).
+  int open(std::size_t ranks) {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw MpiError("spindle::mpi: the session has ended");
+    const int id = next_exec_++;
+    execs_[id].ranks = ranks;
+    return id;
+  }
+  void close(int id) {
+    std::lock_guard lock(mutex_);
+    execs_.erase(id);
+  }
+  void enqueue(int id, std::unique_ptr<TaskBase> task) {
+    {
+      std::lock_guard lock(mutex_);
+      if (broken_) throw BrokenExecutor(broken_what_);
+      if (stopping_) throw ShutdownError();
+      auto& q = execs_.at(id);
+      q.queued.push_back(std::move(task));
+      ++q.outstanding;
+    }
+    wake_.notify_one();
+  }
+  void cancel_queued(int id) {
+    std::deque<std::unique_ptr<TaskBase>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = execs_.find(id);
+      if (it == execs_.end()) return;
+      dropped.swap(it->second.queued);
+      it->second.outstanding -= dropped.size();
+    }
+    for (auto& t : dropped) t->cancel();
+    idle_.notify_all();
+  }
+  void wait_idle(int id) {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] {
+      auto it = execs_.find(id);
+      return it == execs_.end() || it->second.outstanding == 0;
+    });
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+  }
+
+  // The service thread.
+  void run(int world) {
+    const auto& opt = options();
+    ranks_.resize(static_cast<std::size_t>(world));
+    const auto start = Clock::now();
+    for (auto& r : ranks_) r.last_heard = r.last_sent = start;
+    auto backoff = std::chrono::microseconds(5);
+    auto last_round = start;
+    for (;;) {
+      // A round that began long after the last one means this thread was held up (in an MPI call while the
+      // runtime handled a failed peer, or descheduled): the ranks' silence over that time is ours, not theirs.
+      if (const auto gap = Clock::now() - last_round; gap > opt.heartbeat) {
+        for (auto& r : ranks_) r.last_heard += gap;
+      }
+      bool busy = dispatch();
+      busy = outbox_.progress() || busy;
+      Message m;
+      while (try_receive(MPI_ANY_SOURCE, m)) {
+        busy = true;
+        handle(m);
+      }
+      const auto now = Clock::now();
+      last_round = now;
+      for (std::size_t r = 1; r < ranks_.size(); ++r) {
+        auto& rank = ranks_[r];
+        if (!rank.alive) continue;
+        if (now - rank.last_sent >= opt.heartbeat) {
+          outbox_.send(std::string(), static_cast<int>(r), wire::kHeartbeat);
+          rank.last_sent = now;
+        }
+        if (now - rank.last_heard >= opt.rank_timeout) lose(static_cast<int>(r), now - rank.last_heard);
+      }
+      if (broken_at_ && now - *broken_at_ >= opt.abort_grace) abort_job();
+      if (stop_requested() && settle()) break;
+      if (busy) {
+        backoff = std::chrono::microseconds(5);
+        continue;
+      }
+      if (in_flight() > 0) {
+        // Results are due: poll MPI, sleeping a little longer each idle round (at most 0.5 ms).
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::microseconds(500));
+      } else {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, opt.heartbeat / 2, [&] { return stopping_ || has_queued(); });
+      }
+    }
+    for (std::size_t r = 1; r < ranks_.size(); ++r) {
+      if (ranks_[r].alive) outbox_.send(std::string(), static_cast<int>(r), wire::kStop);
+    }
+    const auto deadline = Clock::now() + opt.rank_timeout;
+    while (!outbox_.empty() && Clock::now() < deadline) {
+      outbox_.progress();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (broken_ || !outbox_.empty()) abort_job();
+    MPI_Finalize();
+  }
+
+ private:
+  bool stop_requested() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  }
+  bool has_queued() const {
+    for (const auto& [id, q] : execs_) {
+      if (!q.queued.empty()) return true;
+    }
+    return false;
+  }
+  std::size_t in_flight() const {
+    std::size_t n = 0;
+    for (const auto& r : ranks_) n += r.inflight.size();
+    return n;
+  }
+  // Stopping: what is still queued cannot be sent any more; true once nothing is in flight.
+  bool settle() {
+    std::vector<std::unique_ptr<TaskBase>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [id, q] : execs_) {
+        for (auto& t : q.queued) dropped.push_back(std::move(t));
+        q.outstanding -= q.queued.size();
+        q.queued.clear();
+      }
+    }
+    for (auto& t : dropped) t->fail(std::make_exception_ptr(ShutdownError()));
+    if (!dropped.empty()) idle_.notify_all();
+    return in_flight() == 0;
+  }
+
+  // Fills each live rank up to its depth, one task at a time from each executor in turn.
+  bool dispatch() {
+    bool sent = false;
+    for (std::size_t r = 1; r < ranks_.size(); ++r) {
+      auto& rank = ranks_[r];
+      while (rank.alive && rank.inflight.size() < rank.depth) {
+        int exec = 0;
+        std::unique_ptr<TaskBase> task;
+        {
+          std::lock_guard lock(mutex_);
+          if (execs_.empty()) break;
+          auto it = execs_.upper_bound(cursor_);
+          for (std::size_t tried = 0; tried <= execs_.size(); ++tried, ++it) {
+            if (it == execs_.end()) it = execs_.begin();
+            if (!it->second.queued.empty() && r <= it->second.ranks) break;
+          }
+          if (it == execs_.end() || it->second.queued.empty() || r > it->second.ranks) break;
+          cursor_ = exec = it->first;
+          task = std::move(it->second.queued.front());
+          it->second.queued.pop_front();
+        }
+        if (!task->start()) {  // cancelled while it waited here
+          done(exec);
+          continue;
+        }
+        std::string msg = std::move(task->call.args);
+        wire::put_u64(msg, task->call.id);
+        const std::uint64_t id = next_task_++;
+        wire::put_u64(msg, id);
+        try {
+          outbox_.send(std::move(msg), static_cast<int>(r), wire::kTask);
+        } catch (...) {
+          task->fail(std::current_exception());
+          done(exec);
+          continue;
+        }
+        rank.last_sent = Clock::now();
+        rank.inflight.emplace(id, InFlight{exec, std::move(task)});
+        sent = true;
+      }
+    }
+    return sent;
+  }
+
+  void done(int exec) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = execs_.find(exec);
+      if (it != execs_.end()) --it->second.outstanding;
+    }
+    idle_.notify_all();
+  }
+
+  void handle(Message& m) {
+    if (m.source <= 0 || static_cast<std::size_t>(m.source) >= ranks_.size()) return;
+    auto& rank = ranks_[static_cast<std::size_t>(m.source)];
+    rank.last_heard = Clock::now();
+    if (m.tag == wire::kHello && m.data.size() == 8) {
+      const auto local = wire::get_u64(m.data, 0);
+      const auto configured = options().inflight_per_rank;
+      rank.depth = configured ? configured : std::max<std::size_t>(8, 4 * local);
+      return;
+    }
+    if (m.tag != wire::kResult || m.data.size() < 9) return;
+    const auto status = static_cast<std::uint8_t>(m.data.back());
+    const std::uint64_t id = wire::get_u64(m.data, m.data.size() - 9);
+    auto it = rank.inflight.find(id);
+    if (it == rank.inflight.end()) return;
+    InFlight f = std::move(it->second);
+    rank.inflight.erase(it);
+    const std::size_t size = m.data.size() - 9;
+    if (status == wire::kOk) {
+      f.task->succeed(m.data.data(), size, nullptr);
+    } else {
+      const auto parts = wire::split(std::string_view(m.data.data(), size));
+      if (status == wire::kCrashed && parts.size() == 5) {
+        f.task->fail(std::make_exception_ptr(WorkerCrashed(parts[0] + " (on MPI rank " + std::to_string(m.source) + ")",
+                                                           std::stoi(parts[2]), std::stoi(parts[3]),
+                                                           std::stoi(parts[4]), parts[1])));
+      } else {
+        f.task->fail(std::make_exception_ptr(
+            RemoteError(parts.empty() ? "unknown" : parts[0], parts.size() > 1 ? parts[1] : std::string())));
+      }
+    }
+    done(f.exec);
+  }
+
+  // A rank stopped answering: its tasks fail, naming it and them; the pool is broken from now on.
+  void lose(int r, Clock::duration silent) {
+    auto& rank = ranks_[static_cast<std::size_t>(r)];
+    rank.alive = false;
+    std::vector<std::string> names;
+    for (const auto& [id, f] : rank.inflight) names.emplace_back(f.task->call.name);
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < 8; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 8) list += ", ...";
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", std::chrono::duration<double>(silent).count());
+    const std::string what = "spindle::mpi: MPI rank " + std::to_string(r) + " stopped answering for " + secs +
+                             " s (its node was lost or it was killed); its " + std::to_string(names.size()) +
+                             " task(s) failed" + (names.empty() ? "" : ": " + list) +
+                             ". Open MPI 4.1 cannot go on without a rank: the pool is broken and the job ends";
+    std::fprintf(stderr, "%s in %.0f s.\n", what.c_str(), std::chrono::duration<double>(options().abort_grace).count());
+    for (auto& [id, f] : rank.inflight) {
+      f.task->fail(std::make_exception_ptr(RankLost(r, names, what)));
+      done(f.exec);
+    }
+    rank.inflight.clear();
+    std::vector<std::unique_ptr<TaskBase>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      broken_ = true;
+      broken_what_ = what;
+      for (auto& [id, q] : execs_) {
+        for (auto& t : q.queued) dropped.push_back(std::move(t));
+        q.outstanding -= q.queued.size();
+        q.queued.clear();
+      }
+    }
+    for (auto& t : dropped) t->fail(std::make_exception_ptr(BrokenExecutor(what)));
+    idle_.notify_all();
+    if (!broken_at_) broken_at_ = Clock::now();
+    lost_rank_ = r;
+  }
+
+  [[noreturn]] void abort_job() {
+    std::fprintf(stderr, "spindle::mpi: ending the job (MPI_Abort): MPI rank %d was lost.\n", lost_rank_);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 70);
+    std::_Exit(70);
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;  // the service: work queued, or stop
+  std::condition_variable idle_;  // executors: an executor's outstanding count fell
+  std::map<int, ExecQueue> execs_;
+  int next_exec_ = 1;
+  int cursor_ = 0;
+  bool stopping_ = false;
+  bool broken_ = false;
+  std::string broken_what_;
+  // The service thread's own.
+  std::vector<RankState> ranks_;
+  Outbox outbox_;
+  std::uint64_t next_task_ = 1;
+  std::optional<Clock::time_point> broken_at_;
+  int lost_rank_ = -1;
+};
+
+Service* g_service = nullptr;  // set before init() returns on rank 0; lives until the process exits
+
+Service& service() {
+  if (g_service == nullptr || !initialized()) {
+    throw MpiError("spindle::mpi: not initialised: call spindle::mpi::init(argc, argv) first, under mpirun");
+  }
+  return *g_service;
+}
+
+}  // namespace
+
+void prepare_service() {
+  // Never deleted: executors may still reach it from other threads while the process exits.
+  g_service = new Service();  // NOLINT(cppcoreguidelines-owning-memory)
+}
+
+void run_service(int world) { g_service->run(world); }
+
+void stop_service() {
+  if (g_service != nullptr) g_service->stop();
+}
+
+int open_executor(std::size_t ranks) { return service().open(ranks); }
+void close_executor(int id) noexcept {
+  if (g_service != nullptr) g_service->close(id);
+}
+void enqueue(int id, std::unique_ptr<process::detail::TaskBase> task) { service().enqueue(id, std::move(task)); }
+void cancel_queued(int id) noexcept {
+  if (g_service != nullptr) g_service->cancel_queued(id);
+}
+void wait_idle(int id) {
+  if (g_service != nullptr) g_service->wait_idle(id);
+}
+std::size_t worker_ranks() {
+  const int w = world();
+  return w > 1 ? static_cast<std::size_t>(w - 1) : 0;
+}
+
+}  // namespace spindle::mpi::detail

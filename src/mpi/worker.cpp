@@ -1,0 +1,144 @@
+// A worker rank: receives tasks from rank 0, runs them in a local ProcessPoolExecutor (so a task that crashes
+// kills a worker process, not this rank), and sends back each result, or its error, as it completes. It says
+// it is alive when idle, and ends itself if rank 0 goes silent (rank 0 lost: nobody would stop it).
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+#include <typeinfo>
+#include <vector>
+
+#include "comm.hpp"
+#include "spindle/core/errors.hpp"
+#include "spindle/process/process_pool_executor.hpp"
+#include "spindle/process/registry.hpp"
+#include "wire.hpp"
+
+namespace spindle::mpi::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Running {
+  std::uint64_t id = 0;
+  Future<std::string> result;
+};
+
+std::string reply(std::string payload, std::uint64_t id, wire::Status status) {
+  wire::put_u64(payload, id);
+  payload.push_back(static_cast<char>(status));
+  return payload;
+}
+
+std::string error_reply(std::uint64_t id, const std::string& type, const std::string& message) {
+  return reply(type + '\0' + message, id, wire::kOther);
+}
+
+// The result of a finished task, or its error, as a kResult message.
+std::string outcome(Running& r) {
+  try {
+    return reply(std::move(r.result).result(), r.id, wire::kOk);
+  } catch (const WorkerCrashed& e) {
+    return reply(std::string(e.what()) + '\0' + e.task() + '\0' + std::to_string(e.pid()) + '\0' +
+                     std::to_string(e.signal()) + '\0' + std::to_string(e.exit_code()),
+                 r.id, wire::kCrashed);
+  } catch (const RemoteError& e) {
+    return reply(e.type_name() + '\0' + e.message(), r.id, wire::kRemote);
+  } catch (const std::exception& e) {
+    return error_reply(r.id, typeid(e).name(), e.what());
+  } catch (...) {
+    return error_reply(r.id, "unknown", "a non-standard exception");
+  }
+}
+
+}  // namespace
+
+void run_worker(int rank) {
+  const auto& opt = options();
+  Outbox outbox;
+  {
+    process::ProcessPoolExecutor pool(process::ProcessPoolOptions{.max_workers = opt.local_workers});
+    std::string hello;
+    wire::put_u64(hello, pool.max_workers());
+    outbox.send(std::move(hello), 0, wire::kHello);
+    std::vector<Running> running;
+    auto last_heard = Clock::now(), last_sent = Clock::now();
+    auto backoff = std::chrono::microseconds(5);
+    bool stopping = false;
+    auto last_round = Clock::now();
+    for (;;) {
+      // Time this thread was held up (see service.cpp) does not count as rank 0's silence.
+      if (const auto gap = Clock::now() - last_round; gap > opt.heartbeat) last_heard += gap;
+      bool busy = false;
+      Message m;
+      while (try_receive(0, m)) {
+        busy = true;
+        last_heard = Clock::now();
+        if (m.tag == wire::kStop) {
+          stopping = true;
+        } else if (m.tag == wire::kTask) {
+          if (m.data.size() < 16) continue;  // not ours: rank 0 never sends one
+          const std::uint64_t id = wire::get_u64(m.data, m.data.size() - 8);
+          const std::uint64_t fn = wire::get_u64(m.data, m.data.size() - 16);
+          m.data.resize(m.data.size() - 16);
+          const auto* entry = process::detail::find_function(fn);
+          if (entry == nullptr) {
+            outbox.send(error_reply(id, "spindle::process::ProtocolError",
+                                    "no function with this id in the worker rank's program (another build?)"),
+                        0, wire::kResult);
+            continue;
+          }
+          process::Call call;
+          call.id = fn;
+          call.name = entry->name;
+          call.args = std::move(m.data);
+          try {
+            running.push_back({id, pool.submit_encoded(std::move(call))});
+          } catch (const std::exception& e) {
+            outbox.send(error_reply(id, typeid(e).name(), e.what()), 0, wire::kResult);
+          }
+        }
+      }
+      for (std::size_t i = 0; i < running.size();) {
+        if (!running[i].result.done()) {
+          ++i;
+          continue;
+        }
+        outbox.send(outcome(running[i]), 0, wire::kResult);
+        running[i] = std::move(running.back());
+        running.pop_back();
+        busy = true;
+      }
+      const auto now = Clock::now();
+      last_round = now;
+      if (busy) last_sent = now;
+      if (now - last_sent >= opt.heartbeat) {
+        outbox.send(std::string(), 0, wire::kHeartbeat);
+        last_sent = now;
+      }
+      if (now - last_heard >= opt.rank_timeout) {
+        std::fprintf(stderr, "spindle::mpi: rank %d: rank 0 stopped answering; ending the job.\n", rank);
+        std::fflush(stderr);
+        pool.shutdown(false, true, true);
+        MPI_Abort(MPI_COMM_WORLD, 70);
+        std::_Exit(70);
+      }
+      busy = outbox.progress() || busy;
+      if (stopping && running.empty() && outbox.empty()) break;
+      if (busy) {
+        backoff = std::chrono::microseconds(5);
+      } else {
+        std::this_thread::sleep_for(backoff);
+        backoff =
+            std::min(backoff * 2, running.empty() ? std::chrono::microseconds(1000) : std::chrono::microseconds(200));
+      }
+    }
+  }  // the local pool shuts down (its workers exit) before MPI is finalized
+  MPI_Finalize();
+}
+
+}  // namespace spindle::mpi::detail
