@@ -296,11 +296,7 @@ class Service {
                              " task(s) failed" + (names.empty() ? "" : ": " + list) +
                              ". Open MPI 4.1 cannot go on without a rank: the pool is broken and the job ends";
     std::fprintf(stderr, "%s in %.0f s.\n", what.c_str(), std::chrono::duration<double>(options().abort_grace).count());
-    for (auto& [id, f] : rank.inflight) {
-      f.task->fail(std::make_exception_ptr(RankLost(r, names, what)));
-      done(f.exec);
-    }
-    rank.inflight.clear();
+    // Broken first: whoever sees a failed future and submits again must be told BrokenExecutor.
     std::vector<std::unique_ptr<TaskBase>> dropped;
     {
       std::lock_guard lock(mutex_);
@@ -312,6 +308,11 @@ class Service {
         q.queued.clear();
       }
     }
+    for (auto& [id, f] : rank.inflight) {
+      f.task->fail(std::make_exception_ptr(RankLost(r, names, what)));
+      done(f.exec);
+    }
+    rank.inflight.clear();
     for (auto& t : dropped) t->fail(std::make_exception_ptr(BrokenExecutor(what)));
     idle_.notify_all();
     if (!broken_at_) broken_at_ = Clock::now();
