@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libfmt-dev libcereal-dev liburing-dev nlohmann-json3-dev libssl-dev openssl
   python3
+  libopenmpi-dev openmpi-bin python3-mpi4py
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(chromium)

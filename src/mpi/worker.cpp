@@ -120,7 +120,10 @@ void run_worker(int rank) {
         outbox.send(std::string(), 0, wire::kHeartbeat);
         last_sent = now;
       }
-      if (now - last_heard >= opt.rank_timeout) {
+      // Rank 0 decides a loss; a worker ends itself only as a last resort, once rank 0 has had the time to
+      // notice a loss and end the job itself (after a peer's death, Open MPI 4.1 may stall every message for
+      // seconds, so rank 0's silence alone is no proof that it is gone).
+      if (now - last_heard >= 2 * opt.rank_timeout + opt.abort_grace) {
         std::fprintf(stderr, "spindle::mpi: rank %d: rank 0 stopped answering; ending the job.\n", rank);
         std::fflush(stderr);
         pool.shutdown(false, true, true);

@@ -2,6 +2,7 @@
 // future it held fails with RankLost naming the rank, submit then says BrokenExecutor, the job ends by itself
 // with a message naming the lost rank (Open MPI 4.1 cannot go on without it), and no process is left behind.
 // Never a hang: the run is bounded by `timeout -k`, and a hang shows as its status 124.
+// SPINDLE_TEST_RUN_SERIAL: each test counts the processes of rank_loss_prog left behind, so they run alone.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

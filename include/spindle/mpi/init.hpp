@@ -19,7 +19,8 @@ struct InitOptions {
   std::size_t inflight_per_rank = 0;
   /// How often an idle rank says it is alive.
   std::chrono::milliseconds heartbeat = std::chrono::milliseconds(250);
-  /// A rank silent this long is lost: its tasks fail with RankLost and the pool is broken.
+  /// A worker rank silent this long is lost: its tasks fail with RankLost and the pool is broken. (A worker
+  /// rank gives rank 0 twice this plus abort_grace before it ends itself.)
   std::chrono::milliseconds rank_timeout = std::chrono::milliseconds(3000);
   /// After a rank is lost, how long the program may go on (to report its failed futures) before the job is
   /// ended with a message: Open MPI 4.1 cannot finalize with a rank missing.
