@@ -24,7 +24,7 @@ long count_primes(long lo, long hi) {
 
 int main(int argc, char** argv) {
   auto session = spindle::mpi::init(argc, argv);  // ranks 1..N-1 serve tasks here and never return
-  spindle::mpi::MpiPoolExecutor pool;              // on one machine: spindle::process::ProcessPoolExecutor pool;
+  spindle::mpi::MpiPoolExecutor pool;             // on one machine: spindle::process::ProcessPoolExecutor pool;
   std::vector<spindle::Future<long>> parts;
   for (long lo = 0; lo < 2'000'000; lo += 100'000) parts.push_back(pool.submit<&count_primes>(lo, lo + 100'000));
   long total = 0;

@@ -48,7 +48,7 @@ struct InFlight {
 
 struct RankState {
   bool alive = true;
-  std::size_t depth = 8;
+  std::size_t depth = 2;  // until the rank's hello
   std::size_t local = 1;  // the rank's local worker processes (its hello)
   double task_s = 0;      // a task's running time there, estimated from round trips (moving average)
   Clock::time_point last_heard{}, last_sent{};
@@ -198,27 +198,31 @@ class Service {
     return in_flight() == 0;
   }
 
-  // Fills each live rank up to its depth, one task at a time from each executor in turn.
+  // Fills the live ranks up to their depth, one task per rank per pass (so that a few long tasks spread over
+  // the ranks instead of filling the first), each taken from the executors in turn.
   bool dispatch() {
     bool sent = false;
-    for (std::size_t r = 1; r < ranks_.size(); ++r) {
-      auto& rank = ranks_[r];
-      while (rank.alive && rank.inflight.size() < rank.depth) {
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (std::size_t r = 1; r < ranks_.size(); ++r) {
+        auto& rank = ranks_[r];
+        if (!rank.alive || rank.inflight.size() >= rank.depth) continue;
         int exec = 0;
         std::unique_ptr<TaskBase> task;
         {
           std::lock_guard lock(mutex_);
-          if (execs_.empty()) break;
+          if (execs_.empty()) return sent;
           auto it = execs_.upper_bound(cursor_);
           for (std::size_t tried = 0; tried <= execs_.size(); ++tried, ++it) {
             if (it == execs_.end()) it = execs_.begin();
             if (!it->second.queued.empty() && r <= it->second.ranks) break;
           }
-          if (it == execs_.end() || it->second.queued.empty() || r > it->second.ranks) break;
+          if (it == execs_.end() || it->second.queued.empty() || r > it->second.ranks) continue;
           cursor_ = exec = it->first;
           task = std::move(it->second.queued.front());
           it->second.queued.pop_front();
         }
+        progress = true;
         if (!task->start()) {  // cancelled while it waited here
           done(exec);
           continue;
@@ -258,7 +262,8 @@ class Service {
     if (m.tag == wire::kHello && m.data.size() == 8) {
       rank.local = std::max<std::size_t>(1, wire::get_u64(m.data, 0));
       const auto configured = options().inflight_per_rank;
-      rank.depth = configured ? configured : std::max<std::size_t>(8, 4 * rank.local);
+      // Until round trips tell how long tasks are: one queued per worker (adapt() deepens it for tiny tasks).
+      rank.depth = configured ? configured : 2 * rank.local;
       return;
     }
     if (m.tag != wire::kResult || m.data.size() < 9) return;
@@ -315,8 +320,8 @@ class Service {
     // After a first loss, Open MPI 4.1 (--enable-recovery) may stall the messages of other ranks too: a second
     // silence is reported as following the first, which is what ends the job.
     const std::string after = lost_rank_ > 0 ? " after rank " + std::to_string(lost_rank_) + " was lost" : "";
-    const std::string what = "spindle::mpi: MPI rank " + std::to_string(r) + " stopped answering for " + secs +
-                             " s" + (after.empty() ? " (its node was lost or it was killed)" : after) + "; its " +
+    const std::string what = "spindle::mpi: MPI rank " + std::to_string(r) + " stopped answering for " + secs + " s" +
+                             (after.empty() ? " (its node was lost or it was killed)" : after) + "; its " +
                              std::to_string(names.size()) + " task(s) failed" + (names.empty() ? "" : ": " + list) +
                              ". Open MPI 4.1 cannot go on without a rank: the pool is broken and the job ends";
     if (lost_rank_ < 0) {

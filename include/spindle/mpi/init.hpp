@@ -14,8 +14,8 @@ namespace spindle::mpi {
 struct InitOptions {
   /// Worker processes per worker rank (its local ProcessPoolExecutor); 0: the node's cores.
   std::size_t local_workers = 0;
-  /// Tasks sent ahead to one rank (pipelining hides the round trip); 0: four per local worker, at least 8.
-  /// Deeper is faster for tiny tasks; shallower balances long ones better across ranks.
+  /// Tasks sent ahead to one rank (pipelining hides the round trip); 0: adaptive, from two per local worker
+  /// up to 128 as round trips show tiny tasks (about 2 ms of queued work per local worker).
   std::size_t inflight_per_rank = 0;
   /// How often an idle rank says it is alive.
   std::chrono::milliseconds heartbeat = std::chrono::milliseconds(250);
