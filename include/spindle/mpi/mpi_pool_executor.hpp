@@ -7,8 +7,11 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -69,6 +72,23 @@ class MpiPoolExecutor {
     return f;
   }
 
+  /// Runs `fn(args...)` on a worker rank, as Python spells it: `pool.submit(heavy, 4)`. `fn` is a function of
+  /// this program (every rank runs the same binary) or a captureless lambda; anything else does not compile.
+  /// Python: `submit(fn, *args)`.
+  template <class Fn, class... A>
+  auto submit(Fn&& fn, A&&... args) {
+    if constexpr (process::detail::FunctionPointer<std::decay_t<Fn>>) {
+      using P = typename process::detail::Signature<std::decay_t<Fn>>::pointer;
+      using R = typename process::detail::Signature<P>::result;
+      return submit_call<R>(process::call(static_cast<P>(fn), std::forward<A>(args)...));
+    } else if constexpr (process::detail::ConvertibleLambda<Fn>) {
+      return submit(+fn, std::forward<A>(args)...);
+    } else {
+      process::detail::reject_callable<Fn>();
+      return process::detail::NotSendable{};  // only the static_assert above is reported
+    }
+  }
+
   /// `F` over `items`, `chunksize` items per task, results in order. Python: `map(fn, iterable, chunksize=)`.
   // clang-format off
   template <auto F, class Range>
@@ -80,6 +100,30 @@ class MpiPoolExecutor {
     return process::detail::map_chunks<In, R>(items, options, [this](std::vector<In>& batch) {
       return submit<&process::detail::MapChunk<F, In, R>::run>(batch);
     });
+  }
+
+  /// `map<&fn>` as Python spells it: `pool.map(heavy, items, {.chunksize = 100})`, for a function passed at
+  /// run time (see `submit(fn, args...)`).
+  template <class Fn, class Range>
+  auto map(Fn&& fn, const Range& items, const process::ProcessMapOptions& options = {}) {
+    if constexpr (process::detail::FunctionPointer<std::decay_t<Fn>>) {
+      using P = typename process::detail::Signature<std::decay_t<Fn>>::pointer;
+      using In = std::tuple_element_t<0, typename process::detail::Signature<P>::args>;
+      using R = typename process::detail::Signature<P>::result;
+      static_assert(std::tuple_size_v<typename process::detail::Signature<P>::args> == 1,
+                    "map needs a one-argument function");
+      const auto address = reinterpret_cast<std::uintptr_t>(static_cast<P>(fn));
+      process::detail::locate_function(address);  // a function no rank can find fails here, before sending
+      return process::detail::map_chunks<In, R>(items, options, [this, address](std::vector<In>& batch) {
+        return submit_call<std::vector<R>>(
+            process::detail::pointer_call<process::detail::PointerMapChunk<P>>(address, batch));
+      });
+    } else if constexpr (process::detail::ConvertibleLambda<Fn>) {
+      return map(+fn, items, options);
+    } else {
+      process::detail::reject_callable<Fn>();
+      return process::detail::NotSendable{};
+    }
   }
 
   /// Stops accepting work. `wait`: block until every task ran. `cancel_futures`: cancel the tasks still
