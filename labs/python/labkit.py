@@ -17,6 +17,7 @@ Protocol (read by src/lab/python.cpp):
 import json
 import os
 import platform
+import random
 import sys
 import time
 
@@ -49,6 +50,17 @@ def cores():
 def process_cpu_s():
     """User + system CPU time of this process (all its threads), in seconds."""
     return time.process_time()
+
+
+def mt19937(seed):
+    """A random.Random in the state of C++'s std::mt19937(seed), seeded the same way, so that a twin draws
+    the same random delays as its demo."""
+    mt = [seed & 0xFFFFFFFF]
+    for i in range(1, 624):
+        mt.append((1812433253 * (mt[-1] ^ (mt[-1] >> 30)) + i) & 0xFFFFFFFF)
+    rng = random.Random()
+    rng.setstate((3, tuple(mt) + (624,), None))
+    return rng
 
 
 def say(*args):

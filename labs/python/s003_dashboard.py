@@ -5,23 +5,12 @@ slowest, not the sum. The same on three threads, and serially, for comparison.
 """
 
 import asyncio
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from labkit import QUICK, emit, say, timed
+from labkit import QUICK, emit, mt19937, say, timed
 
 NAMES = ("profile", "orders", "notifications")
-
-
-def mt19937(seed):
-    """A random.Random in the state of C++'s std::mt19937(seed), seeded the same way."""
-    mt = [seed & 0xFFFFFFFF]
-    for i in range(1, 624):
-        mt.append((1812433253 * (mt[-1] ^ (mt[-1] >> 30)) + i) & 0xFFFFFFFF)
-    rng = random.Random()
-    rng.setstate((3, tuple(mt) + (624,), None))
-    return rng
 
 
 def uniform_int(rng, lo, hi):

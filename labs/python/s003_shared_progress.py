@@ -4,11 +4,10 @@ Ten downloads on threads update a shared progress counter under a Lock (the seed
 four threads hammer `counter += 1` on a global without a lock, then with one: are updates lost?
 """
 
-import random
 import threading
 import time
 
-from labkit import QUICK, emit, say, timed
+from labkit import QUICK, emit, mt19937, say, timed
 
 FILES = 10
 THREADS = 4
@@ -16,16 +15,6 @@ INCREMENTS = 200_000 if QUICK else 1_000_000
 
 progress = 0
 counter = 0
-
-
-def mt19937(seed):
-    """A random.Random in the state of C++'s std::mt19937(seed), seeded the same way."""
-    mt = [seed & 0xFFFFFFFF]
-    for i in range(1, 624):
-        mt.append((1812433253 * (mt[-1] ^ (mt[-1] >> 30)) + i) & 0xFFFFFFFF)
-    rng = random.Random()
-    rng.setstate((3, tuple(mt) + (624,), None))
-    return rng
 
 
 def uniform_real(rng, a, b):
