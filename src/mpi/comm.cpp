@@ -1,6 +1,11 @@
 #include "comm.hpp"
 
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "spindle/mpi/errors.hpp"
 
@@ -33,6 +38,35 @@ bool Outbox::progress() {
     }
   }
   return any;
+}
+
+void bounded(std::chrono::milliseconds limit, const char* what, const std::function<void()>& call) {
+  std::mutex mutex;
+  std::condition_variable returned;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(mutex);
+    if (returned.wait_for(lock, limit, [&] { return done; })) return;
+    std::fprintf(stderr, "spindle::mpi: %s did not return in %.1f s (a rank of the job was lost?); exiting.\n", what,
+                 std::chrono::duration<double>(limit).count());
+    std::fflush(stderr);
+    std::_Exit(70);
+  });
+  const auto finish = [&] {
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    returned.notify_one();
+    watchdog.join();
+  };
+  try {
+    call();
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
 }
 
 bool try_receive(int source, Message& out) {

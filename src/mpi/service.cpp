@@ -154,16 +154,13 @@ class Service {
         wake_.wait_for(lock, opt.heartbeat / 2, [&] { return stopping_ || has_queued(); });
       }
     }
+    // A job that lost a rank is ended, never finalized: MPI_Finalize would wait for the lost rank.
+    if (broken_) abort_job();
     for (std::size_t r = 1; r < ranks_.size(); ++r) {
       if (ranks_[r].alive) outbox_.send(std::string(), static_cast<int>(r), wire::kStop);
     }
-    const auto deadline = Clock::now() + opt.rank_timeout;
-    while (!outbox_.empty() && Clock::now() < deadline) {
-      outbox_.progress();
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    if (broken_ || !outbox_.empty()) abort_job();
-    MPI_Finalize();
+    if (!flush(opt.rank_timeout)) abort_job();
+    bounded(opt.rank_timeout + opt.abort_grace, "MPI_Finalize", [] { MPI_Finalize(); });
   }
 
  private:
@@ -351,10 +348,37 @@ class Service {
     if (!broken_at_) broken_at_ = Clock::now();
   }
 
+  // Completes the sends in flight, for at most `limit`; true if they all completed.
+  bool flush(Clock::duration limit) {
+    const auto deadline = Clock::now() + limit;
+    while (!outbox_.empty() && Clock::now() < deadline) {
+      outbox_.progress();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return outbox_.empty();
+  }
+
+  // Ends the job. The live worker ranks are told first, and end themselves: under --enable-recovery mpirun
+  // does not always end the other ranks after MPI_Abort (observed: a worker left in MPI_Finalize for ever).
   [[noreturn]] void abort_job() {
-    std::fprintf(stderr, "spindle::mpi: ending the job (MPI_Abort): MPI rank %d was lost.\n", lost_rank_);
+    if (lost_rank_ > 0) {
+      std::fprintf(stderr, "spindle::mpi: ending the job (MPI_Abort): MPI rank %d was lost.\n", lost_rank_);
+    } else {
+      std::fprintf(stderr, "spindle::mpi: ending the job (MPI_Abort): the worker ranks could not be stopped.\n");
+    }
     std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 70);
+    for (std::size_t r = 1; r < ranks_.size(); ++r) {
+      if (!ranks_[r].alive) continue;
+      try {
+        outbox_.send(std::string(), static_cast<int>(r), wire::kAbort);
+      } catch (const std::exception&) {  // that rank's link is gone too: mpirun or its own watch ends it
+      }
+    }
+    try {
+      flush(std::chrono::seconds(1));
+    } catch (const std::exception&) {
+    }
+    bounded(options().abort_grace, "MPI_Abort", [] { MPI_Abort(MPI_COMM_WORLD, 70); });
     std::_Exit(70);
   }
 

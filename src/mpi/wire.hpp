@@ -18,7 +18,7 @@
 
 namespace spindle::mpi::wire {
 
-enum Tag : int { kTask = 101, kResult = 102, kHello = 103, kHeartbeat = 104, kStop = 105 };
+enum Tag : int { kTask = 101, kResult = 102, kHello = 103, kHeartbeat = 104, kStop = 105, kAbort = 106 };
 enum Status : std::uint8_t { kOk = 0, kRemote = 1, kCrashed = 2, kOther = 3 };
 
 inline void put_u64(std::string& out, std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }

@@ -80,6 +80,10 @@ void run_worker(int rank) {
         last_heard = Clock::now();
         if (m.tag == wire::kStop) {
           stopping = true;
+        } else if (m.tag == wire::kAbort) {
+          // Rank 0 is ending a job that lost a rank: MPI_Finalize would wait for the lost one.
+          pool.shutdown(false, true, true);
+          std::_Exit(70);
         } else if (m.tag == wire::kTask) {
           if (m.data.size() < 16) continue;  // not ours: rank 0 never sends one
           const std::uint64_t id = wire::get_u64(m.data, m.data.size() - 8);
@@ -127,7 +131,7 @@ void run_worker(int rank) {
         std::fprintf(stderr, "spindle::mpi: rank %d: rank 0 stopped answering; ending the job.\n", rank);
         std::fflush(stderr);
         pool.shutdown(false, true, true);
-        MPI_Abort(MPI_COMM_WORLD, 70);
+        bounded(opt.abort_grace, "MPI_Abort", [] { MPI_Abort(MPI_COMM_WORLD, 70); });
         std::_Exit(70);
       }
       busy = outbox.progress() || busy;
@@ -141,7 +145,7 @@ void run_worker(int rank) {
       }
     }
   }  // the local pool shuts down (its workers exit) before MPI is finalized
-  MPI_Finalize();
+  bounded(opt.rank_timeout + opt.abort_grace, "MPI_Finalize", [] { MPI_Finalize(); });
 }
 
 }  // namespace spindle::mpi::detail

@@ -1,7 +1,8 @@
 // A worker rank SIGKILLed in the middle of its tasks (tests/mpi/rank_loss_prog.cpp under mpirun): every
 // future it held fails with RankLost naming the rank, submit then says BrokenExecutor, the job ends by itself
 // with a message naming the lost rank (Open MPI 4.1 cannot go on without it), and no process is left behind.
-// Never a hang: the run is bounded by `timeout -k`, and a hang shows as its status 124.
+// Never a hang: the run is bounded by `timeout -k` (40 s, under CTest's 60 s, so that a hang shows the job's
+// output), and a hang shows as its status 124.
 // SPINDLE_TEST_RUN_SERIAL: each test counts the processes of rank_loss_prog left behind, so they run alone.
 
 #include <fcntl.h>
@@ -58,7 +59,7 @@ Job run_job(bool recovery) {
   char dir[] = "/tmp/spindle-rank-loss-XXXXXX";
   if (::mkdtemp(dir) == nullptr) return job;
   const std::string out = std::string(dir) + "/out", err = std::string(dir) + "/err";
-  std::vector<std::string> argv{"timeout", "-k", "5", "60", SPINDLE_MPIRUN, "--allow-run-as-root", "--oversubscribe"};
+  std::vector<std::string> argv{"timeout", "-k", "5", "40", SPINDLE_MPIRUN, "--allow-run-as-root", "--oversubscribe"};
   if (recovery) argv.emplace_back("--enable-recovery");
   for (const char* a : {"-np", "3", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
                         SPINDLE_RANK_LOSS_PROG}) {
