@@ -144,6 +144,10 @@ std::string Line::json() const {
 }
 
 void Line::emit(const Options& options) const {
+  if (options.sink) {
+    options.sink(*this);
+    return;
+  }
   std::puts((options.json ? json() : text()).c_str());
   std::fflush(stdout);
 }

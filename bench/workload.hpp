@@ -43,12 +43,16 @@ class UsageError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+class Line;
+
 /// Options every workload sees: the flags, and every declared `--arg` resolved (given, or its default).
 struct Options {
   bool json = false;                        ///< JSON lines instead of key=value lines
   bool quick = false;                       ///< scaled down (tests, smoke runs); figures are then not comparable
   std::vector<std::string> variants;        ///< restrict to these modes/variants (empty: all)
   std::map<std::string, std::string> args;  ///< every declared key with its value ("" = unset)
+  /// Where lines go: empty = printed to stdout; `--compare` collects them instead.
+  std::function<void(const Line&)> sink{};
 
   /// The value of a `count` key (validated by resolve()).
   std::int64_t count(const std::string& key) const;
@@ -89,6 +93,19 @@ class Line {
   std::vector<Field> fields_;
 };
 
+/// A competing implementation of a workload, run by `spindle bench --compare` in the same run: a script in
+/// bench/peers/<dir>/ that takes the workload's `--arg KEY=VALUE`, `--variant V` and `--quick`, and prints lines
+/// with the workload's keys (see docs/bench.md).
+struct Peer {
+  std::string name{};         ///< its `peer=` value, e.g. "python"
+  std::string interpreter{};  ///< the program that runs the script, e.g. "/usr/bin/python3"
+  std::string script{};       ///< the file under bench/peers/ (or share/spindle/bench/peers/ when installed)
+  std::string install{};      ///< how to get the interpreter when it is missing, e.g. "apt install python3"
+};
+
+/// The Python peer of a workload: bench/peers/python/<file>, run with /usr/bin/python3.
+Peer python_peer(const std::string& file);
+
 /// A workload: `run` returns 0 on success, non-zero if its self-check failed.
 struct Workload {
   std::string id{};                          ///< "W1", "W2-x100", ...
@@ -96,6 +113,8 @@ struct Workload {
   std::vector<std::string> variants{};       ///< the names --variant accepts (empty: none)
   std::vector<Param> params{};               ///< the --arg keys it accepts
   std::function<int(const Options&)> run{};  ///< runs it
+  std::vector<std::string> compare{};        ///< the keys `--compare` sets beside its peers' (e.g. "ns_per_task")
+  std::vector<Peer> peers{};                 ///< the implementations it is compared with
 };
 
 /// All registered workloads, sorted by id.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "compare.hpp"
 #include "workload.hpp"
 
 namespace spindle::cli {
@@ -27,6 +28,8 @@ struct BenchArgs {
   bool json = false;
   bool quick = false;
   bool list = false;
+  bool compare = false;
+  int rounds = 3;
 };
 
 void list_workloads() {
@@ -42,6 +45,12 @@ void list_workloads() {
                                           : p.name + "=" + p.value;
       if (!p.quick.empty()) value += " (--quick: " + p.quick + ")";
       fmt::print("{:8}   --arg {:38} {}\n", "", value, p.help);
+    }
+    if (!w.peers.empty()) {
+      std::string keys, peers;
+      for (const auto& k : w.compare) keys += (keys.empty() ? "" : ", ") + k;
+      for (const auto& p : w.peers) peers += (peers.empty() ? "" : ", ") + p.name + " (bench/" + p.script + ")";
+      fmt::print("{:8}   --compare: {} against {}\n", "", keys, peers);
     }
   }
 }
@@ -64,8 +73,8 @@ int run_bench(const BenchArgs& args) {
     if (std::find(chosen.begin(), chosen.end(), w) == chosen.end()) chosen.push_back(w);
   }
   if (args.workloads.empty()) {  // all, in id order, but the -x100 variants, which take minutes
-    for (const auto& w : all) {
-      if (w.id.find("-x") == std::string::npos) chosen.push_back(&w);
+    for (const auto& w : all) {  // (--compare: those with peers)
+      if (w.id.find("-x") == std::string::npos && (!args.compare || !w.peers.empty())) chosen.push_back(&w);
     }
   }
   // Every workload's arguments are checked before the first one runs.
@@ -76,6 +85,9 @@ int run_bench(const BenchArgs& args) {
   } catch (const spindle::bench::UsageError& e) {
     fmt::print(stderr, "spindle bench: {}; see `spindle bench --list`\n", e.what());
     return 2;
+  }
+  if (args.compare) {
+    return spindle::bench::compare(chosen, options, {.rounds = args.rounds, .json = args.json, .quick = args.quick});
   }
   int rc = 0;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
@@ -99,6 +111,11 @@ const RegisterCommand reg([](CLI::App& app, int& rc) {
   sub->add_flag("--json", args->json, "One JSON object per line");
   sub->add_flag("--quick", args->quick, "Scaled-down sizes for smoke tests (figures not comparable)");
   sub->add_flag("--list", args->list, "List the workloads with their variants and --arg keys");
+  auto* compare = sub->add_flag("--compare", args->compare,
+                                "Run each workload and its peers (bench/peers/) interleaved; print medians and ratios");
+  sub->add_option("--rounds", args->rounds, "--compare: rounds of spindle then each peer (default 3)")
+      ->check(CLI::Range(1, 100))
+      ->needs(compare);
   sub->callback([args, &rc] { rc = run_bench(*args); });
 });
 

@@ -16,13 +16,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "compare.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/pipeline.hpp"
 #include "spindle/process/start_method.hpp"
@@ -186,25 +186,6 @@ MemRun run_mem(std::int64_t items) {
   return r;
 }
 
-/// Where the Python peer is: beside an installed `spindle` (../share/spindle/bench), else in the source tree
-/// this binary was built from, else the configured install prefix. Empty if none exists.
-std::string python_peer_script() {
-  std::vector<std::filesystem::path> candidates;
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share/spindle/bench/w10_pipeline.py");
-#ifdef SPINDLE_SOURCE_DIR
-  candidates.emplace_back(SPINDLE_SOURCE_DIR "/bench/peers/python/w10_pipeline.py");
-#endif
-#ifdef SPINDLE_INSTALL_DATADIR
-  candidates.emplace_back(SPINDLE_INSTALL_DATADIR "/bench/w10_pipeline.py");
-#endif
-  for (const auto& c : candidates) {
-    if (std::filesystem::is_regular_file(c, ec)) return c.string();
-  }
-  return {};
-}
-
 /// Runs the Python peer for `variant` ("a" or "b") and re-emits its line (so that --json applies), with
 /// `spindle_ratio` (spindle's items/s over Python's) when spindle's variant ran in this invocation. Returns
 /// the exit status to report: 0, or 1 when the peer failed or printed no line.
@@ -215,7 +196,7 @@ int run_python(const Options& options, const char* variant, std::int64_t items, 
     std::fprintf(stderr, "W10 %s: skipped: %s not found\n", name.c_str(), python);
     return 0;
   }
-  const std::string script = python_peer_script();
+  const std::string script = bench_file("peers/python/w10_pipeline.py");
   if (script.empty()) {
     std::fprintf(stderr, "W10 %s: skipped: bench/peers/python/w10_pipeline.py not found\n", name.c_str());
     return 0;

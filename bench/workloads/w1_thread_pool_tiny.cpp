@@ -62,7 +62,9 @@ const Register reg({.id = "W1",
                                 .value = "1000000",
                                 .quick = "20000",
                                 .max = 100'000'000}},
-                    .run = run_w1});
+                    .run = run_w1,
+                    .compare = {"ns_per_task"},
+                    .peers = {python_peer("w1_thread_pool_tiny.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

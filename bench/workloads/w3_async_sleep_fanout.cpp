@@ -54,7 +54,9 @@ const Register reg({.id = "W3",
                                 .value = "100000",
                                 .quick = "10000",
                                 .max = 100'000'000}},
-                    .run = run_w3});
+                    .run = run_w3,
+                    .compare = {"overhead_s", "bytes_per_task"},
+                    .peers = {python_peer("w3_async_sleep_fanout.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

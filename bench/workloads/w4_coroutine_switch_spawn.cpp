@@ -82,7 +82,9 @@ const Register reg(
      .variants = {"switch", "spawn"},
      .params = {{.name = "yields", .help = "switch: yields per task (2 tasks)", .value = "500000", .quick = "20000"},
                 {.name = "tasks", .help = "spawn: tasks created and awaited", .value = "1000000", .quick = "50000"}},
-     .run = run_w4});
+     .run = run_w4,
+     .compare = {"ns_per_switch", "ns_per_task"},
+     .peers = {python_peer("w4_coroutine_switch_spawn.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

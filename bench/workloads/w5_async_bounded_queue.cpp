@@ -50,7 +50,9 @@ const Register reg({.id = "W5",
                     .summary = "async bounded queue (maxsize 100), 1M items, one producer, one consumer",
                     .variants = {},
                     .params = {{.name = "items", .help = "items put and got", .value = "1000000", .quick = "50000"}},
-                    .run = run_w5});
+                    .run = run_w5,
+                    .compare = {"ns_per_item"},
+                    .peers = {python_peer("w5_async_bounded_queue.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -105,7 +105,9 @@ const Register reg(
      .variants = {"startup", "submit", "map-c100"},
      .params =
          {{.name = "tasks", .help = "submit, map-c100: tasks", .value = "20000", .quick = "2000", .max = 100'000'000}},
-     .run = run_w7});
+     .run = run_w7,
+     .compare = {"us_per_task"},
+     .peers = {python_peer("w7_process_pool_round_trip.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -82,7 +82,9 @@ const Register reg(
      .params =
          {{.name = "tasks", .help = "tasks, each handed the buffer", .value = "50", .quick = "6", .max = 1'000'000},
           {.name = "mib", .help = "buffer size in MiB", .value = "10", .max = 4096}},
-     .run = run_w8});
+     .run = run_w8,
+     .compare = {"MiB_per_s"},
+     .peers = {python_peer("w8_process_pool_payload.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

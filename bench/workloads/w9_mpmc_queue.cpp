@@ -64,7 +64,9 @@ const Register reg({.id = "W9",
                                 .value = "10000000",
                                 .quick = "200000",
                                 .multiple_of = 2}},
-                    .run = run_w9});
+                    .run = run_w9,
+                    .compare = {"ns_per_item"},
+                    .peers = {python_peer("w9_mpmc_queue.py")}});
 
 }  // namespace
 }  // namespace spindle::bench

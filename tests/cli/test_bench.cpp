@@ -9,6 +9,7 @@
 #include <string>
 
 #include "census.hpp"
+#include "compare.hpp"
 #include "workload.hpp"
 
 namespace {
@@ -116,6 +117,68 @@ TEST_F(Bench, EveryRegisteredWorkloadsDefaultsAreValid) {
       EXPECT_NO_THROW(resolve(w, false, quick, w.variants, args)) << w.id;
     }
   }
+}
+
+// --compare's reading of lines: the workload id, then key=value fields; anything else is not a line.
+TEST_F(Bench, RecordsAreParsedBackFieldByField) {
+  const auto r = spindle::bench::parse_record("W7 peer=python variant=submit tasks=20000 us_per_task=59.090");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->workload, "W7");
+  ASSERT_NE(r->get("variant"), nullptr);
+  EXPECT_EQ(*r->get("variant"), "submit");
+  EXPECT_DOUBLE_EQ(r->number("us_per_task").value_or(0), 59.09);
+  EXPECT_FALSE(r->number("variant").has_value());
+  EXPECT_EQ(r->get("absent"), nullptr);
+  EXPECT_FALSE(spindle::bench::parse_record("").has_value());
+  EXPECT_FALSE(spindle::bench::parse_record("W7").has_value());
+  EXPECT_FALSE(spindle::bench::parse_record("W7 a note, not a line").has_value());
+  EXPECT_FALSE(spindle::bench::parse_record("peer=python seconds=1").has_value());
+}
+
+// A row is what a line measured (its words, not its figures, peer aside); a peer without spindle's `heap=`
+// measured both of spindle's heap rows, one with another variant measured neither.
+TEST_F(Bench, PeerLinesMatchTheRowsTheyMeasured) {
+  using spindle::bench::identity;
+  using spindle::bench::same_row;
+  const auto ours = identity(*spindle::bench::parse_record("W1 peer=spindle-tpe heap=cold tasks=5 ns_per_task=40.1"));
+  EXPECT_EQ(ours, std::vector<std::string>{"heap=cold"});
+  const auto python = identity(*spindle::bench::parse_record("W1 peer=python tasks=5 ns_per_task=7000 scaled_from=9"));
+  EXPECT_TRUE(python.empty());
+  EXPECT_TRUE(same_row(python, ours));
+  const auto submit = identity(*spindle::bench::parse_record("W7 peer=python variant=submit us_per_task=60"));
+  const auto map = identity(*spindle::bench::parse_record("W7 peer=spindle-ppe variant=map-c100 us_per_task=0.1"));
+  EXPECT_FALSE(same_row(submit, map));
+  EXPECT_TRUE(same_row(submit, submit));
+}
+
+TEST_F(Bench, MediansRangesAndWhichWayIsBetter) {
+  const auto odd = spindle::bench::summarize({5, 1, 3});
+  EXPECT_EQ(odd.n, 3U);
+  EXPECT_DOUBLE_EQ(odd.median, 3);
+  EXPECT_DOUBLE_EQ(odd.min, 1);
+  EXPECT_DOUBLE_EQ(odd.max, 5);
+  EXPECT_DOUBLE_EQ(spindle::bench::summarize({4, 1, 2, 10}).median, 3);
+  EXPECT_EQ(spindle::bench::summarize({}).n, 0U);
+  EXPECT_TRUE(spindle::bench::higher_is_better("per_s"));
+  EXPECT_TRUE(spindle::bench::higher_is_better("MiB_per_s"));
+  EXPECT_TRUE(spindle::bench::higher_is_better("speedup"));
+  EXPECT_FALSE(spindle::bench::higher_is_better("ns_per_task"));
+  EXPECT_FALSE(spindle::bench::higher_is_better("seconds"));
+  EXPECT_DOUBLE_EQ(spindle::bench::advantage("ns_per_task", 50, 5000), 100);  // spindle takes 1/100 the time
+  EXPECT_DOUBLE_EQ(spindle::bench::advantage("MiB_per_s", 800, 200), 4);      // spindle moves 4x the bytes
+  EXPECT_DOUBLE_EQ(spindle::bench::advantage("ns_per_task", 0, 5000), 0);     // undefined, never infinite
+}
+
+// Every workload with peers names what it compares and where its peers' scripts are, and they exist.
+TEST_F(Bench, EveryPeerScriptIsThere) {
+  int with_peers = 0;
+  for (const auto& w : spindle::bench::registry()) {
+    if (w.peers.empty()) continue;
+    ++with_peers;
+    EXPECT_FALSE(w.compare.empty()) << w.id;
+    for (const auto& p : w.peers) EXPECT_FALSE(spindle::bench::bench_file(p.script).empty()) << w.id << " " << p.script;
+  }
+  EXPECT_GE(with_peers, 8);
 }
 
 }  // namespace

@@ -300,6 +300,55 @@ TEST_F(Cli, BenchW10RunsEveryVariantAtASmokeSize) {
   EXPECT_TRUE(has(bad.err, "'item'")) << show(bad);
 }
 
+// --compare at a smoke size, one round: every workload with a peer runs beside it, and every figure spindle
+// reports has its Python peer's beside it (W7's submit-fn rows excepted: Python has only the one submit),
+// with a ratio. Sizes and shapes only, never a figure.
+TEST_F(Cli, BenchCompareSetsEveryPythonPeerBesideSpindle) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3 (scripts/install-deps.sh)";
+  const auto o = spindle({"bench", "--compare", "--quick", "--rounds", "1", "--json"});
+  ASSERT_EQ(o.rc, 0) << show(o);
+  std::vector<std::string> workloads;
+  std::size_t from = 0, figures = 0;
+  while (from < o.out.size()) {
+    const auto nl = o.out.find('\n', from);
+    const auto j = nlohmann::json::parse(o.out.substr(from, nl - from));
+    from = nl == std::string::npos ? o.out.size() : nl + 1;
+    ++figures;
+    const auto id = j["workload"].get<std::string>();
+    if (workloads.empty() || workloads.back() != id) workloads.push_back(id);
+    EXPECT_EQ(j["rounds"], 1);
+    EXPECT_EQ(j["spindle"]["n"], 1) << j.dump();
+    EXPECT_TRUE(j["better"] == "lower" || j["better"] == "higher") << j.dump();
+    const auto variant = j["row"].value("variant", std::string());
+    if (variant.find("-fn") != std::string::npos) continue;
+    ASSERT_EQ(j["peers"].size(), 1U) << j.dump();
+    EXPECT_EQ(j["peers"][0]["peer"], "python") << j.dump();
+    EXPECT_EQ(j["peers"][0]["n"], 1) << j.dump();
+    EXPECT_GT(j["peers"][0]["spindle_advantage"].get<double>(), 0) << j.dump();
+  }
+  EXPECT_EQ(workloads, (std::vector<std::string>{"W1", "W2", "W3", "W4", "W5", "W7", "W8", "W9"})) << show(o);
+  EXPECT_GE(figures, 14U) << show(o);
+  EXPECT_TRUE(has(o.err, "W9 round 1/1: spindle, python")) << show(o);
+}
+
+// What --compare cannot do is said: a workload without a peer is skipped by name, --rounds needs --compare,
+// and a round count out of range is a usage error.
+TEST_F(Cli, BenchCompareSaysWhatItSkipsAndRefuses) {
+  const auto w6 = spindle({"bench", "--compare", "W6", "--quick"});
+  EXPECT_EQ(w6.rc, 0) << show(w6);
+  EXPECT_TRUE(has(w6.err, "W6: no peer to compare with yet; skipped")) << show(w6);
+  EXPECT_TRUE(w6.out.empty()) << show(w6);
+  const auto alone = spindle({"bench", "W5", "--rounds", "2", "--quick"});
+  EXPECT_EQ(alone.rc, 2) << show(alone);
+  EXPECT_TRUE(has(alone.err, "--compare")) << show(alone);
+  const auto zero = spindle({"bench", "--compare", "W5", "--rounds", "0"});
+  EXPECT_EQ(zero.rc, 2) << show(zero);
+  const auto text = spindle({"bench", "--compare", "W5", "--quick", "--rounds", "2"});
+  EXPECT_EQ(text.rc, 0) << show(text);
+  EXPECT_TRUE(has(text.out, "W5 ns_per_item (lower is better): spindle-aio ")) << show(text);
+  EXPECT_TRUE(has(text.out, " | python ")) << show(text);
+}
+
 TEST_F(Cli, BenchVariantBeforeWorkloadIsStillAVariant) {
   // `--variant spawn W4`: W4 is the workload, not a second variant.
   const auto o = spindle({"bench", "--variant", "spawn", "W4", "--arg", "tasks=1000", "--quick"});
