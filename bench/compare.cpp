@@ -40,7 +40,7 @@ struct PeerRun {
 };
 
 PeerRun run_peer(const Workload& w, const Peer& peer, const std::string& script, const Options& options) {
-  std::string cmd = quote(peer.interpreter) + " " + quote(script);
+  std::string cmd = peer.interpreter.empty() ? quote(script) : quote(peer.interpreter) + " " + quote(script);
   for (const auto& [key, value] : options.args) {
     if (!value.empty()) cmd += " --arg " + quote(key + "=" + value);
   }
@@ -207,6 +207,9 @@ std::string bench_file(const std::string& relative) {
 #ifdef SPINDLE_SOURCE_DIR
   candidates.push_back(std::filesystem::path(SPINDLE_SOURCE_DIR "/bench") / relative);
 #endif
+#ifdef SPINDLE_BINARY_DIR
+  candidates.push_back(std::filesystem::path(SPINDLE_BINARY_DIR "/bench") / relative);
+#endif
 #ifdef SPINDLE_INSTALL_DATADIR
   candidates.push_back(std::filesystem::path(SPINDLE_INSTALL_DATADIR "/bench") / relative);
 #endif
@@ -223,6 +226,14 @@ Peer python_peer(const std::string& file) {
               .install = "apt install python3 (scripts/install-deps.sh installs it)"};
 }
 
+Peer native_peer(const std::string& name, const std::string& file, const std::string& package) {
+  return Peer{.name = name,
+              .interpreter = "",
+              .script = "peers/cpp/" + file,
+              .install = "not built: it needs " + package +
+                         " (scripts/install-deps.sh --peers), a release build, and `cmake --preset release` again"};
+}
+
 int compare(const std::vector<const Workload*>& workloads, const std::vector<Options>& options,
             const CompareOptions& how) {
   int rc = 0;
@@ -236,7 +247,13 @@ int compare(const std::vector<const Workload*>& workloads, const std::vector<Opt
     std::vector<std::pair<const Peer*, std::string>> peers;  // with their scripts' paths
     for (const auto& p : w.peers) {
       const std::string script = bench_file(p.script);
-      if (::access(p.interpreter.c_str(), X_OK) != 0) {
+      if (p.interpreter.empty()) {
+        if (script.empty() || ::access(script.c_str(), X_OK) != 0) {
+          std::fprintf(stderr, "%s %s: skipped: %s\n", w.id.c_str(), p.name.c_str(), p.install.c_str());
+        } else {
+          peers.emplace_back(&p, script);
+        }
+      } else if (::access(p.interpreter.c_str(), X_OK) != 0) {
         std::fprintf(stderr, "%s %s: skipped: %s not found (%s)\n", w.id.c_str(), p.name.c_str(), p.interpreter.c_str(),
                      p.install.c_str());
       } else if (script.empty()) {

@@ -4,8 +4,6 @@
 // object per line with --json). docs/bench.md: "every workload takes its size as an argument ... and rejects
 // arguments it does not know", so an unknown variant, key or a bad value is a UsageError before anything runs.
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -13,9 +11,10 @@
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "measure.hpp"
 
 namespace spindle::bench {
 
@@ -98,13 +97,17 @@ class Line {
 /// with the workload's keys (see docs/bench.md).
 struct Peer {
   std::string name{};         ///< its `peer=` value, e.g. "python"
-  std::string interpreter{};  ///< the program that runs the script, e.g. "/usr/bin/python3"
+  std::string interpreter{};  ///< the program that runs the script, e.g. "/usr/bin/python3"; empty: a program
   std::string script{};       ///< the file under bench/peers/ (or share/spindle/bench/peers/ when installed)
-  std::string install{};      ///< how to get the interpreter when it is missing, e.g. "apt install python3"
+  std::string install{};      ///< how to get it when it is missing, e.g. "apt install python3"
 };
 
 /// The Python peer of a workload: bench/peers/python/<file>, run with /usr/bin/python3.
 Peer python_peer(const std::string& file);
+
+/// A native peer: bench/peers/cpp/<file>.cpp, built (release builds, where `package` is installed) into the
+/// build tree's bench/peers/cpp/<file>.
+Peer native_peer(const std::string& name, const std::string& file, const std::string& package);
 
 /// A workload: `run` returns 0 on success, non-zero if its self-check failed.
 struct Workload {
@@ -133,37 +136,7 @@ struct Register {
   explicit Register(Workload workload);
 };
 
-/// Seconds on the monotonic clock since some fixed point.
-inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-/// Peak resident set size of this process in KiB.
-inline long maxrss_kb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
-
-/// The workload's self-check: true if `got` is the expected sum; otherwise says so on stderr (a figure
-/// from a wrong computation is not a figure).
-inline bool sum_ok(const std::string& what, long long got, long long expected) {
-  if (got == expected) return true;
-  std::fprintf(stderr, "%s: wrong sum %lld, expected %lld\n", what.c_str(), got, expected);
-  return false;
-}
-
 /// True if `variant` was selected (or no selection was made).
 bool selected(const Options& options, const std::string& variant);
-
-/// Prevents the compiler from optimising `value` away.
-template <class T>
-inline void do_not_optimize(T& value) {
-  if constexpr (std::is_integral_v<T> || std::is_pointer_v<T>) {
-    asm volatile("" : "+r"(value));  // keeps a scalar in a register: a barrier without a store per iteration
-  } else {
-    asm volatile("" : "+m"(value) : : "memory");
-  }
-}
 
 }  // namespace spindle::bench

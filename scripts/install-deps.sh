@@ -2,7 +2,9 @@
 # Installs the Debian packages spindle builds with, and only those that are missing, so that `make lab` and
 # `make test` work on a fresh Debian 12 machine. apt-get runs only when something is actually missing.
 # `--tests` adds what only the test suite needs (Chromium, which renders the lab's report in a test), so that
-# `make lab` does not pull a browser onto a newcomer's machine.
+# `make lab` does not pull a browser onto a newcomer's machine. `--peers` adds the libraries the native
+# benchmark peers are built with (bench/peers/cpp: oneTBB, libuv, moodycamel's queue, Asio), for
+# `spindle bench --compare`; `--tests` includes them, so that the test suite builds and runs every peer.
 set -euo pipefail
 
 packages=(
@@ -13,9 +15,16 @@ packages=(
   python3
   libopenmpi-dev openmpi-bin python3-mpi4py
 )
-if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium)
-fi
+peers=(libtbb-dev libuv1-dev libconcurrentqueue-dev libasio-dev)
+case "${1:-}" in
+  --tests) packages+=(chromium "${peers[@]}") ;;
+  --peers) packages+=("${peers[@]}") ;;
+  "") ;;
+  *)
+    echo "usage: $0 [--tests|--peers]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -64,7 +64,8 @@ const Register reg({.id = "W1",
                                 .max = 100'000'000}},
                     .run = run_w1,
                     .compare = {"ns_per_task"},
-                    .peers = {python_peer("w1_thread_pool_tiny.py")}});
+                    .peers = {python_peer("w1_thread_pool_tiny.py"),
+                              native_peer("onetbb", "w1_onetbb", "libtbb-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

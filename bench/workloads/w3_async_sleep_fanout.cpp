@@ -56,7 +56,8 @@ const Register reg({.id = "W3",
                                 .max = 100'000'000}},
                     .run = run_w3,
                     .compare = {"overhead_s", "bytes_per_task"},
-                    .peers = {python_peer("w3_async_sleep_fanout.py")}});
+                    .peers = {python_peer("w3_async_sleep_fanout.py"),
+                              native_peer("libuv", "w3_libuv", "libuv1-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -84,7 +84,7 @@ const Register reg(
                 {.name = "tasks", .help = "spawn: tasks created and awaited", .value = "1000000", .quick = "50000"}},
      .run = run_w4,
      .compare = {"ns_per_switch", "ns_per_task"},
-     .peers = {python_peer("w4_coroutine_switch_spawn.py")}});
+     .peers = {python_peer("w4_coroutine_switch_spawn.py"), native_peer("asio", "w4_asio", "libasio-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -52,7 +52,8 @@ const Register reg({.id = "W5",
                     .params = {{.name = "items", .help = "items put and got", .value = "1000000", .quick = "50000"}},
                     .run = run_w5,
                     .compare = {"ns_per_item"},
-                    .peers = {python_peer("w5_async_bounded_queue.py")}});
+                    .peers = {python_peer("w5_async_bounded_queue.py"),
+                              native_peer("asio", "w5_asio", "libasio-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

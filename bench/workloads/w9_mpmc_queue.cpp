@@ -66,7 +66,9 @@ const Register reg({.id = "W9",
                                 .multiple_of = 2}},
                     .run = run_w9,
                     .compare = {"ns_per_item"},
-                    .peers = {python_peer("w9_mpmc_queue.py")}});
+                    .peers = {python_peer("w9_mpmc_queue.py"),
+                              native_peer("onetbb-bounded-queue", "w9_onetbb", "libtbb-dev"),
+                              native_peer("moodycamel", "w9_moodycamel", "libconcurrentqueue-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench
