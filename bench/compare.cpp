@@ -33,29 +33,23 @@ std::string figure(double v) {
   return buf;
 }
 
-// A peer's run: its lines, or why it gave none.
-struct PeerRun {
+// One side's run: its lines, or why it gave none.
+struct Run {
   std::vector<Record> records;
   std::string error;
 };
 
-PeerRun run_peer(const Workload& w, const Peer& peer, const std::string& script, const Options& options) {
-  std::string cmd = peer.interpreter.empty() ? quote(script) : quote(peer.interpreter) + " " + quote(script);
+// Runs `program` (already quoted) with the workload's resolved command line: every size, the variants, --quick.
+Run run_side(const Workload& w, const std::string& program, const Options& options) {
+  std::string cmd = program;
   for (const auto& [key, value] : options.args) {
     if (!value.empty()) cmd += " --arg " + quote(key + "=" + value);
   }
   for (const auto& v : options.variants) cmd += " --variant " + quote(v);
   if (options.quick) cmd += " --quick";
-  PeerRun run;
-  std::FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) {
-    run.error = "cannot run " + cmd;
-    return run;
-  }
-  std::string out;
-  char buf[1024];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
-  const int status = ::pclose(pipe);
+  Run run;
+  int status = 0;
+  const std::string out = capture(cmd, status);
   std::istringstream lines(out);
   std::string line;
   while (std::getline(lines, line)) {
@@ -63,8 +57,7 @@ PeerRun run_peer(const Workload& w, const Peer& peer, const std::string& script,
     if (r && r->workload == w.id) run.records.push_back(std::move(*r));
   }
   if (status != 0) {
-    run.error =
-        "exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    run.error = status < 0 ? "cannot run " + cmd : "exited with status " + std::to_string(status);
   } else if (run.records.empty()) {
     run.error = "printed no " + w.id + " line";
   }
@@ -219,6 +212,20 @@ std::string bench_file(const std::string& relative) {
   return {};
 }
 
+std::string capture(const std::string& command, int& status) {
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    status = -1;
+    return {};
+  }
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  const int raw = ::pclose(pipe);
+  status = raw < 0 ? -1 : WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  return out;
+}
+
 Peer python_peer(const std::string& file) {
   return Peer{.name = "python",
               .interpreter = "/usr/bin/python3",
@@ -262,22 +269,27 @@ int compare(const std::vector<const Workload*>& workloads, const std::vector<Opt
         peers.emplace_back(&p, script);
       }
     }
+    // spindle's side runs in a process of its own too, as each peer does: a workload's peak memory (W3's
+    // bytes per task) is per process, and one run before it in the same process would hide it.
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::string spindle = quote(ec ? std::string("spindle") : self.string()) + " bench " + quote(w.id);
     std::vector<Record> ours;
     std::map<std::string, std::vector<Record>> theirs;
-    Options mine = options[i];
-    mine.sink = [&](const Line& line) {
-      if (auto r = parse_record(line.text())) ours.push_back(std::move(*r));
-    };
     for (int round = 1; round <= how.rounds; ++round) {
       std::fprintf(stderr, "%s round %d/%d: spindle", w.id.c_str(), round, how.rounds);
       for (const auto& [p, script] : peers) std::fprintf(stderr, ", %s", p->name.c_str());
       std::fprintf(stderr, "\n");
-      if (w.run(mine) != 0) {
-        std::fprintf(stderr, "%s: spindle's run failed its self-check\n", w.id.c_str());
+      Run mine = run_side(w, spindle, options[i]);
+      if (!mine.error.empty()) {
+        std::fprintf(stderr, "%s: spindle's run failed: %s\n", w.id.c_str(), mine.error.c_str());
         rc = 1;
       }
+      for (auto& r : mine.records) ours.push_back(std::move(r));
       for (const auto& [p, script] : peers) {
-        PeerRun run = run_peer(w, *p, script, options[i]);
+        const std::string program =
+            p->interpreter.empty() ? quote(script) : quote(p->interpreter) + " " + quote(script);
+        Run run = run_side(w, program, options[i]);
         if (!run.error.empty()) {
           std::fprintf(stderr, "%s %s: the peer failed: %s\n", w.id.c_str(), p->name.c_str(), run.error.c_str());
           rc = 1;

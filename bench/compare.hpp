@@ -1,6 +1,7 @@
 #pragma once
 // `spindle bench --compare`: each workload and its peers (bench/peers/) run interleaved, round after round
-// (spindle, peer, spindle, peer, ...), so that a machine's drift hits both sides alike; then, per variant and
+// (spindle, peer, spindle, peer, ...), each side in a process of its own (`spindle bench W..` for spindle's), so
+// that a machine's drift hits both sides alike and no run inherits another's heap; then, per variant and
 // compared key, each side's median with its range and how many times better spindle's median is. Absolute
 // figures do not travel between machines; ratios measured side by side do.
 
@@ -56,6 +57,10 @@ double advantage(const std::string& key, double spindle, double peer);
 /// Where a file under bench/ is: beside an installed `spindle` (../share/spindle/bench/), in the source tree
 /// this binary was built from, or under the configured install prefix. Empty if none exists.
 std::string bench_file(const std::string& relative);
+
+/// Runs `command` with /bin/sh and returns what it printed on stdout; `status` is its exit status (128 + the
+/// signal if one ended it, -1 if it could not be started).
+std::string capture(const std::string& command, int& status);
 
 /// How `--compare` runs.
 struct CompareOptions {

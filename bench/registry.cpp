@@ -144,10 +144,6 @@ std::string Line::json() const {
 }
 
 void Line::emit(const Options& options) const {
-  if (options.sink) {
-    options.sink(*this);
-    return;
-  }
   std::puts((options.json ? json() : text()).c_str());
   std::fflush(stdout);
 }

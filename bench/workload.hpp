@@ -42,16 +42,12 @@ class UsageError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-class Line;
-
 /// Options every workload sees: the flags, and every declared `--arg` resolved (given, or its default).
 struct Options {
   bool json = false;                        ///< JSON lines instead of key=value lines
   bool quick = false;                       ///< scaled down (tests, smoke runs); figures are then not comparable
   std::vector<std::string> variants;        ///< restrict to these modes/variants (empty: all)
   std::map<std::string, std::string> args;  ///< every declared key with its value ("" = unset)
-  /// Where lines go: empty = printed to stdout; `--compare` collects them instead.
-  std::function<void(const Line&)> sink{};
 
   /// The value of a `count` key (validated by resolve()).
   std::int64_t count(const std::string& key) const;

@@ -203,15 +203,8 @@ int run_python(const Options& options, const char* variant, std::int64_t items, 
   }
   const std::string cmd =
       std::string(python) + " '" + script + "' --variant " + variant + " --items " + std::to_string(items);
-  std::FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) {
-    std::fprintf(stderr, "W10 %s: cannot run %s\n", name.c_str(), cmd.c_str());
-    return 1;
-  }
-  std::string out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
-  const int status = ::pclose(pipe);
+  int status = 0;
+  const std::string out = capture(cmd, status);
   // The peer prints `W10 peer=python variant=python-a items=... per_s=...`: re-emit its fields in order.
   std::istringstream words(out);
   std::string word;
