@@ -12,6 +12,15 @@ install(TARGETS spindle ${_spindle_modules}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/spindle DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT spindleTargets NAMESPACE spindle:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/spindle)
+# spindle::mpi, where MPI was found: a component of its own (find_package(spindle COMPONENTS mpi)), so that a
+# consumer without MPI finds the rest; its targets file is read only when the component is asked for.
+if(TARGET spindle_mpi)
+  install(TARGETS spindle_mpi
+          EXPORT spindleMpiTargets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT spindleMpiTargets NAMESPACE spindle:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/spindle)
+endif()
 
 # The config finds each dependency again on the consumer's machine (find_dependency), with spindle's own
 # find modules installed beside it; the exported targets name only imported targets (LibUring::LibUring,

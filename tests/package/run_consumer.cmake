@@ -3,6 +3,8 @@
 #                     that is then moved, so that the package must be relocatable, and checks that no
 #                     installed CMake or pkg-config file names the source or build tree;
 #   find_package      builds and runs tests/package/consumer with find_package(spindle CONFIG) from PREFIX;
+#   find_package_mpi  builds tests/package/consumer_mpi with find_package(spindle COMPONENTS mpi) from PREFIX
+#                     and runs it under mpirun -np 2 (where spindle was built with MPI);
 #   pkg_config        builds and runs it with `c++ main.cpp $(pkg-config --cflags --libs spindle)`, PREFIX's;
 #   add_subdirectory  builds and runs it with spindle's source tree as a subdirectory;
 #   uninstall         removes PREFIX.
@@ -18,8 +20,8 @@ function(run)
   set(LAST_OUTPUT "${out}" PARENT_SCOPE)
 endfunction()
 
-function(run_consumer program)
-  run(${program})
+function(run_consumer)  # the consumer's command line (its program, or a launcher and the program)
+  run(${ARGN})
   if(NOT LAST_OUTPUT MATCHES "consumer ok 42")
     message(FATAL_ERROR "unexpected consumer output: ${LAST_OUTPUT}")
   endif()
@@ -75,6 +77,12 @@ elseif(MODE STREQUAL "find_package")
       -DCMAKE_BUILD_TYPE=Release -DCONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH=${PREFIX})
   run(${CMAKE_COMMAND} --build ${WORK}/build -j 2)
   run_consumer(${WORK}/build/consumer)
+elseif(MODE STREQUAL "find_package_mpi")
+  run(${CMAKE_COMMAND} -S ${CONSUMER}_mpi -B ${WORK}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX}
+      -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${PREFIX})
+  run(${CMAKE_COMMAND} --build ${WORK}/build -j 2)
+  run_consumer(timeout -k 5 120 ${MPIRUN} --allow-run-as-root --oversubscribe -np 2 --mca btl self,vader
+               --mca btl_vader_single_copy_mechanism none ${WORK}/build/consumer_mpi)
 elseif(MODE STREQUAL "pkg_config")
   find_program(PKG_CONFIG pkg-config REQUIRED)
   set(ENV{PKG_CONFIG_PATH} ${PREFIX}/${LIBDIR}/pkgconfig)
