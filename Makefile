@@ -39,7 +39,8 @@ lab: tool
 test-deps:
 	@./scripts/install-deps.sh --tests
 
-test: build test-deps
+# test-deps first: the native bench peers are configured only where their packages are already installed.
+test: test-deps build
 	ctest --preset $(PRESET) -j $(JOBS) $(CTEST_ARGS)
 
 test-tsan:
