@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "floors.hpp"
+
 namespace spindle::bench {
 namespace {
 
@@ -80,7 +82,7 @@ std::string join(const std::vector<std::string>& words, const char* sep) {
   return out;
 }
 
-void print_figure(const Workload& w, const Figure& f, const CompareOptions& how) {
+void print_figure(const Workload& w, const Figure& f, const CompareOptions& how, const Floors& floors) {
   const bool higher = higher_is_better(f.key);
   const Summary s = summarize(f.spindle);
   if (how.json) {
@@ -96,6 +98,9 @@ void print_figure(const Workload& w, const Figure& f, const CompareOptions& how)
     j["better"] = higher ? "higher" : "lower";
     j["rounds"] = how.rounds;
     j["spindle"] = {{"peer", f.spindle_peer}, {"median", s.median}, {"min", s.min}, {"max", s.max}, {"n", s.n}};
+    if (f.key == "MiB_per_s" && floors.memcpy_GBps > 0) {
+      j["spindle"]["of_memcpy"] = s.median * 1048576.0 / (floors.memcpy_GBps * 1e9);
+    }
     j["peers"] = nlohmann::ordered_json::array();
     for (const auto& [name, values] : f.peers) {
       const Summary p = summarize(values);
@@ -113,6 +118,9 @@ void print_figure(const Workload& w, const Figure& f, const CompareOptions& how)
   text.append(" ").append(f.key).append(higher ? " (higher is better): " : " (lower is better): ");
   text.append(f.spindle_peer).append(" ").append(figure(s.median));
   text.append(" [").append(figure(s.min)).append("-").append(figure(s.max)).append("]");
+  if (f.key == "MiB_per_s" && floors.memcpy_GBps > 0) {
+    text.append(" (").append(figure(100 * s.median * 1048576.0 / (floors.memcpy_GBps * 1e9))).append("% of memcpy)");
+  }
   if (f.peers.empty()) text += " | no peer measured this";
   for (const auto& [name, values] : f.peers) {
     const Summary p = summarize(values);
@@ -244,6 +252,21 @@ Peer native_peer(const std::string& name, const std::string& file, const std::st
 int compare(const std::vector<const Workload*>& workloads, const std::vector<Options>& options,
             const CompareOptions& how) {
   int rc = 0;
+  const Floors floors = measure_floors();
+  if (how.json) {
+    nlohmann::ordered_json j;
+    j["floors"] = {{"memcpy_GBps", floors.memcpy_GBps},
+                   {"wake_rtt_us", floors.wake_rtt_us},
+                   {"fork_wait_us", floors.fork_wait_us}};
+    std::puts(j.dump().c_str());
+  } else {
+    std::printf(
+        "floors (this machine, this run): memcpy of 10 MiB %s GB/s | thread hand-off round trip (atomic wait/notify) "
+        "%s us | "
+        "fork+exit+wait %s us\n",
+        figure(floors.memcpy_GBps).c_str(), figure(floors.wake_rtt_us).c_str(), figure(floors.fork_wait_us).c_str());
+  }
+  std::fflush(stdout);
   for (std::size_t i = 0; i < workloads.size(); ++i) {
     const Workload& w = *workloads[i];
     if (w.peers.empty() || w.compare.empty()) {
@@ -329,7 +352,7 @@ int compare(const std::vector<const Workload*>& workloads, const std::vector<Opt
           if (const auto* from = r.get("scaled_from")) f.scaled_from[name] = *from;
         }
       }
-      print_figure(w, f, how);
+      print_figure(w, f, how, floors);
     }
   }
   return rc;
