@@ -3,69 +3,28 @@
 // given, `spindle advise` explains how it is called and gives no advice from too little data, and every
 // --json output parses.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "census.hpp"
-
-extern char** environ;
+#include "spawn.hpp"
 
 namespace {
 
-struct Outcome {
-  int rc = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = spindle::test::Spawned;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs the spindle binary with `args`, stdout and stderr into files (no pipe to drain while waiting).
+// Runs the spindle binary with `args`.
 Outcome spindle(const std::vector<std::string>& args) {
-  char dir[] = "/tmp/spindle-cli-test-XXXXXX";
-  if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
-  const std::string out = std::string(dir) + "/out", err = std::string(dir) + "/err";
   std::vector<std::string> argv{SPINDLE_CLI};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  const int e = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  Outcome o;
-  if (e == 0) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-    }
-    o.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    o.out = slurp(out);
-    o.err = slurp(err);
-  }
-  unlink(out.c_str());
-  unlink(err.c_str());
-  rmdir(dir);
-  if (e != 0) throw std::runtime_error("cannot run " + std::string(SPINDLE_CLI));
+  Outcome o = spindle::test::spawn_capture(argv);
+  if (o.status < 0) throw std::runtime_error("cannot run " + std::string(SPINDLE_CLI));
   return o;
 }
 
@@ -75,7 +34,7 @@ std::string quoted(const std::string& word) { return std::string("'").append(wor
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string show(const Outcome& o) {
-  return "rc=" + std::to_string(o.rc) + "\nstdout:\n" + o.out + "\nstderr:\n" + o.err;
+  return "rc=" + std::to_string(o.status) + "\nstdout:\n" + o.out + "\nstderr:\n" + o.err;
 }
 
 class Cli : public spindle::test::LeakCheckedTest {};
@@ -84,20 +43,20 @@ class Cli : public spindle::test::LeakCheckedTest {};
 
 TEST_F(Cli, UnknownCommandNamesIt) {
   const auto o = spindle({"frobnicate"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "unknown command 'frobnicate'")) << show(o);
   EXPECT_TRUE(has(o.err, "advise") && has(o.err, "bench") && has(o.err, "lab")) << show(o);
 }
 
 TEST_F(Cli, NoCommandIsAUsageError) {
   const auto o = spindle({});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "a command is required")) << show(o);
 }
 
 TEST_F(Cli, UnknownOptionOfACommandNamesIt) {
   const auto o = spindle({"lab", "--frobnicate"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "--frobnicate")) << show(o);
 }
 
@@ -105,23 +64,23 @@ TEST_F(Cli, UnknownOptionOfACommandNamesIt) {
 // the demo's output (the C++ figures stand); --no-python leaves the column out; by default the twin runs.
 TEST_F(Cli, LabPythonChoices) {
   const auto missing = spindle({"lab", "003-futures", "--quick", "--python", "/no/such/python3"});
-  EXPECT_EQ(missing.rc, 2) << show(missing);
+  EXPECT_EQ(missing.status, 2) << show(missing);
   EXPECT_TRUE(has(missing.err, "/no/such/python3")) << show(missing);
 
   const auto failing = spindle({"lab", "003-futures", "--quick", "--json", "--python", "/bin/false"});
-  EXPECT_EQ(failing.rc, 0) << show(failing);
+  EXPECT_EQ(failing.status, 0) << show(failing);
   const auto f = nlohmann::json::parse(failing.out);
   EXPECT_TRUE(has(f["python"].get<std::string>(), "not measured")) << show(failing);
   EXPECT_TRUE(has(f["python"].get<std::string>(), "status 1")) << show(failing);
 
   const auto off = spindle({"lab", "003-futures", "--quick", "--json", "--no-python"});
-  EXPECT_EQ(off.rc, 0) << show(off);
+  EXPECT_EQ(off.status, 0) << show(off);
   const auto n = nlohmann::json::parse(off.out);
   EXPECT_EQ(n["python"], "");
   for (const auto& row : n["rows"]) EXPECT_TRUE(row["python"].is_null());
 
   const auto on = spindle({"lab", "003-futures", "--quick", "--json"});
-  EXPECT_EQ(on.rc, 0) << show(on);
+  EXPECT_EQ(on.status, 0) << show(on);
   const auto j = nlohmann::json::parse(on.out);
   EXPECT_TRUE(has(j["python"].get<std::string>(), "CPython here: Python 3")) << show(on);
   int filled = 0;
@@ -130,10 +89,10 @@ TEST_F(Cli, LabPythonChoices) {
 }
 
 TEST_F(Cli, HelpAndVersionExitZero) {
-  EXPECT_EQ(spindle({"--help"}).rc, 0);
-  EXPECT_EQ(spindle({"bench", "--help"}).rc, 0);
+  EXPECT_EQ(spindle({"--help"}).status, 0);
+  EXPECT_EQ(spindle({"bench", "--help"}).status, 0);
   const auto v = spindle({"--version"});
-  EXPECT_EQ(v.rc, 0) << show(v);
+  EXPECT_EQ(v.status, 0) << show(v);
   EXPECT_TRUE(has(v.out, "spindle ")) << show(v);
 }
 
@@ -141,23 +100,23 @@ TEST_F(Cli, HelpAndVersionExitZero) {
 
 TEST_F(Cli, AdviseWithoutCommandPrintsItsUsage) {
   const auto o = spindle({"advise"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "usage: spindle advise [options] -- CMD ARGS...")) << show(o);
 }
 
 TEST_F(Cli, AdviseCommandOptionWithoutDashDashHintsAtIt) {
   const auto o = spindle({"advise", "ls", "-l"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "-l")) << show(o);
   EXPECT_TRUE(has(o.err, "usage: spindle advise [options] -- CMD ARGS...")) << show(o);
 }
 
 TEST_F(Cli, AdviseBadIntervalNamesIt) {
   const auto o = spindle({"advise", "--interval", "0", "--", "true"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "--interval")) << show(o);
   const auto p = spindle({"advise", "--interval", "abc", "--", "true"});
-  EXPECT_EQ(p.rc, 2) << show(p);
+  EXPECT_EQ(p.status, 2) << show(p);
   EXPECT_TRUE(has(p.err, "abc")) << show(p);
 }
 
@@ -165,18 +124,18 @@ TEST_F(Cli, AdviseAttachesToARunningProcess) {
   // The test process itself is the running process: measured in place, as a service would be.
   const std::string me = std::to_string(::getpid());
   const auto j = spindle({"advise", "--json", "--pid", me, "--duration", "300ms"});
-  EXPECT_EQ(j.rc, 0) << show(j);
+  EXPECT_EQ(j.status, 0) << show(j);
   const auto report = nlohmann::json::parse(j.out);
   EXPECT_EQ(report["attached_pid"], ::getpid()) << j.out;
   EXPECT_GE(report["samples"].get<int>(), 4) << j.out;
   const auto gone = spindle({"advise", "--pid", "999999999", "--duration", "1s"});
-  EXPECT_EQ(gone.rc, 1) << show(gone);
+  EXPECT_EQ(gone.status, 1) << show(gone);
   EXPECT_TRUE(has(gone.err, "no such process")) << show(gone);
   const auto bad = spindle({"advise", "--pid", me, "--duration", "soon"});
-  EXPECT_EQ(bad.rc, 2) << show(bad);
+  EXPECT_EQ(bad.status, 2) << show(bad);
   EXPECT_TRUE(has(bad.err, "--duration soon")) << show(bad);
   const auto both = spindle({"advise", "--pid", me, "--", "true"});
-  EXPECT_EQ(both.rc, 2) << show(both);
+  EXPECT_EQ(both.status, 2) << show(both);
 }
 
 TEST_F(Cli, AdviseWritesAnHtmlReportWithTheTimeline) {
@@ -185,7 +144,7 @@ TEST_F(Cli, AdviseWritesAnHtmlReportWithTheTimeline) {
   ASSERT_GE(fd, 0);
   ::close(fd);
   const auto o = spindle({"advise", "--report", path, "--", "sleep", "0.3"});
-  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_EQ(o.status, 0) << show(o);
   std::ifstream in(path);
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ::unlink(path);
@@ -193,13 +152,13 @@ TEST_F(Cli, AdviseWritesAnHtmlReportWithTheTimeline) {
   EXPECT_TRUE(has(html, "class=\"cores-used\"")) << html.substr(0, 400);
   EXPECT_TRUE(has(html, "verdict")) << html.substr(0, 400);
   const auto bad = spindle({"advise", "--report", "/nonexistent-dir/r.html", "--", "true"});
-  EXPECT_EQ(bad.rc, 1) << show(bad);
+  EXPECT_EQ(bad.status, 1) << show(bad);
   EXPECT_TRUE(has(bad.err, "cannot write the report")) << show(bad);
 }
 
 TEST_F(Cli, AdviseTooShortRunGivesNoRecommendation) {
   const auto j = spindle({"advise", "--json", "--", "false"});
-  EXPECT_EQ(j.rc, 1) << show(j);  // false's own status
+  EXPECT_EQ(j.status, 1) << show(j);  // false's own status
   const auto report = nlohmann::json::parse(j.out);
   if (report["wall_s"].get<double>() >= 0.05 && report["samples"].get<int>() >= 4) {
     GTEST_SKIP() << "this machine took " << report["wall_s"] << " s to run `false`: not a short run";
@@ -218,7 +177,7 @@ TEST_F(Cli, AdviseTooShortRunGivesNoRecommendation) {
 TEST_F(Cli, AdviseLaunchErrorJsonIsEscaped) {
   const std::string name = "/nonexistent/a\"b\\c\td";
   const auto o = spindle({"advise", "--json", "--", name});
-  EXPECT_EQ(o.rc, 127) << show(o);
+  EXPECT_EQ(o.status, 127) << show(o);
   const auto error = nlohmann::json::parse(o.out);
   EXPECT_EQ(error["error"], "launch");
   EXPECT_TRUE(has(error["message"].get<std::string>(), name)) << o.out;
@@ -228,20 +187,20 @@ TEST_F(Cli, AdviseLaunchErrorJsonIsEscaped) {
 
 TEST_F(Cli, BenchUnknownWorkloadNamesIt) {
   const auto o = spindle({"bench", "W99"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "'W99'")) << show(o);
 }
 
 TEST_F(Cli, BenchUnknownVariantNamesIt) {
   const auto o = spindle({"bench", "W7", "--variant", "sideways", "--quick"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "'sideways'")) << show(o);
   EXPECT_TRUE(o.out.empty()) << show(o);  // nothing ran
 }
 
 TEST_F(Cli, BenchUnknownArgKeyNamesIt) {
   const auto o = spindle({"bench", "W3", "--arg", "task=1000", "--quick"});
-  EXPECT_EQ(o.rc, 2) << show(o);
+  EXPECT_EQ(o.status, 2) << show(o);
   EXPECT_TRUE(has(o.err, "'task'")) << show(o);
   EXPECT_TRUE(has(o.err, "tasks")) << show(o);  // what it does take
   EXPECT_TRUE(o.out.empty()) << show(o);
@@ -250,25 +209,25 @@ TEST_F(Cli, BenchUnknownArgKeyNamesIt) {
 TEST_F(Cli, BenchBadValuesNameThem) {
   for (const std::string value : {"abc", "0", "-5", "1.5", "10k", "", "99999999999999999999"}) {
     const auto o = spindle({"bench", "W3", "--arg", std::string("tasks=").append(value), "--quick"});
-    EXPECT_EQ(o.rc, 2) << "tasks=" << value << "\n" << show(o);
+    EXPECT_EQ(o.status, 2) << "tasks=" << value << "\n" << show(o);
     EXPECT_TRUE(has(o.err, quoted(value))) << show(o);
     EXPECT_TRUE(o.out.empty()) << show(o);
   }
   const auto odd = spindle({"bench", "W9", "--arg", "items=1001"});
-  EXPECT_EQ(odd.rc, 2) << show(odd);
+  EXPECT_EQ(odd.status, 2) << show(odd);
   EXPECT_TRUE(has(odd.err, "'1001'")) << show(odd);
   const auto choice = spindle({"bench", "W6", "--arg", "backend=kqueue"});
-  EXPECT_EQ(choice.rc, 2) << show(choice);
+  EXPECT_EQ(choice.status, 2) << show(choice);
   EXPECT_TRUE(has(choice.err, "'kqueue'")) << show(choice);
 }
 
 TEST_F(Cli, BenchArgSetsTheSize) {
   const auto o = spindle({"bench", "W3", "--arg", "tasks=1000", "--quick"});
-  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_EQ(o.status, 0) << show(o);
   EXPECT_TRUE(has(o.out, "W3 ") && has(o.out, " tasks=1000 ")) << show(o);
 
   const auto j = spindle({"bench", "W3", "--arg", "tasks=1000", "--quick", "--json"});
-  EXPECT_EQ(j.rc, 0) << show(j);
+  EXPECT_EQ(j.status, 0) << show(j);
   const auto line = nlohmann::json::parse(j.out);
   EXPECT_EQ(line["workload"], "W3");
   EXPECT_EQ(line["tasks"], 1000);
@@ -278,7 +237,7 @@ TEST_F(Cli, BenchArgSetsTheSize) {
 // required keys; the Python peer runs where /usr/bin/python3 is. Sizes only, never a figure.
 TEST_F(Cli, BenchW10RunsEveryVariantAtASmokeSize) {
   const auto o = spindle({"bench", "W10", "--json", "--quick", "--arg", "items=3000", "--arg", "mem_items=30000"});
-  ASSERT_EQ(o.rc, 0) << show(o);
+  ASSERT_EQ(o.status, 0) << show(o);
   std::vector<std::string> variants;
   std::size_t from = 0;
   while (from < o.out.size()) {
@@ -296,7 +255,7 @@ TEST_F(Cli, BenchW10RunsEveryVariantAtASmokeSize) {
   EXPECT_EQ(variants, expected) << show(o);
 
   const auto bad = spindle({"bench", "W10", "--arg", "item=5"});
-  EXPECT_EQ(bad.rc, 2) << show(bad);
+  EXPECT_EQ(bad.status, 2) << show(bad);
   EXPECT_TRUE(has(bad.err, "'item'")) << show(bad);
 }
 
@@ -306,7 +265,7 @@ TEST_F(Cli, BenchW10RunsEveryVariantAtASmokeSize) {
 TEST_F(Cli, BenchCompareSetsEveryPythonPeerBesideSpindle) {
   if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3 (scripts/install-deps.sh)";
   const auto o = spindle({"bench", "--compare", "--quick", "--rounds", "1", "--json"});
-  ASSERT_EQ(o.rc, 0) << show(o);
+  ASSERT_EQ(o.status, 0) << show(o);
   std::vector<std::string> workloads;
   std::size_t from = 0, figures = 0;
   while (from < o.out.size()) {
@@ -345,16 +304,16 @@ TEST_F(Cli, BenchCompareSetsEveryPythonPeerBesideSpindle) {
 // and a round count out of range is a usage error.
 TEST_F(Cli, BenchCompareSaysWhatItSkipsAndRefuses) {
   const auto w6 = spindle({"bench", "--compare", "W6", "--quick"});
-  EXPECT_EQ(w6.rc, 0) << show(w6);
+  EXPECT_EQ(w6.status, 0) << show(w6);
   EXPECT_TRUE(has(w6.err, "W6: no peer to compare with yet; skipped")) << show(w6);
   EXPECT_FALSE(has(w6.out, "W6")) << show(w6);
   const auto alone = spindle({"bench", "W5", "--rounds", "2", "--quick"});
-  EXPECT_EQ(alone.rc, 2) << show(alone);
+  EXPECT_EQ(alone.status, 2) << show(alone);
   EXPECT_TRUE(has(alone.err, "--compare")) << show(alone);
   const auto zero = spindle({"bench", "--compare", "W5", "--rounds", "0"});
-  EXPECT_EQ(zero.rc, 2) << show(zero);
+  EXPECT_EQ(zero.status, 2) << show(zero);
   const auto text = spindle({"bench", "--compare", "W5", "--quick", "--rounds", "2"});
-  EXPECT_EQ(text.rc, 0) << show(text);
+  EXPECT_EQ(text.status, 0) << show(text);
   EXPECT_TRUE(has(text.out, "W5 ns_per_item (lower is better): spindle-aio ")) << show(text);
   EXPECT_TRUE(has(text.out, " | python ")) << show(text);
 }
@@ -362,14 +321,14 @@ TEST_F(Cli, BenchCompareSaysWhatItSkipsAndRefuses) {
 TEST_F(Cli, BenchVariantBeforeWorkloadIsStillAVariant) {
   // `--variant spawn W4`: W4 is the workload, not a second variant.
   const auto o = spindle({"bench", "--variant", "spawn", "W4", "--arg", "tasks=1000", "--quick"});
-  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_EQ(o.status, 0) << show(o);
   EXPECT_TRUE(has(o.out, "test=spawn") && has(o.out, " tasks=1000 ")) << show(o);
   EXPECT_FALSE(has(o.out, "test=switch")) << show(o);
 }
 
 TEST_F(Cli, BenchListShowsEachWorkloadsKeys) {
   const auto o = spindle({"bench", "--list"});
-  EXPECT_EQ(o.rc, 0) << show(o);
+  EXPECT_EQ(o.status, 0) << show(o);
   EXPECT_TRUE(has(o.out, "--arg tasks=100000 ")) << show(o);  // W3's default
   EXPECT_TRUE(has(o.out, "--arg connections=50")) << show(o);
   EXPECT_TRUE(has(o.out, "map-c100")) << show(o);

@@ -5,31 +5,19 @@
 // output), and a hang shows as its status 124.
 // SPINDLE_TEST_RUN_SERIAL: each test counts the processes of rank_loss_prog left behind, so they run alone.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "spawn.hpp"
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -47,47 +35,15 @@ int processes_running(const std::string& program) {
   return n;
 }
 
-struct Job {
-  int status = -1;  // exit status of `timeout mpirun ...`
-  std::string out, err;
-  double seconds = 0;
-};
-
-// Runs rank_loss_prog under mpirun (-np 3, shared memory), bounded by `timeout -k`.
-Job run_job(bool recovery) {
-  Job job;
-  char dir[] = "/tmp/spindle-rank-loss-XXXXXX";
-  if (::mkdtemp(dir) == nullptr) return job;
-  const std::string out = std::string(dir) + "/out", err = std::string(dir) + "/err";
+// Runs rank_loss_prog under mpirun (-np 3, shared memory), bounded by `timeout -k`; `status` is timeout's.
+spindle::test::Spawned run_job(bool recovery) {
   std::vector<std::string> argv{"timeout", "-k", "5", "40", SPINDLE_MPIRUN, "--allow-run-as-root", "--oversubscribe"};
   if (recovery) argv.emplace_back("--enable-recovery");
   for (const char* a : {"-np", "3", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
                         SPINDLE_RANK_LOSS_PROG}) {
     argv.emplace_back(a);
   }
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  const auto start = std::chrono::steady_clock::now();
-  const int rc = posix_spawnp(&pid, "timeout", &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc == 0) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-    }
-    job.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  job.out = slurp(out);
-  job.err = slurp(err);
-  std::filesystem::remove_all(dir);
-  return job;
+  return spindle::test::spawn_capture(argv);
 }
 
 // Nothing left behind: the ranks, their forkservers and their pools' workers all end (bounded wait).
@@ -104,7 +60,7 @@ int leftovers() {
 // (Open MPI 4.1's mpirun then exits with status 0 whatever the ranks did, MPI_Abort included, as measured:
 // the messages are the evidence, not the status.)
 TEST(RankLoss, WithRecoveryTheLostRanksTasksFailAndTheJobEndsWithAMessage) {
-  const Job job = run_job(true);
+  const auto job = run_job(true);
   const std::string shown = "stdout:\n" + job.out + "\nstderr:\n" + job.err;
   std::printf("the job ended %.1f s after it started\n", job.seconds);
   EXPECT_NE(job.status, 124) << "the job hung until timeout killed it\n" << shown;
@@ -121,7 +77,7 @@ TEST(RankLoss, WithRecoveryTheLostRanksTasksFailAndTheJobEndsWithAMessage) {
 // Without it (mpirun's default), mpirun itself ends the whole job as soon as a rank dies, says which, and
 // exits non-zero: rank 0 cannot report its futures, but nothing hangs and nothing is left behind.
 TEST(RankLoss, WithoutRecoveryMpirunEndsTheJobAtOnce) {
-  const Job job = run_job(false);
+  const auto job = run_job(false);
   const std::string shown = "stdout:\n" + job.out + "\nstderr:\n" + job.err;
   std::printf("the job ended %.1f s after it started\n", job.seconds);
   EXPECT_NE(job.status, 124) << "the job hung until timeout killed it\n" << shown;
