@@ -21,6 +21,7 @@
 #include "spindle/aio/server.hpp"
 #include "spindle/aio/streams.hpp"
 #include "spindle/aio/timeout.hpp"
+#include "spindle/core/errors.hpp"
 
 namespace aio = spindle::aio;
 using namespace std::chrono_literals;
@@ -190,22 +191,56 @@ TEST_F(StreamsAbuse, TwoThousandConcurrentConnections) {
     aio::Server server = co_await std::move(starting);
     sp = &server;
     int good = 0;
+    int failed = 0;
+    std::string first_error;
+    // A client that fails still counts as in, so that the others are released: one failure is a failed test
+    // that says why, never a hang (all_in would wait for it for ever).
     auto client = [&](int i) -> aio::Task<void> {
-      auto connecting = aio::open_connection("127.0.0.1", sp->port());
-      auto [r, w] = co_await std::move(connecting);
-      const std::string msg = "client " + std::to_string(i) + "\n";
-      w.write(msg);
-      std::string back = co_await r.readline();
-      if (back == msg) ++good;
-      if (++connected == n) all_in.set();
-      co_await all_in.wait();  // every connection open at the same time
-      w.close();
-      co_await w.wait_closed();
+      bool in = false;
+      try {
+        auto connecting = aio::open_connection("127.0.0.1", sp->port());
+        auto [r, w] = co_await std::move(connecting);
+        const std::string msg = "client " + std::to_string(i) + "\n";
+        w.write(msg);
+        std::string back = co_await r.readline();
+        if (back == msg) ++good;
+        in = true;
+        if (++connected == n) all_in.set();
+        co_await all_in.wait();  // every connection open at the same time
+        w.close();
+        co_await w.wait_closed();
+      } catch (const std::exception& e) {
+        if (failed++ == 0) first_error = "client " + std::to_string(i) + ": " + e.what();
+        if (!in && ++connected == n) all_in.set();
+      }
     };
     std::vector<aio::Task<void>> tasks;
     tasks.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) tasks.push_back(aio::create_task(client(i)));
-    for (auto& t : tasks) co_await t;
+    auto all_done = [&]() -> aio::Task<void> {
+      for (auto& t : tasks) co_await t;
+    };
+    // Bounded well under CTest's limit, so that a stall reports where it stood instead of being killed.
+    auto clients = all_done();
+    auto bounded = aio::wait_for(std::move(clients), 120s);
+    bool stalled = false;
+    try {
+      co_await std::move(bounded);
+    } catch (const spindle::TimeoutError&) {
+      stalled = true;
+    }
+    EXPECT_FALSE(stalled) << "stalled after 120 s: " << connected << " of " << n << " in, " << good << " echoed, "
+                          << failed << " failed, " << sp->active_connections() << " connections on the server";
+    if (stalled) {
+      for (auto& t : tasks) t.cancel();
+      for (auto& t : tasks) {
+        try {
+          co_await t;
+        } catch (...) {  // cancelled: reported above
+        }
+      }
+    }
+    EXPECT_EQ(failed, 0) << first_error;
     EXPECT_EQ(good, n);
     EXPECT_EQ(peak, static_cast<std::size_t>(n));
     server.close();
