@@ -85,6 +85,9 @@ std::string join(const std::vector<std::string>& words, const char* sep) {
 void print_figure(const Workload& w, const Figure& f, const CompareOptions& how, const Floors& floors) {
   const bool higher = higher_is_better(f.key);
   const Summary s = summarize(f.spindle);
+  // A byte rate as a share of this machine's memcpy (0 when the figure is no byte rate).
+  const double of_memcpy =
+      f.key == "MiB_per_s" && floors.memcpy_GBps > 0 ? s.median * 1048576.0 / (floors.memcpy_GBps * 1e9) : 0;
   if (how.json) {
     nlohmann::ordered_json j;
     j["workload"] = w.id;
@@ -98,9 +101,7 @@ void print_figure(const Workload& w, const Figure& f, const CompareOptions& how,
     j["better"] = higher ? "higher" : "lower";
     j["rounds"] = how.rounds;
     j["spindle"] = {{"peer", f.spindle_peer}, {"median", s.median}, {"min", s.min}, {"max", s.max}, {"n", s.n}};
-    if (f.key == "MiB_per_s" && floors.memcpy_GBps > 0) {
-      j["spindle"]["of_memcpy"] = s.median * 1048576.0 / (floors.memcpy_GBps * 1e9);
-    }
+    if (of_memcpy > 0) j["spindle"]["of_memcpy"] = of_memcpy;
     j["peers"] = nlohmann::ordered_json::array();
     for (const auto& [name, values] : f.peers) {
       const Summary p = summarize(values);
@@ -118,9 +119,7 @@ void print_figure(const Workload& w, const Figure& f, const CompareOptions& how,
   text.append(" ").append(f.key).append(higher ? " (higher is better): " : " (lower is better): ");
   text.append(f.spindle_peer).append(" ").append(figure(s.median));
   text.append(" [").append(figure(s.min)).append("-").append(figure(s.max)).append("]");
-  if (f.key == "MiB_per_s" && floors.memcpy_GBps > 0) {
-    text.append(" (").append(figure(100 * s.median * 1048576.0 / (floors.memcpy_GBps * 1e9))).append("% of memcpy)");
-  }
+  if (of_memcpy > 0) text.append(" (").append(figure(100 * of_memcpy)).append("% of memcpy)");
   if (f.peers.empty()) text += " | no peer measured this";
   for (const auto& [name, values] : f.peers) {
     const Summary p = summarize(values);

@@ -64,9 +64,8 @@ std::string capture(const std::string& command, int& status);
 
 /// How `--compare` runs.
 struct CompareOptions {
-  int rounds = 3;      ///< rounds of spindle then each peer
-  bool json = false;   ///< one JSON object per compared figure
-  bool quick = false;  ///< the workloads' --quick sizes (figures not meant to be quoted)
+  int rounds = 3;     ///< rounds of spindle then each peer
+  bool json = false;  ///< one JSON object per compared figure
 };
 
 /// Runs `workloads` (with their resolved `options`) against their peers and prints the comparison.

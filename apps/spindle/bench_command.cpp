@@ -87,7 +87,7 @@ int run_bench(const BenchArgs& args) {
     return 2;
   }
   if (args.compare) {
-    return spindle::bench::compare(chosen, options, {.rounds = args.rounds, .json = args.json, .quick = args.quick});
+    return spindle::bench::compare(chosen, options, {.rounds = args.rounds, .json = args.json});
   }
   int rc = 0;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
