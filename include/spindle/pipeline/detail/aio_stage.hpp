@@ -1,14 +1,15 @@
 #pragma once
 /// @file
 /// Internal: an `aio` stage (or async sink) on the pipeline's event loop. An input pump moves blocks from the
-/// input channel into a loop-local queue; `concurrency` worker tasks each run the function on one item at a
-/// time; an output pump moves results to the output channel in blocks. The user's callable lives in the stage
+/// input channel into a loop-local inbox; `concurrency` worker tasks each run the function on one item at a
+/// time and leave results in a loop-local outbox; an output pump moves them to the output channel in blocks. The user's callable lives in the stage
 /// and is called from plain statements (never a closure inside a co_await expression: GCC PR c++/100611).
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -19,7 +20,6 @@
 #include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/future.hpp"
 #include "spindle/aio/locks.hpp"
-#include "spindle/aio/queue.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/core/errors.hpp"
 #include "spindle/pipeline/detail/graph.hpp"
@@ -42,8 +42,8 @@ class AioStage final : public StageBase {
     aio::EventLoop* loop = &core.loop();
     const std::size_t k = std::max<std::size_t>(1, core.options().block);
     const std::size_t n = options.concurrency;
-    local_in_ = std::make_unique<aio::Queue<std::pair<std::uint64_t, In>>>(static_cast<long>(std::max(k, n)));
-    if constexpr (!std::is_void_v<Out>) local_out_ = std::make_unique<aio::Queue<Out>>(static_cast<long>(k));
+    block_ = k;
+    in_cap_ = std::max(k, n);
     workers_left_ = n;
     const std::size_t total = n + (std::is_void_v<Out> ? 1 : 2);
     live.store(total, std::memory_order_relaxed);
@@ -72,15 +72,24 @@ class AioStage final : public StageBase {
     ~Exit() { s->worker_exited(*s->core_); }
   };
 
+  // The three roles hand items over through loop-local buffers in blocks, not an aio::Queue per item: one
+  // item costs a pop, the call and a push; a wake-up (an Event set) is paid per block.
+
   aio::Task<void> pump_in() {
     Exit exit{this};
     Core& core = *core_;
-    const std::size_t k = std::max<std::size_t>(1, core.options().block);
     std::vector<In> buf;
     try {
-      while (!core.cancelled()) {
+      while (!core.cancelled() && !workers_done_) {
+        // Refill by blocks (half the inbox at least): taking a few items at a time would leave the input
+        // channel almost full, and its parked producers wait for half of it to be free.
+        while (inbox_.size() > in_cap_ / 2 && !workers_done_) {
+          inbox_room_.clear();
+          co_await inbox_room_.wait();
+        }
+        if (workers_done_) break;
         buf.clear();
-        const std::size_t n = in_->try_get(buf, k);
+        const std::size_t n = in_->try_get(buf, in_cap_ - inbox_.size());
         if (n == 0) {
           if (in_->ended()) break;
           Future<void> ready = in_->readable();
@@ -90,12 +99,15 @@ class AioStage final : public StageBase {
           continue;
         }
         counters.in.fetch_add(n, std::memory_order_relaxed);
-        for (auto& x : buf) co_await local_in_->put(std::pair<std::uint64_t, In>(seq_in_++, std::move(x)));
+        for (auto& x : buf) inbox_.emplace_back(seq_in_++, std::move(x));
+        inbox_ready_.set();
       }
     } catch (...) {
       if (!core.cancelled()) core.fail(std::current_exception());
     }
-    local_in_->shutdown(core.cancelled());
+    in_ended_ = true;
+    if (core.cancelled()) inbox_.clear();
+    inbox_ready_.set();
   }
 
   aio::Task<void> worker() {
@@ -105,15 +117,15 @@ class AioStage final : public StageBase {
     aio::Event turn;
     try {
       while (!core.cancelled()) {
-        std::optional<std::pair<std::uint64_t, In>> item;
-        bool end = false;
-        try {
-          item.emplace(co_await local_in_->get());
-        } catch (const QueueShutDown&) {
-          end = true;
+        while (inbox_.empty() && !in_ended_) {
+          inbox_ready_.clear();
+          co_await inbox_ready_.wait();
         }
-        if (end) break;
-        In& x = item->second;
+        if (inbox_.empty()) break;  // the input ended
+        std::pair<std::uint64_t, In> item = std::move(inbox_.front());
+        inbox_.pop_front();
+        if (inbox_.size() <= in_cap_ / 2) inbox_room_.set();
+        In& x = item.second;
         std::optional<OutItem> result;
         bool ok = false;
         std::exception_ptr error;
@@ -150,7 +162,7 @@ class AioStage final : public StageBase {
           backoff *= 2;
         }
         if (core.cancelled()) break;
-        const std::uint64_t seq = item->first;
+        const std::uint64_t seq = item.first;
         if (ordered && next_out_ != seq) {  // wait for the items before this one (the window: one per worker)
           turn.clear();
           waiting_.emplace_back(seq, &turn);
@@ -160,7 +172,15 @@ class AioStage final : public StageBase {
           if constexpr (std::is_void_v<Out>) {
             counters.out.fetch_add(1, std::memory_order_relaxed);
           } else {
-            co_await local_out_->put(std::move(*result));
+            while (outbox_.size() >= block_ && !out_done_) {
+              outbox_room_.clear();
+              co_await outbox_room_.wait();
+            }
+            if (out_done_) break;  // the output was cancelled: nothing more can leave
+            outbox_.push_back(std::move(*result));
+            // Wake the output pump for a full block, or at once when no more results are coming soon (the
+            // input is empty, or other items are suspended in fn: I/O, whose results may take any time).
+            if (outbox_.size() >= block_ || inbox_.empty() || in_fn_ > 0) outbox_ready_.set();
           }
         }
         if (ordered) {
@@ -179,31 +199,31 @@ class AioStage final : public StageBase {
       if (!core.cancelled()) core.fail(std::current_exception());
     }
     if (--workers_left_ == 0) {
-      if constexpr (!std::is_void_v<Out>) local_out_->shutdown(core.cancelled());
+      workers_done_ = true;
+      inbox_room_.set();
+      outbox_ready_.set();
     }
   }
 
   aio::Task<void> pump_out() {
     Exit exit{this};
     Core& core = *core_;
-    const std::size_t k = std::max<std::size_t>(1, core.options().block);
     std::vector<OutItem> block;
     try {
       while (!core.cancelled()) {
-        bool end = false;
-        try {
-          block.push_back(co_await local_out_->get());
-        } catch (const QueueShutDown&) {
-          end = true;
+        while (outbox_.empty() && !workers_done_) {
+          outbox_ready_.clear();
+          co_await outbox_ready_.wait();
         }
-        if (end) break;
-        while (block.size() < k && !local_out_->empty()) block.push_back(local_out_->get_nowait());
+        if (outbox_.empty()) break;  // every worker ended
+        block.swap(outbox_);
+        outbox_room_.set();
         const std::size_t count = block.size();
         std::size_t from = 0;
         while (true) {
           // Urgent unless more output is surely coming at once: a parked consumer then waits for a fuller
           // block (a wake-up costs ~25 us). An item suspended in fn (I/O) may take any time: urgent.
-          const bool urgent = local_out_->empty() && (in_fn_ > 0 || (local_in_->empty() && in_->depth() == 0));
+          const bool urgent = outbox_.empty() && (in_fn_ > 0 || (inbox_.empty() && in_->depth() == 0));
           from = out_->try_put(block, from, urgent);
           if (from == block.size()) break;
           const std::size_t need = out_->capacity_bytes() != 0 ? ItemBytes<Out>{}(block[from]) : 0;
@@ -219,6 +239,8 @@ class AioStage final : public StageBase {
     } catch (...) {
       if (!core.cancelled()) core.fail(std::current_exception());
     }
+    out_done_ = true;
+    outbox_room_.set();
   }
 
   Channel<In>* in_;
@@ -227,8 +249,17 @@ class AioStage final : public StageBase {
   Core* core_ = nullptr;
   std::atomic<aio::EventLoop*> loop_{nullptr};
   // Loop thread only:
-  std::unique_ptr<aio::Queue<std::pair<std::uint64_t, In>>> local_in_;
-  std::unique_ptr<aio::Queue<OutItem>> local_out_;
+  std::size_t block_ = 1;   // results per output block
+  std::size_t in_cap_ = 1;  // bound of inbox_
+  std::deque<std::pair<std::uint64_t, In>> inbox_;  // taken from the input, with their sequence numbers
+  bool in_ended_ = false;                           // pump_in is done: nothing more comes into inbox_
+  aio::Event inbox_ready_;                          // inbox_ has items, or in_ended_
+  aio::Event inbox_room_;                           // inbox_ is half empty, or every worker ended
+  std::vector<OutItem> outbox_;                     // results waiting for pump_out, in output order
+  bool workers_done_ = false;
+  bool out_done_ = false;   // pump_out ended: results have nowhere to go
+  aio::Event outbox_ready_;  // a block of results is there, or they should leave now, or workers_done_
+  aio::Event outbox_room_;   // outbox_ was emptied, or out_done_
   std::vector<aio::AnyTask> tasks_;
   std::size_t workers_left_ = 0;
   std::size_t in_fn_ = 0;
