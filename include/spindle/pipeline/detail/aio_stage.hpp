@@ -2,8 +2,9 @@
 /// @file
 /// Internal: an `aio` stage (or async sink) on the pipeline's event loop. An input pump moves blocks from the
 /// input channel into a loop-local inbox; `concurrency` worker tasks each run the function on one item at a
-/// time and leave results in a loop-local outbox; an output pump moves them to the output channel in blocks. The user's callable lives in the stage
-/// and is called from plain statements (never a closure inside a co_await expression: GCC PR c++/100611).
+/// time and leave results in a loop-local outbox; an output pump moves them to the output channel in blocks.
+/// The user's callable lives in the stage and is called from plain statements (never a closure inside a
+/// co_await expression: GCC PR c++/100611).
 
 #include <atomic>
 #include <chrono>
@@ -249,15 +250,15 @@ class AioStage final : public StageBase {
   Core* core_ = nullptr;
   std::atomic<aio::EventLoop*> loop_{nullptr};
   // Loop thread only:
-  std::size_t block_ = 1;   // results per output block
-  std::size_t in_cap_ = 1;  // bound of inbox_
+  std::size_t block_ = 1;                           // results per output block
+  std::size_t in_cap_ = 1;                          // bound of inbox_
   std::deque<std::pair<std::uint64_t, In>> inbox_;  // taken from the input, with their sequence numbers
   bool in_ended_ = false;                           // pump_in is done: nothing more comes into inbox_
   aio::Event inbox_ready_;                          // inbox_ has items, or in_ended_
   aio::Event inbox_room_;                           // inbox_ is half empty, or every worker ended
   std::vector<OutItem> outbox_;                     // results waiting for pump_out, in output order
   bool workers_done_ = false;
-  bool out_done_ = false;   // pump_out ended: results have nowhere to go
+  bool out_done_ = false;    // pump_out ended: results have nowhere to go
   aio::Event outbox_ready_;  // a block of results is there, or they should leave now, or workers_done_
   aio::Event outbox_room_;   // outbox_ was emptied, or out_done_
   std::vector<aio::AnyTask> tasks_;
