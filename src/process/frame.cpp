@@ -20,6 +20,14 @@ std::uint32_t Writer::add_fd(int fd) {
   return static_cast<std::uint32_t>(fds_->size() - 1);
 }
 
+std::uint32_t Writer::save_blob(const void* data, std::size_t bytes) {
+  std::shared_ptr<detail::Blob> blob = detail::lend_blob(bytes);
+  if (bytes != 0) std::memcpy(blob->data, data, bytes);
+  const std::uint32_t index = add_fd(blob->fd);
+  leases_->push_back(std::move(blob));
+  return index;
+}
+
 int Reader::take_fd(std::uint32_t index) {
   if (!fds_ || index >= fds_->size() || (*fds_)[index] < 0)
     throw ProtocolError("codec: a file descriptor the frame refers to was not received");

@@ -54,6 +54,7 @@ Call& Call::operator=(Call&& o) noexcept {
     args = std::move(o.args);
     fds = std::move(o.fds);
     o.fds.clear();
+    leases = std::move(o.leases);
   }
   return *this;
 }

@@ -20,7 +20,8 @@ endforeach()
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   set(SPINDLE_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz test runs under CTest")
   add_executable(fuzz_process_frames ${CMAKE_CURRENT_SOURCE_DIR}/process/fuzz_process_frames.cpp
-                                     ${PROJECT_SOURCE_DIR}/src/process/frame.cpp)
+                                     ${PROJECT_SOURCE_DIR}/src/process/frame.cpp
+                                     ${PROJECT_SOURCE_DIR}/src/process/blob.cpp)
   target_include_directories(fuzz_process_frames PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_compile_features(fuzz_process_frames PRIVATE cxx_std_20)
   target_compile_options(fuzz_process_frames PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)

@@ -26,12 +26,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "spindle/process/detail/blob.hpp"
 #include "spindle/process/errors.hpp"
 
 namespace spindle::process {
@@ -50,10 +53,18 @@ class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElisi
   /// Records a descriptor to pass beside the bytes (duplicated: the object keeps its own); returns its index.
   /// Throws ProtocolError if this archive cannot carry descriptors (e.g. a Queue item).
   std::uint32_t add_fd(int fd);
+  /// Lets large arrays of numbers travel as shared-memory blobs (detail/blob.hpp), whose leases go to
+  /// `leases`: the owner keeps them until the receiver has decoded the bytes. Needs descriptors.
+  void lend_blobs(std::vector<std::shared_ptr<const void>>* leases) noexcept { leases_ = fds_ ? leases : nullptr; }
+  /// True if an array of `bytes` goes as a blob.
+  bool blob_for(std::size_t bytes) const noexcept { return leases_ != nullptr && bytes >= detail::kBlobMinBytes; }
+  /// Copies `bytes` at `data` into a blob and records its descriptor; returns the descriptor's index.
+  std::uint32_t save_blob(const void* data, std::size_t bytes);
 
  private:
   std::string& out_;
   std::vector<int>* fds_;
+  std::vector<std::shared_ptr<const void>>* leases_ = nullptr;
 };
 
 /// Input archive over a bounded byte range. **Thread safety:** one archive per thread.
@@ -85,6 +96,8 @@ class Reader : public cereal::InputArchive<Reader, cereal::AllowEmptyClassElisio
   }
   /// Takes ownership of received descriptor `index`; throws ProtocolError if there is none.
   int take_fd(std::uint32_t index);
+  /// Maps received blob descriptor `index`, which must hold at least `bytes`.
+  detail::BlobView map_blob(std::uint32_t index, std::size_t bytes) { return detail::BlobView(take_fd(index), bytes); }
 
  private:
   const char* p_;
@@ -141,6 +154,51 @@ inline void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const cereal::BinaryData<T>& b
 template <class T>
 inline void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, cereal::BinaryData<T>& bd) {
   ar.load_binary(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+/// Vectors of numbers: a mode byte, the element count, then the elements' bytes (one memcpy each way), or,
+/// for a large array where the Writer lends blobs, the index of a shared-memory blob's descriptor instead.
+// clang-format off: clang-format 14 mangles requires-clauses
+template <class T, class A>
+requires(std::is_arithmetic_v<T> &&
+         !std::is_same_v<T, bool>) inline void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const std::vector<T, A>& v) {
+  // clang-format on
+  const std::uint64_t n = v.size();
+  const std::size_t bytes = v.size() * sizeof(T);
+  const std::uint8_t mode = ar.blob_for(bytes) ? 1 : 0;
+  ar.save_binary(&mode, 1);
+  ar.save_binary(&n, sizeof n);
+  if (mode == 0) {
+    ar.save_binary(v.data(), bytes);
+  } else {
+    const std::uint32_t index = ar.save_blob(v.data(), bytes);
+    ar.save_binary(&index, sizeof index);
+  }
+}
+// clang-format off: clang-format 14 mangles requires-clauses
+template <class T, class A>
+requires(std::is_arithmetic_v<T> &&
+         !std::is_same_v<T, bool>) inline void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, std::vector<T, A>& v) {
+  // clang-format on
+  std::uint8_t mode = 0;
+  std::uint64_t n = 0;
+  ar.load_binary(&mode, 1);
+  ar.load_binary(&n, sizeof n);
+  if (mode > 1) throw ProtocolError("codec: invalid array encoding");
+  if (mode == 0) {
+    if (n > ar.remaining() / sizeof(T))
+      throw ProtocolError("codec: size tag " + std::to_string(n) + " exceeds the " + std::to_string(ar.remaining()) +
+                          " bytes left");
+    v.resize(static_cast<std::size_t>(n));
+    ar.load_binary(v.data(), static_cast<std::size_t>(n) * sizeof(T));
+    return;
+  }
+  std::uint32_t index = 0;
+  ar.load_binary(&index, sizeof index);
+  if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw ProtocolError("codec: array too large");
+  const detail::BlobView blob = ar.map_blob(index, static_cast<std::size_t>(n) * sizeof(T));
+  const T* first = reinterpret_cast<const T*>(blob.data());  // a mapping: page-aligned
+  v.assign(first, first + n);
 }
 
 /// Appends the encoding of `values...` to `out`. Python equivalent: `pickle.dumps`.

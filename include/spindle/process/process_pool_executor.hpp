@@ -290,7 +290,8 @@ class ProcessPoolExecutor {
   auto submit(A&&... args) {
     // clang-format on
     using R = typename detail::Signature<decltype(F)>::result;
-    auto task = std::make_unique<detail::Task<R>>(call<F>(std::forward<A>(args)...));
+    // Large arrays of numbers go as shared-memory blobs: the task keeps the Call until its result is in.
+    auto task = std::make_unique<detail::Task<R>>(detail::make_call<F>(true, std::forward<A>(args)...));
     Future<R> f = task->future();
     submit_task(std::move(task));
     return f;

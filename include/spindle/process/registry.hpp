@@ -20,6 +20,7 @@
 /// bogus offset from a corrupted frame is a ProtocolError, never a jump into arbitrary code.
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -234,9 +235,14 @@ struct Call {
   std::string_view name;  ///< for messages (`WorkerCrashed::task`)
   std::string args;       ///< encoded arguments
   std::vector<int> fds;   ///< descriptors the arguments carry (owned: closed by the destructor)
+  /// Shared-memory blobs of large arguments (detail/blob.hpp), kept until the call was decoded.
+  std::vector<std::shared_ptr<const void>> leases;
 
   Call() = default;
-  Call(Call&& o) noexcept : id(o.id), name(o.name), args(std::move(o.args)), fds(std::move(o.fds)) { o.fds.clear(); }
+  Call(Call&& o) noexcept
+      : id(o.id), name(o.name), args(std::move(o.args)), fds(std::move(o.fds)), leases(std::move(o.leases)) {
+    o.fds.clear();
+  }
   Call& operator=(Call&& o) noexcept;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
@@ -254,20 +260,49 @@ constexpr std::string_view function_name() noexcept {
   return detail::Registrar<F>::name;
 }
 
+namespace detail {
+/// Encodes `a` as parameter type P: as it is when it already has that type (a large argument is not copied
+/// first), else converted to P.
+template <class P, class A>
+void encode_as(Writer& w, A&& a) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<A>, P>) {
+    w(a);
+  } else {
+    const P converted(std::forward<A>(a));
+    w(converted);
+  }
+}
+
+/// call<F>(args...); `blobs`: large arrays of numbers may go as shared-memory blobs (the caller keeps the
+/// Call until a worker has decoded it: a process pool's task).
+// clang-format off: clang-format 14 mangles requires-clauses
+template <auto F, class... A>
+requires NamedFunction<F> Call make_call(bool blobs, A&&... args) {
+  // clang-format on
+  using S = Signature<decltype(F)>;
+  static_assert(std::tuple_size_v<typename S::args> == sizeof...(A), "wrong number of arguments for this function");
+  (void)&Registrar<F>::registration;
+  Call c;
+  c.id = Registrar<F>::id;
+  c.name = Registrar<F>::name;
+  if constexpr (sizeof...(A) > 0) {
+    Writer w(c.args, &c.fds);
+    if (blobs) w.lend_blobs(&c.leases);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (encode_as<std::tuple_element_t<I, typename S::args>>(w, std::forward<A>(args)), ...);
+    }
+    (std::index_sequence_for<A...>{});
+  }
+  return c;
+}
+}  // namespace detail
+
 /// Packs a call of the named function `F` with `args` (converted to F's parameter types), registering F.
 // clang-format off: clang-format 14 mangles requires-clauses
 template <auto F, class... A>
 requires detail::NamedFunction<F> Call call(A&&... args) {
   // clang-format on
-  using S = detail::Signature<decltype(F)>;
-  static_assert(std::tuple_size_v<typename S::args> == sizeof...(A), "wrong number of arguments for this function");
-  (void)&detail::Registrar<F>::registration;
-  Call c;
-  c.id = detail::Registrar<F>::id;
-  c.name = detail::Registrar<F>::name;
-  const typename S::args packed(std::forward<A>(args)...);
-  std::apply([&](const auto&... a) { encode_into(c.args, &c.fds, a...); }, packed);
-  return c;
+  return detail::make_call<F>(false, std::forward<A>(args)...);
 }
 
 namespace detail {

@@ -1,0 +1,48 @@
+#pragma once
+/// @file
+/// Internal: large arrays of numbers in task arguments travel out of band, as a shared-memory blob (a memfd)
+/// passed with the task frame, instead of through the socket: one memcpy in (here), one memcpy out (in the
+/// worker), where the socket path cost four more. Python equivalent: pickle protocol 5's out-of-band buffers
+/// (`pickle.PickleBuffer`), which `multiprocessing` does not use.
+///
+/// A blob is lent by a cache of this process and comes back to it when the lease (kept by the task's Call)
+/// is released: by then the worker has decoded the task (its result, or its death, has been seen), so
+/// rewriting the blob for another task can never change bytes a worker is still reading.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace spindle::process::detail {
+
+/// Arrays of at least this many bytes go as blobs where the channel allows it.
+inline constexpr std::size_t kBlobMinBytes = std::size_t{1} << 20;
+
+/// A memfd and this process's writable mapping of it.
+struct Blob {
+  int fd = -1;
+  char* data = nullptr;
+  std::size_t capacity = 0;
+};
+
+/// Lends a blob of at least `bytes` (reused, already mapped and faulted in, when one is free; else new).
+/// The blob goes back to the cache when the last copy of the lease is released. Throws std::system_error
+/// when the kernel refuses (memfd_create, ftruncate, mmap).
+std::shared_ptr<Blob> lend_blob(std::size_t bytes);
+
+/// A read-only mapping of a received blob, unmapped on destruction.
+class BlobView {
+ public:
+  /// Maps `fd` (taken: closed here) and checks that it holds at least `bytes`; throws ProtocolError if not.
+  BlobView(int fd, std::size_t bytes);
+  BlobView(const BlobView&) = delete;
+  BlobView& operator=(const BlobView&) = delete;
+  ~BlobView();
+  const char* data() const noexcept { return data_; }
+
+ private:
+  const char* data_ = nullptr;
+  std::size_t mapped_ = 0;
+};
+
+}  // namespace spindle::process::detail

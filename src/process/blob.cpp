@@ -1,0 +1,148 @@
+// The blob cache (see detail/blob.hpp): memfds mapped once and reused, so that a large argument costs one
+// memcpy into memory that is already there, not a fresh allocation the kernel must fault in and zero.
+
+#include "spindle/process/detail/blob.hpp"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "spindle/process/errors.hpp"
+
+namespace spindle::process::detail {
+namespace {
+
+// Free blobs kept for reuse: at most this many, this much in all (the rest is unmapped and closed).
+constexpr std::size_t kMaxFree = 8;
+constexpr std::size_t kMaxFreeBytes = std::size_t{256} << 20;
+constexpr std::size_t kGranule = std::size_t{1} << 20;  // capacities are rounded up to this, so blobs fit again
+
+[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+
+void destroy(const Blob& b) noexcept {
+  if (b.data != nullptr) ::munmap(b.data, b.capacity);
+  if (b.fd >= 0) ::close(b.fd);
+}
+
+class BlobCache {
+ public:
+  std::shared_ptr<Blob> lend(std::size_t bytes) {
+    Blob b = take(bytes);
+    if (b.fd < 0) b = create(bytes);
+    return {new Blob(b), [this](Blob* p) {
+              give_back(*p);
+              delete p;
+            }};
+  }
+
+ private:
+  /// A free blob of at least `bytes` (the smallest), or none.
+  Blob take(std::size_t bytes) {
+    std::lock_guard lock(m_);
+    forget_if_forked();
+    auto best = free_.end();
+    for (auto it = free_.begin(); it != free_.end(); ++it)
+      if (it->capacity >= bytes && (best == free_.end() || it->capacity < best->capacity)) best = it;
+    if (best == free_.end()) return {};
+    Blob b = *best;
+    free_.erase(best);
+    free_bytes_ -= b.capacity;
+    return b;
+  }
+
+  static Blob create(std::size_t bytes) {
+    Blob b;
+    b.capacity = (std::max<std::size_t>(bytes, 1) + kGranule - 1) / kGranule * kGranule;
+    b.fd = ::memfd_create("spindle-blob", MFD_CLOEXEC);
+    if (b.fd < 0) fail("memfd_create");
+    if (::ftruncate(b.fd, static_cast<off_t>(b.capacity)) != 0) {
+      const int e = errno;
+      ::close(b.fd);
+      errno = e;
+      fail("ftruncate");
+    }
+    // MAP_POPULATE: the pages are allocated in one call, not faulted in one by one by the memcpy.
+    void* p = ::mmap(nullptr, b.capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, b.fd, 0);
+    if (p == MAP_FAILED) {
+      const int e = errno;
+      ::close(b.fd);
+      errno = e;
+      fail("mmap");
+    }
+    b.data = static_cast<char*>(p);
+    return b;
+  }
+
+  void give_back(const Blob& b) noexcept {
+    std::unique_lock lock(m_);
+    forget_if_forked();
+    if (owner_ != ::getpid() || free_.size() >= kMaxFree || free_bytes_ + b.capacity > kMaxFreeBytes) {
+      lock.unlock();
+      destroy(b);
+      return;
+    }
+    try {
+      free_.push_back(b);
+      free_bytes_ += b.capacity;
+    } catch (...) {
+      lock.unlock();
+      destroy(b);
+    }
+  }
+
+  /// A child forked from this process inherits the list, whose memfds the parent goes on reusing: the child
+  /// must never write to them. It drops its copies (unmapping its own mappings) and starts a list of its own.
+  void forget_if_forked() noexcept {
+    const pid_t me = ::getpid();
+    if (owner_ == me) return;
+    for (const Blob& b : free_) destroy(b);
+    free_.clear();
+    free_bytes_ = 0;
+    owner_ = me;
+  }
+
+  std::mutex m_;
+  std::vector<Blob> free_;
+  std::size_t free_bytes_ = 0;
+  pid_t owner_ = ::getpid();
+};
+
+}  // namespace
+
+std::shared_ptr<Blob> lend_blob(std::size_t bytes) {
+  // Never destroyed: a lease released during static destruction must still find the cache.
+  static BlobCache* cache = new BlobCache;
+  return cache->lend(bytes);
+}
+
+BlobView::BlobView(int fd, std::size_t bytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < bytes) {
+    ::close(fd);
+    throw ProtocolError("codec: a blob descriptor holds fewer bytes than its array (" + std::to_string(bytes) + ")");
+  }
+  if (bytes != 0) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "mmap (blob)");
+    }
+    data_ = static_cast<const char*>(p);
+    mapped_ = bytes;
+  }
+  ::close(fd);
+}
+
+BlobView::~BlobView() {
+  if (mapped_ != 0) ::munmap(const_cast<char*>(data_), mapped_);
+}
+
+}  // namespace spindle::process::detail

@@ -1,0 +1,183 @@
+// Large arrays of numbers as shared-memory blobs (process/detail/blob.hpp): the codec's two encodings of a
+// vector, what a malformed one gets, the cache's reuse and fork rules, and a process pool carrying blobs
+// (results equal, reuse never serving stale bytes, a crash on a blob task costing one future).
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "census.hpp"
+#include "process_census.hpp"
+#include "spindle/process/codec.hpp"
+#include "spindle/process/detail/blob.hpp"
+#include "spindle/process/process_pool_executor.hpp"
+
+namespace sp = spindle::process;
+
+namespace {
+
+constexpr std::size_t kBig = sp::detail::kBlobMinBytes / sizeof(double) + 1000;  // just over the threshold
+
+std::vector<double> ramp(std::size_t n, double start) {
+  std::vector<double> v(n);
+  std::iota(v.begin(), v.end(), start);
+  return v;
+}
+
+double sum_of(std::vector<double> v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+std::vector<double> doubled(std::vector<double> v) {
+  for (double& x : v) x *= 2;
+  return v;
+}
+double die_on_big(std::vector<double> v) {
+  if (v.size() >= kBig) ::raise(SIGKILL);
+  return 0;
+}
+
+const bool forkserver_started = (sp::init(), true);  // before any census baseline
+
+class Blobs : public spindle::test::LeakCheckedTest {};
+
+TEST_F(Blobs, ALargeArrayTravelsAsOneDescriptorWhereTheWriterLendsBlobs) {
+  const std::vector<double> big = ramp(kBig, 0.5), small = ramp(100, 1.0);
+  std::string out;
+  std::vector<int> fds;
+  std::vector<std::shared_ptr<const void>> leases;
+  {
+    sp::Writer w(out, &fds);
+    w.lend_blobs(&leases);
+    w(big, small);
+  }
+  ASSERT_EQ(fds.size(), 1u);  // only the big one
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_LT(out.size(), small.size() * sizeof(double) + 64);  // the big array's bytes are not inline
+  sp::Reader r(out.data(), out.size(), &fds);
+  std::vector<double> big_back, small_back;
+  r(big_back, small_back);
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_EQ(big_back, big);
+  EXPECT_EQ(small_back, small);
+  EXPECT_EQ(fds[0], -1);  // taken (and closed) by the decoder
+}
+
+TEST_F(Blobs, WithoutLeasesOrDescriptorsALargeArrayStaysInline) {
+  const std::vector<double> big = ramp(kBig, 3.0);
+  std::vector<std::shared_ptr<const void>> leases;
+  std::string out;
+  {
+    sp::Writer w(out, nullptr);  // a channel without descriptors (a Queue item): lend_blobs has no effect
+    w.lend_blobs(&leases);
+    w(big);
+  }
+  EXPECT_TRUE(leases.empty());
+  EXPECT_GE(out.size(), big.size() * sizeof(double));
+  EXPECT_EQ(sp::decode<std::vector<double>>(out), big);
+  EXPECT_EQ(sp::decode<std::vector<double>>(sp::encode(big)), big);  // plain encode: inline too
+}
+
+std::string header(std::uint8_t mode, std::uint64_t n) {
+  std::string s(1, static_cast<char>(mode));
+  s.append(reinterpret_cast<const char*>(&n), sizeof n);
+  return s;
+}
+
+TEST_F(Blobs, MalformedArrayEncodingsAreRejected) {
+  EXPECT_THROW(sp::decode<std::vector<int>>(header(2, 0)), sp::ProtocolError);  // unknown mode
+  // Inline, more elements than bytes left: rejected before allocating.
+  EXPECT_THROW(sp::decode<std::vector<int>>(header(0, std::uint64_t{1} << 60)), sp::ProtocolError);
+  // A blob without a descriptor.
+  std::string blob = header(1, 10);
+  const std::uint32_t index = 0;
+  blob.append(reinterpret_cast<const char*>(&index), sizeof index);
+  EXPECT_THROW(sp::decode<std::vector<int>>(blob), sp::ProtocolError);
+  // A blob descriptor holding fewer bytes than the count claims.
+  const int fd = ::memfd_create("test-blob", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, 16), 0);
+  std::vector<int> fds{fd};
+  EXPECT_THROW(sp::decode<std::vector<int>>(blob.data(), blob.size(), &fds), sp::ProtocolError);
+  // An element count whose byte size overflows.
+  std::string huge = header(1, ~std::uint64_t{0});
+  huge.append(reinterpret_cast<const char*>(&index), sizeof index);
+  const int fd2 = ::memfd_create("test-blob", MFD_CLOEXEC);
+  ASSERT_GE(fd2, 0);
+  std::vector<int> fds2{fd2};
+  EXPECT_THROW(sp::decode<std::vector<std::uint64_t>>(huge.data(), huge.size(), &fds2), sp::ProtocolError);
+  if (fds2[0] >= 0) ::close(fds2[0]);
+}
+
+TEST_F(Blobs, ABlobIsReusedOnlyOnceItsLeaseEnds) {
+  constexpr std::size_t kSize = 5 << 20;  // a size no other test here lends: the free ones that fit are ours
+  const char* first = nullptr;
+  const char* second = nullptr;
+  {
+    auto a = sp::detail::lend_blob(kSize);
+    auto b = sp::detail::lend_blob(kSize);
+    first = a->data;
+    second = b->data;
+    EXPECT_NE(first, second);  // both leased: two blobs
+  }
+  auto c = sp::detail::lend_blob(kSize);
+  EXPECT_TRUE(c->data == first || c->data == second) << "a free blob of the right size was not reused";
+  EXPECT_GE(c->capacity, kSize);
+}
+
+TEST_F(Blobs, AForkedChildNeverWritesIntoTheParentsFreeBlobs) {
+  {
+    auto a = sp::detail::lend_blob(3 << 20);
+    std::memset(a->data, 0x11, a->capacity);
+  }  // free: the child inherits it in the cache's list
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto mine = sp::detail::lend_blob(3 << 20);
+    std::memset(mine->data, 0xAB, mine->capacity);
+    std::_Exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto again = sp::detail::lend_blob(3 << 20);
+  for (std::size_t i = 0; i < again->capacity; i += 4096)
+    ASSERT_NE(static_cast<unsigned char>(again->data[i]), 0xAB) << "the child wrote into a blob of the parent";
+}
+
+class BlobPool : public spindle::test::ProcessCheckedTestWithParam<int> {};
+
+TEST_P(BlobPool, LargeArgumentsArriveIntactConcurrentlyAndAfterReuse) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  // In flight at once: every task has a blob of its own.
+  std::vector<spindle::Future<double>> fs;
+  for (int k = 0; k < 12; ++k) fs.push_back(pool.submit<&sum_of>(ramp(kBig, k * 1000.0)));
+  for (int k = 0; k < 12; ++k) EXPECT_EQ(fs[static_cast<std::size_t>(k)].result(), sum_of(ramp(kBig, k * 1000.0)));
+  // One at a time: blobs come back and are rewritten; a worker must never see the previous task's bytes.
+  for (int k = 0; k < 20; ++k) {
+    const std::vector<double> v = ramp(kBig + static_cast<std::size_t>(k), -k * 7.0);
+    EXPECT_EQ(pool.submit<&sum_of>(v).result(), sum_of(v)) << k;
+  }
+  // A large result comes back inline, whole.
+  const std::vector<double> back = pool.submit<&doubled>(ramp(kBig, 1.0)).result();
+  ASSERT_EQ(back.size(), kBig);
+  EXPECT_EQ(back.front(), 2.0);
+  EXPECT_EQ(back.back(), 2.0 * static_cast<double>(kBig));
+}
+
+TEST_P(BlobPool, AWorkerKilledOnABlobTaskCostsOnlyThatFuture) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  auto dies = pool.submit<&die_on_big>(ramp(kBig, 0));
+  EXPECT_THROW(dies.result(), spindle::WorkerCrashed);
+  const std::vector<double> v = ramp(kBig, 5);
+  EXPECT_EQ(pool.submit<&sum_of>(v).result(), sum_of(v));
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, BlobPool, ::testing::Values(1, 2));
+
+}  // namespace
