@@ -40,6 +40,9 @@ struct Param {
   std::int64_t quick;                ///< default under --quick
   std::int64_t max = 1'000'000'000;  ///< largest accepted value (as bench::Param::max)
   std::int64_t multiple_of = 1;      ///< e.g. 2 when split between 2 consumers
+  /// A key of spindle's own side (W6's `backend`: its loop's poller) that the peer accepts and ignores, with
+  /// the values spindle accepts; `value`, `quick`, `max` and `multiple_of` do not apply.
+  std::vector<std::string> ignored_choices{};
 };
 
 /// The resolved command line.
@@ -102,6 +105,7 @@ class Cli {
 
   const std::string& workload() const { return workload_; }
   bool json() const { return json_; }
+  bool quick() const { return quick_; }
 
  private:
   [[noreturn]] static void usage_error(const std::string& message) {
@@ -117,7 +121,10 @@ class Cli {
 
   void help(const char* self) const {
     std::vector<std::string> keys;
-    for (const auto& p : params_) keys.push_back(p.name + "=N (default " + std::to_string(p.value) + ")");
+    for (const auto& p : params_) {
+      keys.push_back(p.ignored_choices.empty() ? p.name + "=N (default " + std::to_string(p.value) + ")"
+                                               : p.name + "=" + join(p.ignored_choices) + " (spindle's; ignored)");
+    }
     std::printf(
         "usage: %s [--arg KEY=VALUE]... [--variant V]... [--quick] [--json]\n  %s native peer; keys: %s; "
         "variants: %s\n",
@@ -137,6 +144,12 @@ class Cli {
     }
     if (eq == std::string::npos) usage_error(workload_ + ": --arg '" + a + "' needs a value: " + key + "=VALUE");
     const std::string value = a.substr(eq + 1);
+    if (!p->ignored_choices.empty()) {
+      if (std::find(p->ignored_choices.begin(), p->ignored_choices.end(), value) == p->ignored_choices.end())
+        usage_error(workload_ + ": bad value '" + value + "' for --arg " + key + ": one of " +
+                    join(p->ignored_choices));
+      return;  // spindle's setting: nothing to do on this side
+    }
     const auto bad = [&](const std::string& why) {
       usage_error(workload_ + ": bad value '" + value + "' for --arg " + key + ": " + why);
     };
