@@ -14,6 +14,7 @@
 
 #include "pool_core.hpp"
 #include "spindle/core/unhandled.hpp"
+#include "spindle/process/detail/blob.hpp"
 
 namespace spindle::process::detail {
 namespace {
@@ -81,8 +82,17 @@ void PoolCore::send_task(Worker& w, TaskPtr t) {
   // The task's descriptors travel as copies (the Call keeps its own); out of descriptors, fail this task
   // alone, before it takes an ordinal.
   std::vector<int> dups;
+  // Large encoded arguments (an MPI worker rank's tasks, a big string, many items in a chunk) go in a
+  // shared-memory blob, one memcpy, instead of through the socket; the task keeps the blob until its result.
+  const bool blob = t->call.args.size() >= kBlobMinBytes;
   try {
     for (int fd : t->call.fds) dups.push_back(dup_or_throw(fd));
+    if (blob) {
+      std::shared_ptr<Blob> b = lend_blob(t->call.args.size());
+      std::memcpy(b->data, t->call.args.data(), t->call.args.size());
+      dups.push_back(dup_or_throw(b->fd));
+      t->call.leases.push_back(std::move(b));
+    }
   } catch (...) {
     for (int x : dups) ::close(x);
     t->fail(std::current_exception());
@@ -90,15 +100,20 @@ void PoolCore::send_task(Worker& w, TaskPtr t) {
   }
   // The frame id is the task's ordinal on this worker (consecutive: the claim word relies on it).
   t->seq = w.next_seq++;
+  const std::uint64_t args_size = t->call.args.size();
   FrameHeader h{kFrameMagic,
-                static_cast<std::uint16_t>(FrameType::task),
-                static_cast<std::uint16_t>(t->call.fds.size()),
-                static_cast<std::uint32_t>(sizeof id + t->call.args.size()),
+                static_cast<std::uint16_t>(blob ? FrameType::task_blob : FrameType::task),
+                static_cast<std::uint16_t>(dups.size()),
+                static_cast<std::uint32_t>(sizeof id + (blob ? sizeof args_size : t->call.args.size())),
                 0,
                 t->seq};
   w.out.append(reinterpret_cast<const char*>(&h), sizeof h);
   w.out.append(reinterpret_cast<const char*>(&id), sizeof id);
-  w.out.append(t->call.args);
+  if (blob) {
+    w.out.append(reinterpret_cast<const char*>(&args_size), sizeof args_size);
+  } else {
+    w.out.append(t->call.args);
+  }
   if (!dups.empty()) w.out_fds.emplace_back(at, std::move(dups));
   if (w.inflight.empty()) w.head_start = Clock::now();
   w.inflight.push_back(std::move(t));

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 
 #include "fd_passing.hpp"
 #include "runtime.hpp"
+#include "spindle/process/detail/blob.hpp"
 #include "spindle/process/registry.hpp"
 #include "spindle/process/shared_memory.hpp"
 
@@ -119,7 +121,8 @@ void worker_main(int fd) {
           send_frame(fd, FrameType::hello, 0, std::string_view(reinterpret_cast<const char*>(&pid), sizeof pid));
           continue;
         }
-        if (f.type() != FrameType::task) throw ProtocolError("worker: unexpected frame type");
+        if (f.type() != FrameType::task && f.type() != FrameType::task_blob)
+          throw ProtocolError("worker: unexpected frame type");
         if (!claim(*control, cfg.control_bytes, f.header.id)) {
           // The parent took this task back before it started (it runs elsewhere): skip it, and once past
           // the last revoked ordinal, close the revocation and tell the parent.
@@ -146,9 +149,22 @@ void worker_main(int fd) {
           std::memcpy(&id, f.payload.data(), sizeof id);
           const FunctionEntry* e = find_function(id);
           if (!e) throw ProtocolError("worker: task names a function id that is not registered");
-          Reader args(f.payload.data() + sizeof id, f.payload.size() - sizeof id, &in_fds);
           Writer result(out, &out_fds);
-          e->invoke(args, result);
+          if (f.type() == FrameType::task) {
+            Reader args(f.payload.data() + sizeof id, f.payload.size() - sizeof id, &in_fds);
+            e->invoke(args, result);
+          } else {
+            // The arguments are in the last descriptor: a blob of `size` bytes (detail/blob.hpp).
+            std::uint64_t size = 0;
+            if (f.payload.size() != 2 * sizeof(std::uint64_t) || in_fds.empty())
+              throw ProtocolError("worker: malformed task_blob frame");
+            std::memcpy(&size, f.payload.data() + sizeof id, sizeof size);
+            if (size > std::numeric_limits<std::size_t>::max()) throw ProtocolError("worker: blob too large");
+            const BlobView blob(std::exchange(in_fds.back(), -1), static_cast<std::size_t>(size));
+            in_fds.pop_back();
+            Reader args(blob.data(), static_cast<std::size_t>(size), &in_fds);
+            e->invoke(args, result);
+          }
         } catch (...) {
           failed = true;
           out.resize(sizeof(FrameHeader));

@@ -37,6 +37,17 @@ std::vector<double> doubled(std::vector<double> v) {
   for (double& x : v) x *= 2;
   return v;
 }
+// A checksum of a string that no reordering or stale byte can keep.
+std::uint64_t fingerprint(std::string s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h ^ s.size();
+}
+std::string text_of(std::size_t n, int k) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + static_cast<std::size_t>(k)) % 26);
+  return s;
+}
 double die_on_big(std::vector<double> v) {
   if (v.size() >= kBig) ::raise(SIGKILL);
   return 0;
@@ -168,6 +179,18 @@ TEST_P(BlobPool, LargeArgumentsArriveIntactConcurrentlyAndAfterReuse) {
   ASSERT_EQ(back.size(), kBig);
   EXPECT_EQ(back.front(), 2.0);
   EXPECT_EQ(back.back(), 2.0 * static_cast<double>(kBig));
+}
+
+// Arguments whose encoding is large but holds no array of numbers (a long string here; an MPI worker rank's
+// tasks, whose bytes arrive already encoded) go to the worker as one blob of encoded bytes (a task_blob frame).
+TEST_P(BlobPool, LargeEncodedArgumentsArriveIntactAsOneBlob) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  const std::size_t n = sp::detail::kBlobMinBytes + 12345;
+  std::vector<spindle::Future<std::uint64_t>> fs;
+  for (int k = 0; k < 8; ++k) fs.push_back(pool.submit<&fingerprint>(text_of(n, k)));
+  for (int k = 0; k < 8; ++k) EXPECT_EQ(fs[static_cast<std::size_t>(k)].result(), fingerprint(text_of(n, k))) << k;
+  for (int k = 0; k < 6; ++k)
+    EXPECT_EQ(pool.submit<&fingerprint>(text_of(n + 1, k)).result(), fingerprint(text_of(n + 1, k)));
 }
 
 TEST_P(BlobPool, AWorkerKilledOnABlobTaskCostsOnlyThatFuture) {

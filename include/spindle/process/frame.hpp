@@ -25,6 +25,8 @@ enum class FrameType : std::uint16_t {
   error = 5,        ///< worker -> parent: exception type name + message
   init_failed = 6,  ///< worker -> parent: the initializer threw (type name + message)
   item = 7,         ///< a Pipe / Queue item
+  task_blob = 8,    ///< parent -> worker: function id + the arguments' size; the arguments are in a shared-memory
+                    ///< blob, the frame's last descriptor (large arguments: no copy through the socket)
 };
 
 /// The fixed header in front of every frame (native endianness: both ends are the same binary).
