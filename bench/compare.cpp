@@ -296,13 +296,15 @@ int compare(const std::vector<const Workload*>& workloads, const std::vector<Opt
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     const std::string spindle = quote(ec ? std::string("spindle") : self.string()) + " bench " + quote(w.id);
+    Options resolved = options[i];
+    if (resolved.variants.empty()) resolved.variants = w.compare_variants;
     std::vector<Record> ours;
     std::map<std::string, std::vector<Record>> theirs;
     for (int round = 1; round <= how.rounds; ++round) {
       std::fprintf(stderr, "%s round %d/%d: spindle", w.id.c_str(), round, how.rounds);
       for (const auto& [p, script] : peers) std::fprintf(stderr, ", %s", p->name.c_str());
       std::fprintf(stderr, "\n");
-      Run mine = run_side(w, spindle, options[i]);
+      Run mine = run_side(w, spindle, resolved);
       if (!mine.error.empty()) {
         std::fprintf(stderr, "%s: spindle's run failed: %s\n", w.id.c_str(), mine.error.c_str());
         rc = 1;
@@ -311,7 +313,7 @@ int compare(const std::vector<const Workload*>& workloads, const std::vector<Opt
       for (const auto& [p, script] : peers) {
         const std::string program =
             p->interpreter.empty() ? quote(script) : quote(p->interpreter) + " " + quote(script);
-        Run run = run_side(w, program, options[i]);
+        Run run = run_side(w, program, resolved);
         if (!run.error.empty()) {
           std::fprintf(stderr, "%s %s: the peer failed: %s\n", w.id.c_str(), p->name.c_str(), run.error.c_str());
           rc = 1;

@@ -114,6 +114,9 @@ struct Workload {
   std::function<int(const Options&)> run{};  ///< runs it
   std::vector<std::string> compare{};        ///< the keys `--compare` sets beside its peers' (e.g. "ns_per_task")
   std::vector<Peer> peers{};                 ///< the implementations it is compared with
+  /// The variants `--compare` runs when none is asked for (empty: all): W10 leaves out the Python flows it runs
+  /// itself (its Python peer runs them instead) and its memory check (no peer has one).
+  std::vector<std::string> compare_variants{};
 };
 
 /// All registered workloads, sorted by id.

@@ -1,7 +1,8 @@
 // W10 (docs/bench.md): hybrid pipeline. N items `i` (default 1,000,000) through spindle::pipeline, every
 // channel of capacity 1,000: `a` source -> aio (i+1) -> thread, 2 workers (i*2) -> sink summing; `b` source ->
 // aio (i+1) -> process, 2 workers (i*2, chunks of 256) -> aio (identity) -> sink; `python-a` / `python-b` run
-// the same flows hand-written in Python (bench/peers/python/w10_pipeline.py, /usr/bin/python3) in this run;
+// the same flows hand-written in Python (bench/peers/python/w10_pipeline.py, /usr/bin/python3) in this run, at
+// the full size (`--compare` runs that script as W10's peer instead, capped at 200,000 items);
 // `mem` streams 10,000,000 items through source -> aio -> thread -> sink and checks that the peak RSS over
 // the base does not grow with the number of items (against a run of a tenth of them).
 //
@@ -201,11 +202,12 @@ int run_python(const Options& options, const char* variant, std::int64_t items, 
     std::fprintf(stderr, "W10 %s: skipped: bench/peers/python/w10_pipeline.py not found\n", name.c_str());
     return 0;
   }
-  const std::string cmd =
-      std::string(python) + " '" + script + "' --variant " + variant + " --items " + std::to_string(items);
+  const std::string cmd = std::string(python) + " '" + script + "' --uncapped --variant " + variant +
+                          " --arg items=" + std::to_string(items);
   int status = 0;
   const std::string out = capture(cmd, status);
-  // The peer prints `W10 peer=python variant=python-a items=... per_s=...`: re-emit its fields in order.
+  // The peer prints `W10 peer=python variant=a items=... per_s=...`: re-emit its fields in order, the variant
+  // named as this workload's (python-a), so that its line never reads as spindle's flow a.
   std::istringstream words(out);
   std::string word;
   words >> word;
@@ -219,7 +221,9 @@ int run_python(const Options& options, const char* variant, std::int64_t items, 
     const auto eq = word.find('=');
     if (eq == std::string::npos) continue;
     const std::string key = word.substr(0, eq), value = word.substr(eq + 1);
-    if (key == "peer" || key == "variant") {
+    if (key == "variant") {
+      line.add(key, name);
+    } else if (key == "peer") {
       line.add(key, value);
     } else if (value.find('.') != std::string::npos) {
       line.add(key, std::stod(value), key == "p99_us" ? 1 : 4);
@@ -313,7 +317,10 @@ const Register reg({.id = "W10",
                                 .value = "no",
                                 .kind = Param::Kind::choice,
                                 .choices = {"no", "yes"}}},
-                    .run = run_w10});
+                    .run = run_w10,
+                    .compare = {"per_s", "p99_us"},
+                    .peers = {python_peer("w10_pipeline.py")},
+                    .compare_variants = {"a", "b"}});
 
 }  // namespace
 }  // namespace spindle::bench

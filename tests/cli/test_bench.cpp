@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -176,6 +177,10 @@ TEST_F(Bench, EveryPeerScriptIsThere) {
     if (w.peers.empty()) continue;
     ++with_peers;
     EXPECT_FALSE(w.compare.empty()) << w.id;
+    // --compare passes these variants to both sides: each must be one the workload declares.
+    for (const auto& v : w.compare_variants) {
+      EXPECT_NE(std::find(w.variants.begin(), w.variants.end(), v), w.variants.end()) << w.id << " " << v;
+    }
     // A native peer exists where it was built (release builds with its package: tests peer.* run it).
     for (const auto& p : w.peers) {
       if (!p.interpreter.empty()) {
@@ -183,7 +188,7 @@ TEST_F(Bench, EveryPeerScriptIsThere) {
       }
     }
   }
-  EXPECT_GE(with_peers, 8);
+  EXPECT_GE(with_peers, 10);
 }
 
 }  // namespace

@@ -302,7 +302,8 @@ TEST_F(Cli, BenchCompareSetsEveryPythonPeerBesideSpindle) {
       EXPECT_TRUE(python) << j.dump();
     }
   }
-  EXPECT_EQ(workloads, (std::vector<std::string>{"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"})) << show(o);
+  EXPECT_EQ(workloads, (std::vector<std::string>{"W1", "W10", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"}))
+      << show(o);
   EXPECT_GE(figures, 14U) << show(o);
   EXPECT_TRUE(has(o.err, "W9 round 1/1: spindle, python")) << show(o);
 }

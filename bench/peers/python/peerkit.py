@@ -36,6 +36,14 @@ class Count:
         self.cap = cap  # the most this peer runs (a multiple of multiple_of): CPython cannot run more in time
 
 
+class Choice:
+    """One `--arg` key of the C++ workload that takes a word (W10's `report=no|yes`): checked, kept as a string."""
+
+    def __init__(self, default, values):
+        self.default = default
+        self.values = tuple(values)
+
+
 class Options:
     """The resolved command line: `args[key]` (int), `scaled_from[key]`, the selected variants, --json."""
 
@@ -79,6 +87,11 @@ def parse(workload, params, variants=(), argv=None):
         if not eq:
             parser.error(f"{workload}: --arg '{a}' needs a value: {key}=VALUE")
         p = params[key]
+        if isinstance(p, Choice):
+            if value not in p.values:
+                parser.error(f"{workload}: bad value '{value}' for --arg {key}: one of {', '.join(p.values)}")
+            given[key] = value
+            continue
         if not re.fullmatch(r"-?[0-9]+", value):
             parser.error(f"{workload}: bad value '{value}' for --arg {key}: not a whole number")
         n = int(value)
@@ -90,6 +103,9 @@ def parse(workload, params, variants=(), argv=None):
 
     args, scaled_from = {}, {}
     for key, p in params.items():
+        if isinstance(p, Choice):
+            args[key] = given.get(key, p.default)
+            continue
         args[key] = given.get(key, p.quick if ns.quick else p.default)
         if p.cap is not None and args[key] > p.cap:
             scaled_from[key] = args[key]

@@ -5,15 +5,18 @@ with asyncio, concurrent.futures and bounded asyncio.Queues (capacity 1,000 betw
   a: source -> aio stage (i+1) -> thread stage, 2 workers (i*2) -> sink (sum)
   b: source -> aio stage (i+1) -> process stage, 2 workers (i*2, chunked) -> aio stage (identity) -> sink (sum)
 
-Prints one line in spindle bench's format: W10 peer=python variant=... items=... seconds=... per_s=... p99_us=...
-maxrss_kb=... The sum is checked; a wrong one exits 1.
+Takes `spindle bench W10`'s command line (peerkit: --arg items=N, --variant a|b, --quick) and prints one line per
+variant in spindle bench's format: W10 peer=python variant=a items=... seconds=... per_s=... p99_us=...
+maxrss_kb=... The sum is checked; a wrong one exits 1. For `spindle bench --compare` the items are capped at
+200,000 (flow a runs about 20k items/s here), said with scaled_from=; `spindle bench W10`, which runs this script
+for its python-* variants at the full size, passes --uncapped.
 """
-import argparse
 import asyncio
 import concurrent.futures
-import resource
 import sys
 import time
+
+import peerkit
 
 DONE = object()
 
@@ -139,26 +142,29 @@ async def run(variant, n, capacity, workers, chunksize):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", choices=["a", "b"], required=True)
-    parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--capacity", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunksize", type=int, default=256)
-    args = parser.parse_args()
-    if args.items < 1 or args.capacity < 1 or args.workers < 1 or args.chunksize < 1:
-        parser.error("items, capacity, workers and chunksize must be positive")
-    total, expected, seconds, latencies = asyncio.run(
-        run(args.variant, args.items, args.capacity, args.workers, args.chunksize))
-    if total != expected:
-        print(f"W10 python variant {args.variant}: sum {total} != {expected}", file=sys.stderr)
-        return 1
-    latencies.sort()
-    p99_us = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000
-    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"W10 peer=python variant=python-{args.variant} items={args.items} seconds={seconds:.4f} "
-          f"per_s={args.items / seconds:.0f} p99_us={p99_us:.1f} maxrss_kb={maxrss_kb}")
-    return 0
+    argv = sys.argv[1:]
+    uncapped = "--uncapped" in argv
+    argv = [a for a in argv if a != "--uncapped"]
+    options = peerkit.parse("W10", {
+        "items": peerkit.Count(1_000_000, quick=20_000, max=1_000_000_000, cap=None if uncapped else 200_000),
+        "mem_items": peerkit.Count(10_000_000, quick=200_000, max=1_000_000_000),  # spindle's memory check: unused
+        "report": peerkit.Choice("no", ("no", "yes")),  # spindle's per-stage table: nothing to print here
+    }, variants=("a", "b"), argv=argv)
+    n = options["items"]
+    rc = 0
+    for variant in ("a", "b"):
+        if not options.selected(variant):
+            continue
+        total, expected, seconds, latencies = asyncio.run(run(variant, n, 1000, 2, 256))
+        if not peerkit.check(f"W10 python variant {variant}", total, expected):
+            rc = 1
+            continue
+        latencies.sort()
+        p99_us = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000
+        peerkit.Line(options).add("variant", variant).add("items", n).add("seconds", seconds) \
+            .add("per_s", round(n / seconds)).add("p99_us", p99_us, 1).add("maxrss_kb", peerkit.maxrss_kb()) \
+            .scaled("items").emit()
+    return rc
 
 
 if __name__ == "__main__":
