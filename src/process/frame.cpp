@@ -66,7 +66,8 @@ void FrameReader::feed(std::span<const char> bytes) {
 
 void FrameReader::check_header(const FrameHeader& h) const {
   if (h.magic != kFrameMagic) throw ProtocolError("frame: bad magic (not a spindle peer, or a desynchronised stream)");
-  if (h.type < static_cast<std::uint16_t>(FrameType::config) || h.type > static_cast<std::uint16_t>(FrameType::task_blob))
+  if (h.type < static_cast<std::uint16_t>(FrameType::config) ||
+      h.type > static_cast<std::uint16_t>(FrameType::task_blob))
     throw ProtocolError("frame: unknown frame type " + std::to_string(h.type));
   if (h.length > max_)
     throw ProtocolError("frame: payload of " + std::to_string(h.length) + " bytes exceeds max_frame_bytes (" +
