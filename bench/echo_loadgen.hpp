@@ -82,6 +82,42 @@ class Window {
   std::int64_t wall0_ = 0;
 };
 
+/// The replies' bookkeeping (W6 and W6-TLS): each completed request's check and, inside the window, its
+/// latency.
+struct Tally {
+  std::vector<std::uint32_t> lat_ns;
+  std::int64_t requests = 0;
+  std::int64_t bad = 0;
+  /// A reply to the request sent at `sent_ns` came in whole; `matches`: it echoed the request.
+  void reply(const Window& window, std::int64_t sent_ns, bool matches) {
+    const std::int64_t done = now_ns();
+    if (!matches) ++bad;
+    if (window.measuring()) {
+      ++requests;
+      lat_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(done - sent_ns, UINT32_MAX)));
+    }
+  }
+};
+
+/// One client connection with its request in flight (W6-TLS's adds its SSL object).
+struct Client {
+  int fd = -1;
+  unsigned char out[kMsg];
+  unsigned char in[kMsg];
+  std::size_t got = 0;
+  std::uint64_t seq = 0;
+  std::int64_t sent_ns = 0;
+  /// Fills the next request: its sequence number and the connection's id over a letter of its own.
+  void next_request(int id) {
+    ++seq;
+    std::memset(out, 'a' + id % 26, kMsg);
+    std::memcpy(out, &seq, sizeof seq);
+    std::memcpy(out + sizeof seq, &id, sizeof id);
+    got = 0;
+    sent_ns = now_ns();
+  }
+};
+
 /// What a run measured. `error` is empty when every connection worked and every reply matched.
 struct Result {
   std::int64_t requests = 0;  ///< completed inside the measured window
@@ -94,21 +130,8 @@ struct Result {
 
 /// Drives the echo server on 127.0.0.1:`port` (its serving thread's CPU clock `server_clock`).
 inline Result drive(int port, int conns, double warmup_s, double measure_s, clockid_t server_clock) {
-  struct Client {
-    int fd = -1;
-    unsigned char out[kMsg];
-    unsigned char in[kMsg];
-    std::size_t got = 0;
-    std::uint64_t seq = 0;
-    std::int64_t sent_ns = 0;
-  };
   const auto send_request = [](Client& c, int id) {
-    ++c.seq;
-    std::memset(c.out, 'a' + id % 26, kMsg);
-    std::memcpy(c.out, &c.seq, sizeof c.seq);
-    std::memcpy(c.out + sizeof c.seq, &id, sizeof id);
-    c.got = 0;
-    c.sent_ns = now_ns();
+    c.next_request(id);
     std::size_t off = 0;
     while (off < kMsg) {  // 64 bytes into an empty socket buffer: one call in practice
       const ssize_t n = ::send(c.fd, c.out + off, kMsg - off, MSG_NOSIGNAL);
@@ -143,9 +166,8 @@ inline Result drive(int port, int conns, double warmup_s, double measure_s, cloc
     ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
   }
 
-  std::vector<std::uint32_t> lat_ns;
-  lat_ns.reserve(2'000'000);
-  std::int64_t bad = 0;
+  Tally tally;
+  tally.lat_ns.reserve(2'000'000);
   Window window(warmup_s, measure_s, server_clock);
   for (int i = 0; i < conns && result.error.empty(); ++i) {
     if (!send_request(clients[static_cast<std::size_t>(i)], i)) result.error = "send failed";
@@ -164,12 +186,7 @@ inline Result drive(int port, int conns, double warmup_s, double measure_s, cloc
       }
       c.got += static_cast<std::size_t>(r);
       if (c.got < kMsg) continue;
-      const std::int64_t done = now_ns();
-      if (std::memcmp(c.in, c.out, kMsg) != 0) ++bad;
-      if (window.measuring()) {
-        ++result.requests;
-        lat_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(done - c.sent_ns, UINT32_MAX)));
-      }
+      tally.reply(window, c.sent_ns, std::memcmp(c.in, c.out, kMsg) == 0);
       if (!send_request(c, id)) result.error = "send failed";
     }
   }
@@ -178,13 +195,26 @@ inline Result drive(int port, int conns, double warmup_s, double measure_s, cloc
   for (auto& c : clients)
     if (c.fd >= 0) ::close(c.fd);
   ::close(ep);
+  result.requests = tally.requests;
   result.per_s = wall > 0 ? static_cast<double>(result.requests) / wall : 0;
-  result.p50_us = percentile_us(lat_ns, 0.50);
-  result.p99_us = percentile_us(lat_ns, 0.99);
+  result.p50_us = percentile_us(tally.lat_ns, 0.50);
+  result.p99_us = percentile_us(tally.lat_ns, 0.99);
   result.server_cpu_us_per_req = result.requests > 0 ? server_cpu * 1e6 / static_cast<double>(result.requests) : 0;
-  if (result.error.empty() && bad != 0) result.error = std::to_string(bad) + " replies differed from their request";
+  if (result.error.empty() && tally.bad != 0)
+    result.error = std::to_string(tally.bad) + " replies differed from their request";
   if (result.error.empty() && result.requests == 0) result.error = "no request completed";
   return result;
+}
+
+/// Adds W6's figures to a measurement line (spindle's bench::Line or a peer's peer::Line), in W6's order.
+template <class Line>
+Line& add_figures(Line& line, int conns, const Result& r) {
+  return line.add("conns", conns)
+      .add("requests", r.requests)
+      .add("per_s", static_cast<std::int64_t>(r.per_s))
+      .add("p50_us", r.p50_us, 1)
+      .add("p99_us", r.p99_us, 1)
+      .add("server_cpu_us_per_req", r.server_cpu_us_per_req, 2);
 }
 
 }  // namespace echo_load

@@ -117,15 +117,9 @@ int run_w6(const Options& options) {
   const echo_load::Result r = echo_load::drive(port, conns, warmup_s, measure_s, sclock);
   server.request_stop();
   server_thread.join();
-  Line("W6")
-      .add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio")
-      .add("conns", conns)
-      .add("requests", r.requests)
-      .add("per_s", static_cast<std::int64_t>(r.per_s))
-      .add("p50_us", r.p50_us, 1)
-      .add("p99_us", r.p99_us, 1)
-      .add("server_cpu_us_per_req", r.server_cpu_us_per_req, 2)
-      .emit(options);
+  Line line("W6");
+  line.add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio");
+  echo_load::add_figures(line, conns, r).emit(options);
   std::fflush(stdout);
   if (!r.error.empty()) {
     std::fprintf(stderr, "W6: %s\n", r.error.c_str());

@@ -114,22 +114,12 @@ bool echo_once_blocking(SSL* ssl) {
   return std::memcmp(in, out, kMsg) == 0;
 }
 
-struct Conn {
+struct Conn : echo_load::Client {
   SSL* ssl = nullptr;
-  int fd = -1;
-  unsigned char out[kMsg];
-  unsigned char in[kMsg];
-  std::size_t got = 0;
-  std::uint64_t seq = 0;
-  std::int64_t sent_ns = 0;
 };
 
 bool send_request(Conn& c, int id) {
-  ++c.seq;
-  std::memset(c.out, 'a' + id % 26, kMsg);
-  std::memcpy(c.out, &c.seq, sizeof c.seq);
-  c.got = 0;
-  c.sent_ns = now_ns();
+  c.next_request(id);
   for (;;) {  // one record into an empty socket buffer: one call in practice
     const int n = SSL_write(c.ssl, c.out, kMsg);
     if (n == static_cast<int>(kMsg)) return true;
@@ -218,10 +208,8 @@ int run_w6_tls(const Options& options) {
     ev.data.u32 = static_cast<std::uint32_t>(i);
     ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
   }
-  std::vector<std::uint32_t> lat_ns;
-  lat_ns.reserve(options.quick ? 200'000 : 2'000'000);
-  std::int64_t requests = 0;
-  std::int64_t bad = 0;
+  echo_load::Tally tally;
+  tally.lat_ns.reserve(options.quick ? 200'000 : 2'000'000);
   echo::Window window(warmup_s, measure_s, sclock);
   for (int i = 0; i < conns && rc == 0; ++i) {
     if (!send_request(clients[static_cast<std::size_t>(i)], i)) rc = 1;
@@ -243,12 +231,7 @@ int run_w6_tls(const Options& options) {
         }
         c.got += static_cast<std::size_t>(r);
         if (c.got < kMsg) continue;
-        const std::int64_t done = now_ns();
-        if (std::memcmp(c.in, c.out, kMsg) != 0) ++bad;
-        if (window.measuring()) {
-          ++requests;
-          lat_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(done - c.sent_ns, UINT32_MAX)));
-        }
+        tally.reply(window, c.sent_ns, std::memcmp(c.in, c.out, kMsg) == 0);
         if (!send_request(c, id)) rc = 1;
         break;
       }
@@ -264,7 +247,9 @@ int run_w6_tls(const Options& options) {
   SSL_CTX_free(cctx);
   stop_server();
 
-  auto pct = [&lat_ns](double p) { return echo::percentile_us(lat_ns, p); };
+  const std::int64_t requests = tally.requests;
+  const std::int64_t bad = tally.bad;
+  auto pct = [&tally](double p) { return echo::percentile_us(tally.lat_ns, p); };
   Line("W6-TLS")
       .add("peer", server.loop.backend() == aio::Backend::io_uring ? "spindle-aio-uring" : "spindle-aio")
       .add("handshakes", handshakes)

@@ -54,14 +54,8 @@ inline int run_w6(int argc, char** argv, const char* name, EchoServer& server) {
       echo_load::drive(port, conns, quick ? 0.2 : 1.0, quick ? 0.5 : 5.0, clock.get_future().get());
   server.stop();
   serving.join();
-  Line(cli, name)
-      .add("conns", conns)
-      .add("requests", r.requests)
-      .add("per_s", static_cast<std::int64_t>(r.per_s))
-      .add("p50_us", r.p50_us, 1)
-      .add("p99_us", r.p99_us, 1)
-      .add("server_cpu_us_per_req", r.server_cpu_us_per_req, 2)
-      .emit();
+  Line line(cli, name);
+  echo_load::add_figures(line, conns, r).emit();
   if (!r.error.empty()) {
     std::fprintf(stderr, "W6 %s: %s\n", name, r.error.c_str());
     return 1;
