@@ -2,8 +2,10 @@
 // vector, what a malformed one gets, the cache's reuse and fork rules, and a process pool carrying blobs
 // (results equal, reuse never serving stale bytes, a crash on a blob task costing one future).
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -202,5 +204,51 @@ TEST_P(BlobPool, AWorkerKilledOnABlobTaskCostsOnlyThatFuture) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, BlobPool, ::testing::Values(1, 2));
+
+// Out of descriptors when a blob is needed (a memfd, or the duplicate sent with the frame): the submit or the
+// task fails with an error naming the cause, never a hang or a crash, and the pool works again afterwards.
+TEST_F(Blobs, OutOfDescriptorsForABlobIsAClearErrorAndThePoolGoesOn) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "UBSan needs a free descriptor for its own checks (see ProcessPoolSingle.OutOfDescriptors...)";
+#endif
+  sp::ProcessPoolExecutor pool(1);
+  ASSERT_EQ(pool.submit<&sum_of>(ramp(10, 0)).result(), 45.0);  // the worker is up
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(spindle::test::fd_count() + 32);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  const std::vector<double> big = ramp(kBig, 2);
+  const std::string text = text_of(sp::detail::kBlobMinBytes + 7, 3);
+  std::vector<std::string> outcomes;
+  {
+    std::vector<int> hog;
+    for (;;) {
+      const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) break;
+      hog.push_back(fd);
+    }
+    for (int kind = 0; kind < 2; ++kind) {
+      try {
+        if (kind == 0) {
+          auto f = pool.submit<&sum_of>(big);  // a vector: its blob is made at submit
+          outcomes.push_back(f.wait_for(std::chrono::seconds(30)) ? (f.result() == sum_of(big) ? "ok" : "wrong")
+                                                                  : "hung");
+        } else {
+          auto f = pool.submit<&fingerprint>(text);  // encoded bytes: their blob is made when the task is sent
+          outcomes.push_back(f.wait_for(std::chrono::seconds(30)) ? (f.result() == fingerprint(text) ? "ok" : "wrong")
+                                                                  : "hung");
+        }
+      } catch (const std::exception& e) {
+        outcomes.push_back(e.what());
+      }
+    }
+    for (int fd : hog) ::close(fd);
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  for (const auto& o : outcomes) EXPECT_NE(o.find("Too many open files"), std::string::npos) << o;
+  EXPECT_EQ(pool.submit<&sum_of>(big).result(), sum_of(big));
+  EXPECT_EQ(pool.submit<&fingerprint>(text).result(), fingerprint(text));
+}
 
 }  // namespace
