@@ -24,7 +24,12 @@ constexpr std::size_t kMaxFree = 8;
 constexpr std::size_t kMaxFreeBytes = std::size_t{256} << 20;
 constexpr std::size_t kGranule = std::size_t{1} << 20;  // capacities are rounded up to this, so blobs fit again
 
-[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+// Throws the kernel's error for `what`, closing `fd` first (if any) without losing errno.
+[[noreturn]] void fail(const char* what, int fd = -1) {
+  const int e = errno;
+  if (fd >= 0) ::close(fd);
+  throw std::system_error(e, std::generic_category(), what);
+}
 
 void destroy(const Blob& b) noexcept {
   if (b.data != nullptr) ::munmap(b.data, b.capacity);
@@ -62,28 +67,21 @@ class BlobCache {
     b.capacity = (std::max<std::size_t>(bytes, 1) + kGranule - 1) / kGranule * kGranule;
     b.fd = ::memfd_create("spindle-blob", MFD_CLOEXEC);
     if (b.fd < 0) fail("memfd_create");
-    if (::ftruncate(b.fd, static_cast<off_t>(b.capacity)) != 0) {
-      const int e = errno;
-      ::close(b.fd);
-      errno = e;
-      fail("ftruncate");
-    }
+    if (::ftruncate(b.fd, static_cast<off_t>(b.capacity)) != 0) fail("ftruncate", b.fd);
     // MAP_POPULATE: the pages are allocated in one call, not faulted in one by one by the memcpy.
     void* p = ::mmap(nullptr, b.capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, b.fd, 0);
-    if (p == MAP_FAILED) {
-      const int e = errno;
-      ::close(b.fd);
-      errno = e;
-      fail("mmap");
-    }
+    if (p == MAP_FAILED) fail("mmap", b.fd);
     b.data = static_cast<char*>(p);
+    b.owner = ::getpid();
     return b;
   }
 
   void give_back(const Blob& b) noexcept {
     std::unique_lock lock(m_);
     forget_if_forked();
-    if (owner_ != ::getpid() || free_.size() >= kMaxFree || free_bytes_ + b.capacity > kMaxFreeBytes) {
+    // A lease a forked child inherited and released: the parent may still be using that memfd, so the child
+    // only drops its own mapping and descriptor.
+    if (b.owner != owner_ || free_.size() >= kMaxFree || free_bytes_ + b.capacity > kMaxFreeBytes) {
       lock.unlock();
       destroy(b);
       return;

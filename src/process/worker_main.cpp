@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -159,7 +158,6 @@ void worker_main(int fd) {
             if (f.payload.size() != 2 * sizeof(std::uint64_t) || in_fds.empty())
               throw ProtocolError("worker: malformed task_blob frame");
             std::memcpy(&size, f.payload.data() + sizeof id, sizeof size);
-            if (size > std::numeric_limits<std::size_t>::max()) throw ProtocolError("worker: blob too large");
             const BlobView blob(std::exchange(in_fds.back(), -1), static_cast<std::size_t>(size));
             in_fds.pop_back();
             Reader args(blob.data(), static_cast<std::size_t>(size), &in_fds);

@@ -143,24 +143,33 @@ TEST_F(Blobs, ABlobIsReusedOnlyOnceItsLeaseEnds) {
   EXPECT_GE(c->capacity, kSize);
 }
 
-TEST_F(Blobs, AForkedChildNeverWritesIntoTheParentsFreeBlobs) {
+// A forked child inherits the parent's cache: its free blobs, and copies of the leases the parent holds. It
+// must never write into either (the parent reuses the free ones, and a worker may be reading a leased one).
+TEST_F(Blobs, AForkedChildNeverWritesIntoTheParentsBlobs) {
   {
     auto a = sp::detail::lend_blob(3 << 20);
     std::memset(a->data, 0x11, a->capacity);
-  }  // free: the child inherits it in the cache's list
+  }                                            // free: the child inherits it in the cache's list
+  auto held = sp::detail::lend_blob(3 << 20);  // leased across the fork
+  std::memset(held->data, 0x22, held->capacity);
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto mine = sp::detail::lend_blob(3 << 20);
-    std::memset(mine->data, 0xAB, mine->capacity);
+    held.reset();  // the child's copy of the lease ends: it must not enter the child's free list
+    auto first = sp::detail::lend_blob(3 << 20);
+    auto second = sp::detail::lend_blob(3 << 20);
+    std::memset(first->data, 0xAB, first->capacity);
+    std::memset(second->data, 0xAB, second->capacity);
     std::_Exit(0);
   }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  for (std::size_t i = 0; i < held->capacity; i += 4096)
+    ASSERT_EQ(static_cast<unsigned char>(held->data[i]), 0x22) << "the child wrote into a blob the parent holds";
   auto again = sp::detail::lend_blob(3 << 20);
   for (std::size_t i = 0; i < again->capacity; i += 4096)
-    ASSERT_NE(static_cast<unsigned char>(again->data[i]), 0xAB) << "the child wrote into a blob of the parent";
+    ASSERT_NE(static_cast<unsigned char>(again->data[i]), 0xAB) << "the child wrote into a free blob of the parent";
 }
 
 class BlobPool : public spindle::test::ProcessCheckedTestWithParam<int> {};

@@ -13,36 +13,34 @@
 
 namespace spindle::test {
 namespace {
-int count_entries(const char* path) {
+// Entries of `path` for which `counts(name)` holds, less the one fd the directory stream itself holds (in
+// /proc/self/fd; for tasks this is corrected below).
+template <class Pred>
+int count_entries(const char* path, Pred counts) {
   DIR* d = opendir(path);
   if (d == nullptr) return -1;
   int n = 0;
   while (const dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
+    if (e->d_name[0] != '.' && counts(e->d_name)) ++n;
   }
   closedir(d);
-  return n - 1;  // the directory stream itself holds one fd for /proc/self/fd; for tasks this is corrected below
+  return n - 1;
 }
 }  // namespace
 
-int thread_count() { return count_entries("/proc/self/task") + 1; }
+int thread_count() {
+  return count_entries("/proc/self/task", [](const char*) { return true; }) + 1;
+}
 
 int fd_count() {
   // The process pool's blob cache (process/detail/blob.hpp) keeps a bounded number of free shared-memory
   // blobs open for reuse across tasks, and so across tests: those are not leaks.
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  char target[256];
-  while (const dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const std::string link = std::string("/proc/self/fd/") + e->d_name;
+  return count_entries("/proc/self/fd", [](const char* name) {
+    char target[256];
+    const std::string link = std::string("/proc/self/fd/") + name;
     const ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
-    if (len > 0 && std::string_view(target, static_cast<std::size_t>(len)).starts_with("/memfd:spindle-blob")) continue;
-    ++n;
-  }
-  closedir(d);
-  return n - 1;  // the directory stream itself
+    return !(len > 0 && std::string_view(target, static_cast<std::size_t>(len)).starts_with("/memfd:spindle-blob"));
+  });
 }
 
 namespace {

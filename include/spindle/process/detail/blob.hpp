@@ -9,6 +9,8 @@
 /// is released: by then the worker has decoded the task (its result, or its death, has been seen), so
 /// rewriting the blob for another task can never change bytes a worker is still reading.
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +25,7 @@ struct Blob {
   int fd = -1;
   char* data = nullptr;
   std::size_t capacity = 0;
+  pid_t owner = 0;  ///< the pid that made it: only its maker reuses it (a forked child's copy is never recycled)
 };
 
 /// Lends a blob of at least `bytes` (reused, already mapped and faulted in, when one is free; else new).
