@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <system_error>
 #include <unordered_map>
 
@@ -50,14 +51,8 @@ class EpollPoller final : public Poller {
   }
 
   void poll(std::int64_t timeout_ns, std::vector<PollEvent>& out) override {
-    int ms = -1;
-    if (timeout_ns >= 0) {
-      // Round up: a timer must never fire early; the loop re-checks its deadlines after the wait.
-      const std::int64_t m = (timeout_ns + 999'999) / 1'000'000;
-      ms = m > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(m);
-    }
     epoll_event events[64];
-    const int n = ::epoll_wait(ep_, events, 64, ms);
+    const int n = wait(timeout_ns, events, 64);
     if (n < 0) {
       if (errno == EINTR) return;
       throw_errno("epoll_wait");
@@ -77,6 +72,27 @@ class EpollPoller final : public Poller {
   void wake() noexcept override { wake_.signal(); }
 
  private:
+  // epoll_pwait2 takes the timeout in nanoseconds, so a timer fires when due instead of up to 1 ms late, as
+  // with epoll_wait's milliseconds (libuv's and asyncio's resolution). Kernels before 5.11 lack it (ENOSYS; an
+  // older container seccomp profile says EPERM): then milliseconds, rounded up, as a timer must never fire early (the loop re-checks its deadlines after).
+  int wait(std::int64_t timeout_ns, epoll_event* events, int max) {
+    if (have_pwait2_) {
+      timespec ts{};
+      ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
+      const int n = ::epoll_pwait2(ep_, events, max, timeout_ns >= 0 ? &ts : nullptr, nullptr);
+      if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+      have_pwait2_ = false;
+    }
+    int ms = -1;
+    if (timeout_ns >= 0) {
+      const std::int64_t m = (timeout_ns + 999'999) / 1'000'000;
+      ms = m > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(m);
+    }
+    return ::epoll_wait(ep_, events, max, ms);
+  }
+
+  bool have_pwait2_ = true;
   WakeFd wake_;  // before ep_ is made, closed after it
   int ep_ = -1;
   std::unordered_map<int, std::uint32_t> interest_;
