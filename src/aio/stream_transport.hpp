@@ -51,11 +51,11 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
       detach();
       task->throw_if_cancelled();
     }
-    bool cancel_wait() noexcept override {
+    bool cancel_wait(TaskState&) noexcept override {
       detach();
       return true;
     }
-    void abandon_wait() noexcept override { detach(); }
+    void abandon_wait(TaskState&) noexcept override { detach(); }
     void detach() noexcept {
       if (t->rwaiter_ == this) t->rwaiter_ = nullptr;
     }

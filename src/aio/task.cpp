@@ -344,7 +344,7 @@ bool TaskState::cancel(std::string_view msg) {
   if (!msg.empty()) extras().cancel_msg = std::string(msg);
   if (waiter_ != nullptr) {
     Waiter* w = waiter_;
-    if (!w->cancel_wait()) return true;  // forwarded: the waiter wakes the task when the awaited thing ends
+    if (!w->cancel_wait(*this)) return true;  // forwarded: the waiter wakes the task when the awaited thing ends
     waiter_ = nullptr;
     must_cancel_ = true;
     schedule();
@@ -454,7 +454,7 @@ void TaskState::abandon() noexcept {
   }
   status_ = Status::cancelled;
   retrieved_ = true;
-  if (Waiter* w = std::exchange(waiter_, nullptr)) w->abandon_wait();
+  if (Waiter* w = std::exchange(waiter_, nullptr)) w->abandon_wait(*this);
   watcher_ = nullptr;
   if (extras_ != nullptr) {
     extras_->watchers.clear();

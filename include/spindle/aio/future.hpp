@@ -93,12 +93,12 @@ class [[nodiscard("a future awaitable does nothing unless awaited")]] FutureAwai
       return fut_.result();
     }
   }
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(TaskState&) noexcept override {
     fut_.cancel();  // only succeeds if the work has not started, as concurrent.futures
     drop();
     return true;
   }
-  void abandon_wait() noexcept override { drop(); }
+  void abandon_wait(TaskState&) noexcept override { drop(); }
 
  private:
   void drop() noexcept {

@@ -2,6 +2,7 @@
 /// @file
 /// `gather`: run awaitables concurrently and collect their results. Python equivalent: `asyncio.gather`.
 
+#include <array>
 #include <exception>
 #include <optional>
 #include <ranges>
@@ -110,14 +111,6 @@ inline void gather_check(MultiWaiter& w, bool fail_fast) {
   if (fail_fast && w.first_failure() != nullptr) w.first_failure()->rethrow_if_failed();
 }
 
-template <class T>
-std::vector<TaskState*> states_of(const std::vector<Task<T>>& tasks) {
-  std::vector<TaskState*> s;
-  s.reserve(tasks.size());
-  for (const auto& t : tasks) s.push_back(t.state());
-  return s;
-}
-
 }  // namespace detail
 
 /// Runs every task concurrently (coroutines are scheduled as tasks) and returns their results in order.
@@ -129,7 +122,7 @@ template <class T>
 Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
   for (auto& t : tasks) t = detail::ensure_task(std::move(t));
   {
-    detail::MultiWaiter w(detail::states_of(tasks), detail::MultiWaiter::Mode::gather,
+    detail::MultiWaiter w(detail::TaskList(tasks.data(), tasks.size()), detail::MultiWaiter::Mode::gather,
                           detail::MultiWaiter::OnCancel::forward);
     co_await w;
     detail::gather_check(w, true);
@@ -146,7 +139,7 @@ template <class T>
 Task<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Task<T>> tasks) {
   for (auto& t : tasks) t = detail::ensure_task(std::move(t));
   {
-    detail::MultiWaiter w(detail::states_of(tasks), detail::MultiWaiter::Mode::all,
+    detail::MultiWaiter w(detail::TaskList(tasks.data(), tasks.size()), detail::MultiWaiter::Mode::all,
                           detail::MultiWaiter::OnCancel::forward);
     co_await w;
     detail::gather_check(w, false);
@@ -198,8 +191,10 @@ template <class... T>
 Task<std::tuple<gather_value_t<T>...>> gather(Task<T>... tasks) {
   std::tuple<Task<T>...> ts(detail::ensure_task(std::move(tasks))...);
   {
-    detail::MultiWaiter w(std::apply([](auto&... t) { return std::vector<detail::TaskState*>{t.state()...}; }, ts),
-                          detail::MultiWaiter::Mode::gather, detail::MultiWaiter::OnCancel::forward);
+    const std::array<detail::TaskState*, sizeof...(T)> states =
+        std::apply([](auto&... t) { return std::array<detail::TaskState*, sizeof...(T)>{t.state()...}; }, ts);
+    detail::MultiWaiter w(detail::TaskList(states.data(), states.size()), detail::MultiWaiter::Mode::gather,
+                          detail::MultiWaiter::OnCancel::forward);
     co_await w;
     detail::gather_check(w, true);
   }
@@ -211,8 +206,10 @@ template <class... T>
 Task<std::tuple<Outcome<T>...>> gather(ReturnExceptions, Task<T>... tasks) {
   std::tuple<Task<T>...> ts(detail::ensure_task(std::move(tasks))...);
   {
-    detail::MultiWaiter w(std::apply([](auto&... t) { return std::vector<detail::TaskState*>{t.state()...}; }, ts),
-                          detail::MultiWaiter::Mode::all, detail::MultiWaiter::OnCancel::forward);
+    const std::array<detail::TaskState*, sizeof...(T)> states =
+        std::apply([](auto&... t) { return std::array<detail::TaskState*, sizeof...(T)>{t.state()...}; }, ts);
+    detail::MultiWaiter w(detail::TaskList(states.data(), states.size()), detail::MultiWaiter::Mode::all,
+                          detail::MultiWaiter::OnCancel::forward);
     co_await w;
     detail::gather_check(w, false);
   }

@@ -136,12 +136,12 @@ class TaskAwaiter final : public Waiter, public DoneWatcher {
   }
   T await_resume() { return take_result<T, Move>(child_); }
 
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(TaskState&) noexcept override {
     child_->cancel(parent_->cancel_message());
     return false;
   }
   void task_done(TaskState&) noexcept override { parent_->wake_direct(); }
-  void abandon_wait() noexcept override {
+  void abandon_wait(TaskState&) noexcept override {
     if (!child_->done()) child_->remove_watcher(this);
     parent_ = nullptr;
   }
@@ -151,15 +151,28 @@ class TaskAwaiter final : public Waiter, public DoneWatcher {
   TaskState* parent_ = nullptr;
 };
 
+/// What a sleeping task is suspended on: one object for every sleep, as the timer entry points at the task
+/// itself. Cancelling or abandoning the sleep cancels the task's timer.
+class SleepWait final : public Waiter {
+ public:
+  bool cancel_wait(TaskState& task) noexcept override {
+    task.loop()->timers.cancel(&task);
+    return true;
+  }
+};
+inline constinit SleepWait sleep_wait{};
+
 /// `sleep(d)`: a timer entry that points at the task itself (no allocation); `sleep(0)` re-queues the task.
-class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final
-    : public Waiter {
+/// Two words, no vtable (the waiter is the shared `sleep_wait`): it lives in every sleeping coroutine's frame.
+class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final {
  public:
   explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
   SleepAwaiter& operator=(const SleepAwaiter&) = delete;
   ~SleepAwaiter() {
-    if (task_ != nullptr) task_->loop()->timers.cancel(task_);  // no-op unless its timer is still armed
+    // Destroyed while suspended (the frame of a task dropped unfinished): its timer, if still armed, goes.
+    // A closed loop has disarmed every timer, so an armed one has a live loop.
+    if (task_ != nullptr && task_->timer_armed()) task_->loop()->timers.cancel(task_);
   }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
@@ -169,7 +182,7 @@ class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)
       return false;
     }
     if (delay_ <= 0) {
-      t.suspend_on(this, h);
+      t.suspend_on(&sleep_wait, h);
       t.schedule();
       return true;
     }
@@ -177,17 +190,13 @@ class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)
     l->now_valid = false;  // a fresh reading: a sleep never ends early because the iteration started earlier
     l->timers.push(l->time_ns() + delay_, &t);  // the entry targets the task itself (its timer ticket)
     task_ = &t;
-    t.suspend_on(this, h);
+    t.suspend_on(&sleep_wait, h);
     return true;
   }
   void await_resume() {
     TaskState* t = std::exchange(task_, nullptr);
     if (t == nullptr) t = &running_task();
     t->throw_if_cancelled();
-  }
-  bool cancel_wait() noexcept override {
-    if (TaskState* t = std::exchange(task_, nullptr)) t->loop()->timers.cancel(t);  // detached: no later touch
-    return true;
   }
 
  private:

@@ -123,14 +123,14 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
   }
 
   // The exit wait (Python's __aexit__ loop).
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(detail::TaskState&) noexcept override {
     if (!aborting_) {
       propagate_cancel_ = true;
       abort();
     }
     return false;
   }
-  void abandon_wait() noexcept override { waiting_ = false; }
+  void abandon_wait(detail::TaskState&) noexcept override { waiting_ = false; }
 
   struct Exit {
     TaskGroup* g;
@@ -140,7 +140,7 @@ class TaskGroup final : private detail::DoneWatcher, private detail::Waiter {
       g->parent_.suspend_on(g, h);
       if (g->parent_.must_cancel()) {
         g->parent_.clear_must_cancel();
-        (void)g->cancel_wait();
+        (void)g->cancel_wait(g->parent_);
       }
     }
     void await_resume() const noexcept {}

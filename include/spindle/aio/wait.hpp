@@ -40,7 +40,7 @@ Task<WaitResult<T>> wait(std::vector<Task<T>> tasks, std::optional<std::chrono::
                     : return_when == ReturnWhen::FIRST_COMPLETED ? detail::MultiWaiter::Mode::first_completed
                                                                  : detail::MultiWaiter::Mode::first_exception;
   if (!tasks.empty()) {
-    detail::MultiWaiter w(detail::states_of(tasks), mode, detail::MultiWaiter::OnCancel::detach, deadline);
+    detail::MultiWaiter w(detail::TaskList(tasks.data(), tasks.size()), mode, detail::MultiWaiter::OnCancel::detach, deadline);
     co_await w;
   }
   WaitResult<T> r;
@@ -134,7 +134,7 @@ class AsCompleted final : private detail::DoneWatcher, private detail::Waiter {
     }
     if (waiter_ != nullptr && waiter_->suspended()) waiter_->wake();
   }
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(detail::TaskState&) noexcept override {
     disarm();
     return true;
   }
@@ -142,7 +142,7 @@ class AsCompleted final : private detail::DoneWatcher, private detail::Waiter {
     armed_ = false;
     t.wake();
   }
-  void abandon_wait() noexcept override {
+  void abandon_wait(detail::TaskState&) noexcept override {
     disarm();
     waiter_ = nullptr;
   }
@@ -188,7 +188,7 @@ class ShieldAwaiter final : public Waiter, public DoneWatcher {
     if (parent_ != nullptr) parent_->throw_if_cancelled();
     return std::move(inner_).result();
   }
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(detail::TaskState&) noexcept override {
     release();  // the awaiting task gives up; the inner task goes on
     return true;
   }

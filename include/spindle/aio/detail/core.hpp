@@ -41,6 +41,9 @@ class Runnable {
   /// Called instead of run() when the loop closes with this object still queued.
   virtual void discard() noexcept = 0;
 
+  /// True while this object has a live timer entry.
+  bool timer_armed() const noexcept { return timer_seq_ != 0; }
+
   Runnable* next_ = nullptr;     // ready-queue link
   std::uint64_t timer_seq_ = 0;  // the ticket of its live timer entry; 0 when none (lazy deletion)
 };
@@ -178,14 +181,15 @@ class TaskState;
 /// to it so that `cancel()` can reach the innermost wait, as asyncio's `Task._fut_waiter`.
 class Waiter {
  public:
-  /// The task was cancelled while suspended here. Either detach (unregister) and return true: the task then
-  /// resumes and the await throws CancelledError; or forward the cancellation (to an awaited task, a gather)
-  /// and return false: the task stays suspended until this waiter wakes it.
-  virtual bool cancel_wait() noexcept = 0;
+  /// `task`, suspended here, was cancelled. Either detach (unregister) and return true: the task then resumes
+  /// and the await throws CancelledError; or forward the cancellation (to an awaited task, a gather) and
+  /// return false: the task stays suspended until this waiter wakes it. The task is passed so that one
+  /// waiter object can serve many tasks (sleep's: an awaiter then needs no vtable of its own).
+  virtual bool cancel_wait(TaskState& task) noexcept = 0;
   /// A timer armed on the waiting task expired; by default it just wakes the task.
   virtual void timer_fired(TaskState& task) noexcept;
-  /// The loop is closing and the task will never resume: unregister without waking or cancelling anyone.
-  virtual void abandon_wait() noexcept { (void)cancel_wait(); }
+  /// The loop is closing and `task` will never resume: unregister without waking or cancelling anyone.
+  virtual void abandon_wait(TaskState& task) noexcept { (void)cancel_wait(task); }
 
  protected:
   ~Waiter() = default;

@@ -44,11 +44,11 @@ class IoWait final : public Waiter {
     unregister();
     task_->throw_if_cancelled();
   }
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(TaskState&) noexcept override {
     unregister();
     return true;
   }
-  void abandon_wait() noexcept override {
+  void abandon_wait(TaskState&) noexcept override {
     unregister();
     task_ = nullptr;
   }

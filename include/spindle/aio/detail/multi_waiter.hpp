@@ -5,13 +5,59 @@
 
 #include <climits>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
-#include <utility>
-#include <vector>
+#include <type_traits>
 
 #include "spindle/aio/detail/core.hpp"
 
 namespace spindle::aio::detail {
+
+/// The tasks a MultiWaiter watches, read in place from the caller's array (gather's and wait's vector of
+/// tasks, or an array of states): a 100k-task gather then needs no second vector of pointers. The array must
+/// stay unchanged while the waiter lives.
+class TaskList {
+ public:
+  /// Over `n` task handles (`Task<T>`: anything with `state()`) or `TaskState*`s starting at `first`.
+  template <class Handle>
+  TaskList(const Handle* first, std::size_t n) noexcept : base_(first), size_(n), at_(&at<Handle>) {}
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  TaskState* operator[](std::size_t i) const noexcept { return at_(base_, i); }
+
+  class Iterator {
+   public:
+    Iterator(const TaskList* list, std::size_t i) noexcept : list_(list), i_(i) {}
+    TaskState* operator*() const noexcept { return (*list_)[i_]; }
+    Iterator& operator++() noexcept {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const noexcept { return i_ != o.i_; }
+
+   private:
+    const TaskList* list_;
+    std::size_t i_;
+  };
+  Iterator begin() const noexcept { return {this, 0}; }
+  Iterator end() const noexcept { return {this, size_}; }
+
+ private:
+  template <class Handle>
+  static TaskState* at(const void* base, std::size_t i) noexcept {
+    const Handle& h = static_cast<const Handle*>(base)[i];
+    if constexpr (std::is_pointer_v<Handle>) {
+      return h;
+    } else {
+      return h.state();
+    }
+  }
+
+  const void* base_;
+  std::size_t size_;
+  TaskState* (*at_)(const void*, std::size_t) noexcept;
+};
 
 class MultiWaiter final : public Waiter, public DoneWatcher {
  public:
@@ -26,8 +72,8 @@ class MultiWaiter final : public Waiter, public DoneWatcher {
     detach,   // the awaiting task stops waiting, the tasks go on (wait)
   };
 
-  MultiWaiter(std::vector<TaskState*> tasks, Mode mode, OnCancel on_cancel, std::int64_t deadline_ns = INT64_MAX)
-      : tasks_(std::move(tasks)), deadline_(deadline_ns), mode_(mode), on_cancel_(on_cancel) {}
+  MultiWaiter(TaskList tasks, Mode mode, OnCancel on_cancel, std::int64_t deadline_ns = INT64_MAX)
+      : tasks_(tasks), deadline_(deadline_ns), mode_(mode), on_cancel_(on_cancel) {}
   MultiWaiter(const MultiWaiter&) = delete;
   MultiWaiter& operator=(const MultiWaiter&) = delete;
   ~MultiWaiter() { release(); }
@@ -71,7 +117,7 @@ class MultiWaiter final : public Waiter, public DoneWatcher {
     if (!satisfied_now() && deadline_ != INT64_MAX) timed_out_ = true;
   }
 
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(TaskState&) noexcept override {
     if (on_cancel_ == OnCancel::forward) {
       forward_cancel();
       return false;
@@ -92,7 +138,7 @@ class MultiWaiter final : public Waiter, public DoneWatcher {
       parent_->wake();
     }
   }
-  void abandon_wait() noexcept override { release(); }
+  void abandon_wait(TaskState&) noexcept override { release(); }
 
   /// The deadline passed before the condition held.
   bool timed_out() const noexcept { return timed_out_; }
@@ -140,7 +186,7 @@ class MultiWaiter final : public Waiter, public DoneWatcher {
     }
   }
 
-  std::vector<TaskState*> tasks_;
+  TaskList tasks_;
   std::int64_t deadline_;
   TaskState* parent_ = nullptr;
   TaskState* first_failure_ = nullptr;

@@ -20,11 +20,11 @@ class ListWaiter : public Waiter {
   ListWaiter(const ListWaiter&) = delete;
   ListWaiter& operator=(const ListWaiter&) = delete;
 
-  bool cancel_wait() noexcept override {
+  bool cancel_wait(TaskState&) noexcept override {
     unlink();
     return true;
   }
-  void abandon_wait() noexcept override { unlink(); }
+  void abandon_wait(TaskState&) noexcept override { unlink(); }
 
   /// Suspends the running task on this node at the back of `list`. False if a cancellation is already due
   /// (the await then resumes at once and throws).
