@@ -267,6 +267,28 @@ void report_error(LoopCore* loop, std::string_view message, std::exception_ptr e
 
 TaskState::~TaskState() { delete extras_; }
 
+namespace {
+// What error() gives for a task that failed while no TaskExtras could be allocated to hold its exception.
+const std::exception_ptr& error_lost() noexcept {
+  static const std::exception_ptr lost = std::make_exception_ptr(std::bad_alloc());
+  return lost;
+}
+const std::exception_ptr no_error;
+// Made at start-up, while memory is there: error_lost() must not need any when it is called.
+[[maybe_unused]] const std::exception_ptr& error_lost_init = error_lost();
+}  // namespace
+
+const std::exception_ptr& TaskState::error() const noexcept {
+  if (extras_ != nullptr && extras_->error) return extras_->error;
+  if (status_ == Status::failed || status_ == Status::cancelled) return error_lost();
+  return no_error;
+}
+
+void TaskState::set_error(std::exception_ptr e) noexcept {
+  if (extras_ == nullptr) extras_ = new (std::nothrow) TaskExtras();
+  if (extras_ != nullptr) extras_->error = std::move(e);  // else error() reports std::bad_alloc
+}
+
 TaskExtras& TaskState::extras() {
   if (extras_ == nullptr) extras_ = new TaskExtras();
   return *extras_;
@@ -288,7 +310,7 @@ void TaskState::make_root(LoopCore* loop, std::string_view name, const char* fil
 }
 
 void TaskState::register_root(LoopCore* loop, std::string_view name, const char* file, int line) {
-  if (started_ || root_ != nullptr)
+  if (started_ || is_root_)
     throw InvalidStateError("create_task: the coroutine was already started or scheduled");
   if (!name.empty()) extras().name = std::string(name);
   if (loop->debug) {
@@ -297,7 +319,7 @@ void TaskState::register_root(LoopCore* loop, std::string_view name, const char*
     x.line = line;
   }
   id_ = ++loop->task_ids;
-  root_ = this;
+  is_root_ = true;
   loop_ = loop;
   ++refs_;  // the loop's reference, dropped when the task completes
   all_next_ = loop->all_head;
@@ -355,7 +377,7 @@ bool TaskState::cancel(std::string_view msg) {
 }
 
 void TaskState::set_exception_from_current() noexcept {
-  error_ = std::current_exception();
+  set_error(std::current_exception());
   try {
     throw;
   } catch (const CancelledError&) {
@@ -432,7 +454,7 @@ void TaskState::finish_cancelled_unstarted() noexcept {
   try {
     throw_cancelled();
   } catch (...) {
-    error_ = std::current_exception();
+    set_error(std::current_exception());
   }
   status_ = Status::cancelled;
   LoopCore* l = loop_;
@@ -450,7 +472,7 @@ void TaskState::abandon() noexcept {
   try {
     throw CancelledError("event loop closed");
   } catch (...) {
-    error_ = std::current_exception();
+    set_error(std::current_exception());
   }
   status_ = Status::cancelled;
   retrieved_ = true;
@@ -471,10 +493,10 @@ std::atomic<bool> never_awaited_reported{false};
 }  // namespace
 
 void TaskState::destroy() noexcept {
-  if (root_ == this && status_ == Status::failed && !retrieved_) {
-    report_error(loop_, "Task exception was never retrieved", error_, this);
+  if (is_root_ && status_ == Status::failed && !retrieved_) {
+    report_error(loop_, "Task exception was never retrieved", error(), this);
   }
-  if (!started_ && root_ == nullptr && !retrieved_) {  // retrieved_ here: discarded knowingly (see TaskGroup)
+  if (!started_ && !is_root_ && !retrieved_) {  // retrieved_ here: discarded knowingly (see TaskGroup)
     LoopCore* l = tls_running;
     const bool debug = l != nullptr && l->debug;
     if (debug || !never_awaited_reported.exchange(true, std::memory_order_relaxed)) {

@@ -212,6 +212,7 @@ struct TaskExtras {
   int line = 0;
   std::vector<std::function<void()>> callbacks;  // user done-callbacks, run through call_soon
   std::vector<DoneWatcher*> watchers;            // beyond the first
+  std::exception_ptr error;                      // a failed or cancelled task's exception
 };
 
 /// The loop's hot state, which tasks reach through a plain pointer (the rest of EventLoop is out of line).
@@ -353,18 +354,18 @@ class TaskState : public Runnable {
   // --- completion ---
   Status status() const noexcept { return status_; }
   bool done() const noexcept { return status_ != Status::pending; }
-  bool is_root() const noexcept { return root_ == this; }
+  bool is_root() const noexcept { return is_root_; }
   bool started() const noexcept { return started_; }
   bool scheduled() const noexcept { return scheduled_; }
   bool suspended() const noexcept { return waiter_ != nullptr; }
   LoopCore* loop() const noexcept { return loop_; }
-  TaskState* root() const noexcept { return root_; }
-  const std::exception_ptr& error() const noexcept { return error_; }
+  /// The exception of a failed or cancelled task (null otherwise). Kept in the extras: most tasks never fail.
+  const std::exception_ptr& error() const noexcept;
   void mark_retrieved() noexcept { retrieved_ = true; }
   /// Rethrows the task's exception (CancelledError if cancelled) and marks it retrieved.
   void rethrow_if_failed() {
     retrieved_ = true;
-    if (status_ == Status::failed || status_ == Status::cancelled) std::rethrow_exception(error_);
+    if (status_ == Status::failed || status_ == Status::cancelled) std::rethrow_exception(error());
   }
 
   void add_watcher(DoneWatcher* w);
@@ -388,7 +389,6 @@ class TaskState : public Runnable {
   /// Starts this unstarted coroutine inline inside `parent`'s task; returns the handle to transfer to.
   std::coroutine_handle<> start_child(TaskState* parent, std::coroutine_handle<> continuation) noexcept {
     started_ = true;
-    root_ = parent;
     loop_ = parent->loop_;
     resume_point_ = continuation;  // a child never suspends as itself: the field holds its parent
     return self_handle();
@@ -398,7 +398,7 @@ class TaskState : public Runnable {
 
   /// Reached at the final suspend point: a child returns to its parent, a root completes.
   std::coroutine_handle<> on_final() noexcept {
-    if (root_ != this) return resume_point_ ? resume_point_ : std::noop_coroutine();
+    if (!is_root_) return resume_point_ ? resume_point_ : std::noop_coroutine();
     LoopCore* l = loop_;
     complete();  // may destroy *this
     // A task that awaited this one and was woken by it runs next, directly (symmetric transfer), instead of
@@ -419,6 +419,7 @@ class TaskState : public Runnable {
   virtual std::coroutine_handle<> self_handle() noexcept = 0;
 
   void set_exception_from_current() noexcept;
+  void set_error(std::exception_ptr e) noexcept;
   void set_finished() noexcept { status_ = Status::finished; }
 
  private:
@@ -429,19 +430,20 @@ class TaskState : public Runnable {
   void destroy() noexcept;
   void unlink_all() noexcept;
 
+  // Every field counts: the state is in each coroutine's frame (W3: 100k sleeping tasks). Rare parts live in
+  // TaskExtras, allocated on first use.
   std::coroutine_handle<> resume_point_;  // a root: its innermost suspended coroutine; a child: its parent
-  TaskState* root_ = nullptr;
   LoopCore* loop_ = nullptr;
   Waiter* waiter_ = nullptr;
   DoneWatcher* watcher_ = nullptr;  // the first watcher; more go to extras
   TaskExtras* extras_ = nullptr;
   TaskState* all_prev_ = nullptr;
   TaskState* all_next_ = nullptr;
-  std::exception_ptr error_;
   std::uint32_t refs_ = 1;
   std::uint32_t id_ = 0;
   std::uint16_t cancel_requests_ = 0;
   Status status_ = Status::pending;
+  bool is_root_ = false;  // scheduled by create_task (a child coroutine runs inside its parent's task)
   bool scheduled_ = false;
   bool started_ = false;
   bool must_cancel_ = false;
