@@ -136,6 +136,45 @@ TEST_F(AioBasics, TaskMayDeclineCancellation) {
   EXPECT_EQ(aio::run(main(), vopts()), 7);
 }
 
+// Every sleeping task is suspended on one shared waiter: cancelling a sleep must disarm that task's timer only,
+// and a sleep after the cancelled one ends at its own deadline, not at the cancelled one's.
+TEST_F(AioBasics, ACancelledSleepsTimerNeitherWakesTheNextSleepNorOtherSleepers) {
+  auto sleeper = []() -> aio::Task<std::chrono::steady_clock::time_point> {
+    try {
+      co_await aio::sleep(10s);
+    } catch (const spindle::CancelledError&) {
+    }
+    co_await aio::sleep(5s);
+    co_return aio::EventLoop::get_running_loop().time();
+  };
+  auto bystander = []() -> aio::Task<std::chrono::steady_clock::time_point> {
+    co_await aio::sleep(3s);
+    co_return aio::EventLoop::get_running_loop().time();
+  };
+  auto main = [&]() -> aio::Task<std::vector<std::chrono::nanoseconds>> {
+    const auto t0 = aio::EventLoop::get_running_loop().time();
+    auto a = aio::create_task(sleeper());
+    auto b = aio::create_task(bystander());
+    co_await aio::sleep(1s);
+    EXPECT_TRUE(a.cancel());
+    const auto ta = co_await a;
+    const auto tb = co_await b;
+    co_return std::vector<std::chrono::nanoseconds>{ta - t0, tb - t0};
+  };
+  const auto t = aio::run(main(), vopts());
+  EXPECT_EQ(t[0], 6s);  // cancelled at 1 s, then 5 s: not 10 s (the old timer), not earlier
+  EXPECT_EQ(t[1], 3s);
+}
+
+// W3 (100k sleeping tasks) pays these in every frame: a regression here is a regression in bytes per task.
+TEST_F(AioBasics, TaskStateAndSleepAwaiterStaySmall) {
+  if constexpr (sizeof(void*) == 8) {
+    EXPECT_LE(sizeof(aio::detail::TaskState), 96u);
+    EXPECT_LE(sizeof(aio::detail::Promise<std::int64_t>), 104u);
+    EXPECT_LE(sizeof(aio::detail::SleepAwaiter), 8u);
+  }
+}
+
 TEST_F(AioBasics, CancelBeforeStartNeverRunsTheBody) {
   bool ran = false;
   auto body = [&]() -> aio::Task<void> {

@@ -163,24 +163,21 @@ class SleepWait final : public Waiter {
 inline constinit SleepWait sleep_wait{};
 
 /// `sleep(d)`: a timer entry that points at the task itself (no allocation); `sleep(0)` re-queues the task.
-/// Two words, no vtable (the waiter is the shared `sleep_wait`): it lives in every sleeping coroutine's frame.
+/// One word, no vtable (the waiter is the shared `sleep_wait`): it lives in every sleeping coroutine's frame.
+/// No destructor: a frame suspended in a sleep cannot be destroyed while the task's timer is armed, because
+/// the timer entry holds a reference on the task, whose frame owns every coroutine the task awaits; a closing
+/// loop drops its entries (and abandons the task) before the last reference goes. The task itself may be
+/// gone before this frame is (a child passed as a parameter outlives its parent's promise), so nothing here
+/// points at it.
 class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final {
  public:
   explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
   SleepAwaiter& operator=(const SleepAwaiter&) = delete;
-  ~SleepAwaiter() {
-    // Destroyed while suspended (the frame of a task dropped unfinished): its timer, if still armed, goes.
-    // A closed loop has disarmed every timer, so an armed one has a live loop.
-    if (task_ != nullptr && task_->timer_armed()) task_->loop()->timers.cancel(task_);
-  }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
     TaskState& t = running_task();
-    if (t.must_cancel()) {
-      task_ = &t;
-      return false;
-    }
+    if (t.must_cancel()) return false;  // await_resume throws CancelledError
     if (delay_ <= 0) {
       t.suspend_on(&sleep_wait, h);
       t.schedule();
@@ -189,19 +186,13 @@ class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)
     LoopCore* l = t.loop();
     l->now_valid = false;  // a fresh reading: a sleep never ends early because the iteration started earlier
     l->timers.push(l->time_ns() + delay_, &t);  // the entry targets the task itself (its timer ticket)
-    task_ = &t;
     t.suspend_on(&sleep_wait, h);
     return true;
   }
-  void await_resume() {
-    TaskState* t = std::exchange(task_, nullptr);
-    if (t == nullptr) t = &running_task();
-    t->throw_if_cancelled();
-  }
+  void await_resume() { running_task().throw_if_cancelled(); }
 
  private:
   std::int64_t delay_;
-  TaskState* task_ = nullptr;  // set while a timer may be armed for the task
 };
 
 }  // namespace detail

@@ -41,9 +41,6 @@ class Runnable {
   /// Called instead of run() when the loop closes with this object still queued.
   virtual void discard() noexcept = 0;
 
-  /// True while this object has a live timer entry.
-  bool timer_armed() const noexcept { return timer_seq_ != 0; }
-
   Runnable* next_ = nullptr;     // ready-queue link
   std::uint64_t timer_seq_ = 0;  // the ticket of its live timer entry; 0 when none (lazy deletion)
 };
