@@ -74,7 +74,8 @@ class EpollPoller final : public Poller {
  private:
   // epoll_pwait2 takes the timeout in nanoseconds, so a timer fires when due instead of up to 1 ms late, as
   // with epoll_wait's milliseconds (libuv's and asyncio's resolution). Kernels before 5.11 lack it (ENOSYS; an
-  // older container seccomp profile says EPERM): then milliseconds, rounded up, as a timer must never fire early (the loop re-checks its deadlines after).
+  // older container seccomp profile says EPERM): then milliseconds, rounded up, as a timer must never fire early (the
+  // loop re-checks its deadlines after).
   int wait(std::int64_t timeout_ns, epoll_event* events, int max) {
     if (have_pwait2_) {
       timespec ts{};

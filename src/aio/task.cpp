@@ -310,8 +310,7 @@ void TaskState::make_root(LoopCore* loop, std::string_view name, const char* fil
 }
 
 void TaskState::register_root(LoopCore* loop, std::string_view name, const char* file, int line) {
-  if (started_ || is_root_)
-    throw InvalidStateError("create_task: the coroutine was already started or scheduled");
+  if (started_ || is_root_) throw InvalidStateError("create_task: the coroutine was already started or scheduled");
   if (!name.empty()) extras().name = std::string(name);
   if (loop->debug) {
     TaskExtras& x = extras();

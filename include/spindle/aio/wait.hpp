@@ -40,7 +40,8 @@ Task<WaitResult<T>> wait(std::vector<Task<T>> tasks, std::optional<std::chrono::
                     : return_when == ReturnWhen::FIRST_COMPLETED ? detail::MultiWaiter::Mode::first_completed
                                                                  : detail::MultiWaiter::Mode::first_exception;
   if (!tasks.empty()) {
-    detail::MultiWaiter w(detail::TaskList(tasks.data(), tasks.size()), mode, detail::MultiWaiter::OnCancel::detach, deadline);
+    detail::MultiWaiter w(detail::TaskList(tasks.data(), tasks.size()), mode, detail::MultiWaiter::OnCancel::detach,
+                          deadline);
     co_await w;
   }
   WaitResult<T> r;
