@@ -1,9 +1,12 @@
 #include "comm.hpp"
 
+#include <unistd.h>
+
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -82,6 +85,23 @@ bool try_receive(int source, Message& out) {
   out.data.resize(static_cast<std::size_t>(count));
   check(MPI_Mrecv(out.data.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
   return true;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return {};
+  return buf;
+}
+
+bool process_running(long pid) {
+  if (pid <= 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;  // gone
+  const auto paren = line.rfind(')');           // the name may hold spaces and parentheses
+  if (paren == std::string::npos || paren + 2 >= line.size()) return false;
+  const char state = line[paren + 2];
+  return state != 'Z' && state != 'X';  // killed, not yet reaped: as gone
 }
 
 }  // namespace spindle::mpi::detail

@@ -48,6 +48,12 @@ void bounded(std::chrono::milliseconds limit, const char* what, const std::funct
 // Throws MpiError naming `what` when `rc` is not MPI_SUCCESS.
 void check(int rc, const char* what);
 
+/// This machine's host name (empty if unknown).
+std::string host_name();
+/// True while process `pid` of this machine runs (not gone, not a zombie): a silent rank that still runs is
+/// stalled, not lost.
+bool process_running(long pid);
+
 // The options init() was given, for the service and worker loops.
 const InitOptions& options();
 

@@ -6,7 +6,7 @@
 //   kTask      0 -> w   [encoded arguments][u64 function id][u64 task id]
 //   kResult    w -> 0   [payload][u64 task id][u8 status]: ok (the encoded result), remote (type \0 message),
 //                       crashed (what \0 task \0 pid \0 signal \0 exit code), other (type \0 message)
-//   kHello     w -> 0   [u64 local worker processes]
+//   kHello     w -> 0   [u64 local worker processes][u64 pid][host name]
 //   kHeartbeat both     []  (any message counts as a sign of life; this one is sent only when idle)
 //   kStop      0 -> w   []  finish what you hold and exit
 

@@ -3,6 +3,7 @@
 // it is alive when idle, and ends itself if rank 0 goes silent (rank 0 lost: nobody would stop it).
 
 #include <mpi.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -64,6 +65,8 @@ void run_worker(int rank) {
     process::ProcessPoolExecutor pool(process::ProcessPoolOptions{.max_workers = opt.local_workers});
     std::string hello;
     wire::put_u64(hello, pool.max_workers());
+    wire::put_u64(hello, static_cast<std::uint64_t>(::getpid()));
+    hello += host_name();
     outbox.send(std::move(hello), 0, wire::kHello);
     std::vector<Running> running;
     auto last_heard = Clock::now(), last_sent = Clock::now();
