@@ -51,7 +51,9 @@ struct RankState {
   std::size_t depth = 2;  // until the rank's hello
   std::size_t local = 1;  // the rank's local worker processes (its hello)
   long pid = 0;           // its process, if it runs on this machine (its hello); 0 otherwise
-  double task_s = 0;      // a task's running time there, estimated from round trips (moving average)
+  bool running = false;   // that process ran when last looked at (at most once per heartbeat, while silent)
+  Clock::time_point looked{};
+  double task_s = 0;  // a task's running time there, estimated from round trips (moving average)
   Clock::time_point last_heard{}, last_sent{};
   std::unordered_map<std::uint64_t, InFlight> inflight;
 };
@@ -311,8 +313,13 @@ class Service {
   // 4.1 may hold the other ranks' messages for seconds (seen in CI under ThreadSanitizer: an idle rank fell
   // silent with the killed one and was named as the lost rank). It gets three times the timeout before it
   // counts as lost, so the rank that died is the one named.
-  bool stalled(const RankState& rank, Clock::time_point now) const {
-    return rank.pid > 0 && now - rank.last_heard < 3 * options().rank_timeout && process_running(rank.pid);
+  bool stalled(RankState& rank, Clock::time_point now) const {
+    if (rank.pid <= 0 || now - rank.last_heard >= 3 * options().rank_timeout) return false;
+    if (now - rank.looked >= options().heartbeat) {  // a /proc read per heartbeat, not per round
+      rank.running = process_running(rank.pid);
+      rank.looked = now;
+    }
+    return rank.running;
   }
 
   // A rank stopped answering: its tasks fail, naming it and them; the pool is broken from now on.
@@ -329,9 +336,11 @@ class Service {
     // After a first loss, Open MPI 4.1 (--enable-recovery) may stall the messages of other ranks too: a second
     // silence is reported as following the first, which is what ends the job.
     const std::string after = lost_rank_ > 0 ? " after rank " + std::to_string(lost_rank_) + " was lost" : "";
+    const char* why = rank.pid > 0 && process_running(rank.pid) ? " (its process runs, but nothing it sent arrived)"
+                                                                : " (its node was lost or it was killed)";
     const std::string what = "spindle::mpi: MPI rank " + std::to_string(r) + " stopped answering for " + secs + " s" +
-                             (after.empty() ? " (its node was lost or it was killed)" : after) + "; its " +
-                             std::to_string(names.size()) + " task(s) failed" + (names.empty() ? "" : ": " + list) +
+                             (after.empty() ? why : after) + "; its " + std::to_string(names.size()) +
+                             " task(s) failed" + (names.empty() ? "" : ": " + list) +
                              ". Open MPI 4.1 cannot go on without a rank: the pool is broken and the job ends";
     if (lost_rank_ < 0) {
       lost_rank_ = r;

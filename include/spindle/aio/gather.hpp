@@ -149,7 +149,7 @@ Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
 /// return_exceptions=True)`.
 template <class T>
 Task<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Task<T>> tasks) {
-  for (auto& t : tasks) t = detail::ensure_task(std::move(t));
+  detail::for_each_task(tasks, [](Task<T>& t) { t = detail::ensure_task(std::move(t)); });
   {
     detail::MultiWaiter w(detail::TaskList(tasks.data(), tasks.size()), detail::MultiWaiter::Mode::all,
                           detail::MultiWaiter::OnCancel::forward);
@@ -158,7 +158,7 @@ Task<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Task<T>> task
   }
   std::vector<Outcome<T>> out;
   out.reserve(tasks.size());
-  for (auto& t : tasks) out.push_back(detail::take_outcome(t));
+  detail::for_each_task(tasks, [&out](Task<T>& t) { out.push_back(detail::take_outcome(t)); });
   co_return out;
 }
 
