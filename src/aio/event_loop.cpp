@@ -118,6 +118,11 @@ struct EventLoop::Impl {
     detail::CallbackBase* writer = nullptr;
   };
   std::unordered_map<int, Io> io;
+  struct Recv {
+    detail::RecvSink* sink = nullptr;
+    detail::CallbackBase* ready = nullptr;  // runs sink->received()
+  };
+  std::unordered_map<int, Recv> recv;  // completion receives (start_recv)
 
   detail::SignalSet signals;
 
@@ -169,7 +174,7 @@ EventLoop::EventLoop(LoopOptions options)
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
   core_.eager_tasks = options.task_factory == TaskFactory::eager;
   if ((options.backend ? *options.backend : env_backend()) == Backend::io_uring) {
-    impl_->poller = detail::make_uring_poller_or_epoll(&backend_);
+    impl_->poller = detail::make_uring_poller_or_epoll(&backend_, detail::uring_recv_requested());
   } else {
     impl_->poller = detail::make_epoll_poller();
   }
@@ -250,7 +255,7 @@ void EventLoop::run_once() {
           im.poller->poll(0, im.events);
           if (im.events.empty() && !remote.pending()) clock_->advance_to(dl);
           core_.now_valid = false;
-          timeout = 0;
+          do_poll = false;  // looked just now; a second poll() would also recycle the buffers these events hold
         }
       }
     }
@@ -258,6 +263,13 @@ void EventLoop::run_once() {
   if (do_poll) im.poller->poll(timeout, im.events);
   if (!im.events.empty()) {
     for (const detail::PollEvent& e : im.events) {
+      if (e.received) {
+        const auto it = im.recv.find(e.fd);
+        if (it == im.recv.end()) continue;
+        it->second.sink->on_recv(e.data, e.n);
+        it->second.ready->enqueue();
+        continue;
+      }
       if (im.signals.dispatch(e.fd)) continue;
       const auto it = im.io.find(e.fd);
       if (it == im.io.end()) continue;
@@ -328,6 +340,12 @@ void EventLoop::close() {
     im.poller->update(fd, false, false);
   }
   im.io.clear();
+  for (auto& [fd, r] : im.recv) {
+    r.ready->cancel();
+    r.ready->unref();
+    im.poller->forget_recv(fd);
+  }
+  im.recv.clear();
   im.signals.remove_all(im.poller.get());
   // 5. Release the abandoned tasks (their frames go when the last handle does).
   for (detail::TaskState* t : pending) t->unref();
@@ -335,6 +353,48 @@ void EventLoop::close() {
   shutdown_default_executor();
   im.signals.close_pipe();
   im.poller.reset();
+}
+
+bool EventLoop::completion_recv() const noexcept { return !closed_ && impl_->poller->completion_recv(); }
+
+void EventLoop::start_recv(int fd, detail::RecvSink* sink) {
+  check_open();
+  Impl& im = *impl_;
+  const auto it = im.recv.find(fd);
+  if (it != im.recv.end()) {
+    it->second.sink = sink;
+    im.poller->start_recv(fd);
+    return;
+  }
+  auto* cb = new detail::CallbackImpl<std::function<void()>>(&core_, 1, [sink] { sink->received(); });
+  try {
+    im.recv.emplace(fd, Impl::Recv{sink, cb});
+  } catch (...) {
+    cb->unref();
+    throw;
+  }
+  try {
+    im.poller->start_recv(fd);
+  } catch (...) {
+    remove_recv(fd);
+    throw;
+  }
+}
+
+void EventLoop::pause_recv(int fd) noexcept {
+  if (closed_) return;
+  if (impl_->recv.count(fd) != 0) impl_->poller->stop_recv(fd);
+}
+
+void EventLoop::remove_recv(int fd) noexcept {
+  if (closed_) return;
+  Impl& im = *impl_;
+  const auto it = im.recv.find(fd);
+  if (it == im.recv.end()) return;
+  it->second.ready->cancel();
+  it->second.ready->unref();
+  im.recv.erase(it);
+  im.poller->forget_recv(fd);
 }
 
 void EventLoop::add_reader(int fd, std::function<void()> fn) {

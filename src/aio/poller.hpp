@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <system_error>
 #include <vector>
 
@@ -45,6 +47,11 @@ struct PollEvent {
   int fd;
   bool readable;
   bool writable;
+  /// A completion receive (start_recv): `n` bytes at `data` (valid until the next poll()), 0 for the peer's
+  /// EOF, or -errno.
+  bool received = false;
+  const char* data = nullptr;
+  std::ptrdiff_t n = 0;
 };
 
 class Poller {
@@ -57,6 +64,17 @@ class Poller {
   virtual void poll(std::int64_t timeout_ns, std::vector<PollEvent>& out) = 0;
   /// Ends a wait in progress or the next one. Callable from any thread (eventfd).
   virtual void wake() noexcept = 0;
+
+  // ---- completion receive (io_uring): the kernel receives into the poller's buffers, no readiness step ----
+  /// Whether start_recv works here (io_uring with multishot receive and provided buffers).
+  virtual bool completion_recv() const noexcept { return false; }
+  /// Starts, or resumes after stop_recv, receiving on stream socket `fd`: poll() then reports its data, EOF
+  /// and errors as `received` events, in order. Not for an fd with readiness interest (update()).
+  virtual void start_recv(int /*fd*/) { throw std::logic_error("this I/O backend has no completion receive"); }
+  /// Stops receiving on `fd`; what the kernel already received is still reported.
+  virtual void stop_recv(int /*fd*/) noexcept {}
+  /// Ends receiving on `fd`: nothing more is reported for it, so the fd may be closed and its number reused.
+  virtual void forget_recv(int /*fd*/) noexcept {}
 };
 
 std::unique_ptr<Poller> make_epoll_poller();

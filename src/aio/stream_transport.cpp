@@ -47,6 +47,7 @@ bool transient(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == 
 
 StreamTransport::StreamTransport(EventLoop& loop, int fd, bool sock, bool readable, bool writable, std::size_t limit)
     : loop_(&loop), core_(&loop.core()), fd_(fd), sock_(sock), writable_(writable), limit_(limit) {
+  use_recv_ = sock_ && loop.completion_recv();
   if (!readable) {
     eof_ = true;
   } else {
@@ -227,14 +228,23 @@ ssize_t StreamTransport::raw_write(const char* p, std::size_t n) {
 
 void StreamTransport::start_reading() {
   if (reading_ || eof_ || fd_ < 0 || reading_paused_) return;
-  loop_->add_reader(fd_, [this] { on_readable(); });
+  if (use_recv_) {
+    loop_->start_recv(fd_, this);
+  } else {
+    loop_->add_reader(fd_, [this] { on_readable(); });
+  }
   reading_ = true;
 }
 
 void StreamTransport::stop_reading() noexcept {
   if (!reading_) return;
   reading_ = false;
-  if (loop_usable()) loop_->remove_reader(fd_);
+  if (!loop_usable()) return;
+  if (use_recv_) {
+    loop_->pause_recv(fd_);  // what the kernel already took still arrives (on_recv)
+  } else {
+    loop_->remove_reader(fd_);
+  }
 }
 
 void StreamTransport::start_writing() {
@@ -261,37 +271,82 @@ void StreamTransport::on_readable() {
   char buf[64 * 1024];
   const ssize_t n = sock_ ? ::recv(fd_, buf, sizeof buf, 0) : ::read(fd_, buf, sizeof buf);
   if (n > 0) {
-    if (!tls_) {
-      rbuf_.append(buf, static_cast<std::size_t>(n));
-    } else {
-      tls_->feed(buf, static_cast<std::size_t>(n));
-      if (handshaking_) {
-        wake_reader();  // the handshake task takes the next step
-        return;
-      }
-      if (!pump_plain()) return;
-    }
-    if (proto_) {
-      deliver();
-      if (eof_ && fd_ >= 0) protocol_eof();  // close_notify came with the data
-      return;
-    }
-    if (rwaiter_ != nullptr) {
-      if (avail() > 0 || eof_) wake_reader();  // a TLS record may complete only with a later recv
-    } else if (avail() > 2 * limit_) {
-      stop_reading();  // nobody reads: stop taking more (the peer's sends then block: backpressure)
-    }
+    take_input(buf, static_cast<std::size_t>(n));
+    after_input();
     return;
   }
   if (n == 0) {
-    eof_ = true;  // with TLS and no close_notify: a "ragged" EOF, taken as EOF (as asyncio's streams do)
-    stop_reading();
-    wake_reader();
-    if (proto_) protocol_eof();
+    on_peer_eof();
     return;
   }
   if (transient(errno)) return;
   fail(errno, sock_ ? "recv" : "read");
+}
+
+void StreamTransport::take_input(const char* p, std::size_t n) {
+  if (!tls_) {
+    rbuf_.append(p, n);
+  } else {
+    tls_->feed(p, n);
+  }
+}
+
+void StreamTransport::after_input() {
+  if (tls_) {
+    if (handshaking_) {
+      wake_reader();  // the handshake task takes the next step
+      return;
+    }
+    if (!pump_plain()) return;
+  }
+  if (proto_) {
+    deliver();
+    if (eof_ && fd_ >= 0) protocol_eof();  // close_notify came with the data
+    return;
+  }
+  if (rwaiter_ != nullptr) {
+    if (avail() > 0 || eof_) wake_reader();  // a TLS record may complete only with a later recv
+  } else if (avail() > 2 * limit_) {
+    stop_reading();  // nobody reads: stop taking more (the peer's sends then block: backpressure)
+  }
+}
+
+void StreamTransport::on_peer_eof() {
+  eof_ = true;  // with TLS and no close_notify: a "ragged" EOF, taken as EOF (as asyncio's streams do)
+  stop_reading();
+  wake_reader();
+  if (proto_) protocol_eof();
+}
+
+void StreamTransport::on_recv(const char* p, std::ptrdiff_t n) noexcept {
+  if (fd_ < 0 || eof_) return;  // closing or ended: the readiness path would not have read these either
+  if (n <= 0) {
+    if (recv_end_ > 0) recv_end_ = n;
+    return;
+  }
+  try {
+    take_input(p, static_cast<std::size_t>(n));
+    recv_data_ = true;
+  } catch (...) {
+    if (recv_end_ > 0) recv_end_ = -ENOMEM;
+  }
+}
+
+void StreamTransport::received() {
+  if (recv_data_) {
+    recv_data_ = false;
+    if (fd_ >= 0) after_input();
+  }
+  if (recv_end_ <= 0) {
+    const std::ptrdiff_t end = recv_end_;
+    recv_end_ = 1;
+    if (fd_ < 0 || eof_) return;
+    if (end == 0) {
+      on_peer_eof();
+    } else {
+      fail(static_cast<int>(-end), "recv");
+    }
+  }
 }
 
 void StreamTransport::on_writable() {
@@ -347,6 +402,7 @@ void StreamTransport::finish_close() noexcept {
   stop_reading();
   stop_writing();
   shutdown_timer_.cancel();
+  if (use_recv_ && fd_ >= 0 && loop_usable()) loop_->remove_recv(fd_);  // before the fd's number can be reused
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

@@ -21,7 +21,7 @@ namespace spindle::aio::detail {
 
 class TlsEngine;
 
-class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
+class StreamTransport : public std::enable_shared_from_this<StreamTransport>, private RecvSink {
  public:
   StreamTransport(EventLoop& loop, int fd, bool sock, bool readable, bool writable, std::size_t limit);
   ~StreamTransport();
@@ -154,6 +154,14 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
   void stop_writing() noexcept;
   void wake_reader() noexcept;
   void on_readable();
+  /// Takes received bytes: into the read buffer, or the TLS engine's input. May throw (out of memory).
+  void take_input(const char* p, std::size_t n);
+  /// What follows new input: TLS decryption, protocol delivery, waking the reader, backpressure.
+  void after_input();
+  void on_peer_eof();
+  // Completion receive (io_uring): the loop copies bytes in with on_recv, then calls received().
+  void on_recv(const char* p, std::ptrdiff_t n) noexcept override;
+  void received() override;
   void on_writable();
   /// A fatal error: both sides fail with it, the fd closes (asyncio's _fatal_error / _force_close).
   void fail(int e, const char* what);
@@ -173,6 +181,9 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport> {
   bool reading_ = false;
   std::exception_ptr rerr_;
   ReadWait* rwaiter_ = nullptr;
+  bool use_recv_ = false;        // a socket on a loop with completion receive: start_recv, not add_reader
+  bool recv_data_ = false;       // on_recv took bytes that received() has not acted on
+  std::ptrdiff_t recv_end_ = 1;  // 1: nothing; 0: the peer's EOF; < 0: -errno, for received()
 
   std::string wbuf_;
   std::size_t wpos_ = 0;

@@ -324,6 +324,16 @@ class EventLoop {
   /// Shuts the default executor down, waiting for its threads. Python: `shutdown_default_executor()`.
   void shutdown_default_executor();
 
+  /// Internal: whether stream sockets receive by completion on this loop (io_uring's multishot recv).
+  bool completion_recv() const noexcept;
+  /// Internal: receives stream socket `fd`'s bytes into `sink` as they arrive (then runs sink->received() from
+  /// the ready queue), or resumes after pause_recv. Only where completion_recv().
+  void start_recv(int fd, detail::RecvSink* sink);
+  /// Internal: stops receiving on `fd`; bytes the kernel already took still reach the sink.
+  void pause_recv(int fd) noexcept;
+  /// Internal: ends receiving on `fd`: nothing more reaches its sink (call before closing the fd).
+  void remove_recv(int fd) noexcept;
+
   /// Internal: the hot state tasks use.
   detail::LoopCore& core() noexcept { return core_; }
   /// Internal: the handle other threads post to.
