@@ -24,7 +24,7 @@ class TlsEngine;
 class StreamTransport : public std::enable_shared_from_this<StreamTransport>, private RecvSink {
  public:
   StreamTransport(EventLoop& loop, int fd, bool sock, bool readable, bool writable, std::size_t limit);
-  ~StreamTransport();
+  ~StreamTransport() override;
   StreamTransport(const StreamTransport&) = delete;
   StreamTransport& operator=(const StreamTransport&) = delete;
 
