@@ -64,12 +64,15 @@ namespace {
 /// and computation is "mixed", not phased).
 std::vector<Phase> find_phases(const Report& r) {
   std::vector<Phase> out;
-  if (r.timeline.size() < 8 || r.wall_s <= 0) return out;
+  // Wanting a core is computing, whether the machine gave it or not (demand_timeline); a report without it
+  // (made by hand) is judged on the cores used.
+  const auto& timeline = r.demand_timeline.empty() ? r.timeline : r.demand_timeline;
+  if (timeline.size() < 8 || r.wall_s <= 0) return out;
   const double window = std::max(0.05, r.wall_s / 20);
   const auto n = static_cast<std::size_t>(std::ceil(r.wall_s / window));
   std::vector<double> sum(n, 0.0);
   std::vector<int> count(n, 0);
-  for (const auto& [t, cores] : r.timeline) {
+  for (const auto& [t, cores] : timeline) {
     const auto i = std::min(n - 1, static_cast<std::size_t>(std::max(0.0, t / window)));
     sum[i] += cores;
     ++count[i];
@@ -459,6 +462,9 @@ std::string to_json(const Report& r) {
   nlohmann::ordered_json timeline = nlohmann::ordered_json::array();
   for (const auto& [t, c] : r.timeline) timeline.push_back({t, c});
   o["timeline"] = timeline;
+  nlohmann::ordered_json demand = nlohmann::ordered_json::array();
+  for (const auto& [t, c] : r.demand_timeline) demand.push_back({t, c});
+  o["demand_timeline"] = demand;
   o["samples"] = r.samples;
   o["threads_seen"] = r.threads_seen;
   o["working_threads"] = r.working_threads;

@@ -149,6 +149,10 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
       t.first_seen = first_ ? start_ : now;
     }
     if (c.state == 'Z' || c.state == 'X') continue;  // a dead thread's counters are final; keep the last
+    if (!inserted) {
+      const std::uint64_t before = t.last.cpu_ns + t.last.runqueue_ns, now_ns = c.cpu_ns + c.runqueue_ns;
+      tick_wants_.emplace_back(now_ns > before ? now_ns - before : 0, c.state == 'R');
+    }
     t.last = c;
     t.last_seen = now;
     t.last_seen_tick = ticks_;
@@ -179,6 +183,7 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
 
 int TreeSampler::sample() {
   std::map<pid_t, bool> seen;
+  tick_wants_.clear();
   std::uint64_t running_before = 0;
   for (const auto& [tid, t] : threads_) running_before += static_cast<std::uint64_t>(t.r);
   collect(root_, seen);
@@ -217,7 +222,17 @@ int TreeSampler::sample() {
     const double dt = std::chrono::duration<double>(tick_time - prev_tick_).count();
     if (dt > 0) {
       const double used = static_cast<double>(cpu_ns > prev_cpu_ns_ ? cpu_ns - prev_cpu_ns_ : 0) / 1e9 / dt;
-      timeline_.emplace_back(std::chrono::duration<double>(tick_time - start_).count(), used);
+      const double at = std::chrono::duration<double>(tick_time - start_).count();
+      timeline_.emplace_back(at, used);
+      // Wanted: what each thread ran or queued for since its last sample, and the whole tick for a thread
+      // found runnable. The kernel adds a wait in the run queue to schedstat only once the thread gets its
+      // core back, and a vCPU the hypervisor takes away stops its CPU clock: a thread kept off its core for
+      // 100 ms shows neither, while its state says it wanted to run (a busy loop "waited" under load).
+      const double dt_ns = dt * 1e9;
+      double wanted = 0;
+      for (const auto& [ns, queued] : tick_wants_)
+        wanted += std::min(dt_ns, std::max(static_cast<double>(ns), queued ? dt_ns : 0.0));
+      demand_timeline_.emplace_back(at, wanted / dt_ns);
     }
   }
   prev_cpu_ns_ = cpu_ns;
@@ -231,6 +246,7 @@ void TreeSampler::fill(Report& report) const {
   report.samples = ticks_;
   report.waits_in_flight = waits_in_flight_;
   report.timeline = timeline_;
+  report.demand_timeline = demand_timeline_;
   report.other_load = load_ticks_ ? others_runnable_ / load_ticks_ : 0.0;
   report.threads.clear();
   std::uint64_t states = 0, d_states = 0;

@@ -73,11 +73,13 @@ class TreeSampler {
   bool first_ = true;
   int ticks_ = 0;
   int waits_in_flight_ = 0;
-  std::uint64_t prev_cpu_ns_ = 0;                      // the tree's CPU at the previous tick
-  std::chrono::steady_clock::time_point prev_tick_{};  // when that was
-  std::vector<std::pair<double, double>>
-      timeline_;  // (seconds from start, cores used since the last tick)     // the most waits seen at once: epoll
-                  // registrations + threads blocked outside locks
+  std::uint64_t prev_cpu_ns_ = 0;                           // the tree's CPU at the previous tick
+  std::chrono::steady_clock::time_point prev_tick_{};       // when that was
+  std::vector<std::pair<double, double>> timeline_;         // (seconds from start, cores used since the last tick)
+  std::vector<std::pair<double, double>> demand_timeline_;  // (the same, cores wanted: used or queued for)
+  // This tick's threads, as collect() saw them: CPU and run-queue time since their previous sample, and
+  // whether they were runnable (state R) when read.
+  std::vector<std::pair<std::uint64_t, bool>> tick_wants_;
   int load_ticks_ = 0;          // ticks that could read /proc/loadavg
   double others_runnable_ = 0;  // sum over those ticks of the other runnable tasks
   std::chrono::steady_clock::time_point start_;

@@ -38,6 +38,42 @@ std::string explain(const Report& r) { return spindle::advisor::to_text(r); }
   GTEST_SKIP() << "the machine was busy (" << (r).other_load << " other runnable " \
                << "tasks on average): the advisor cannot judge this program now"
 
+// A computing thread kept off its core for the last third of the run (a loaded machine, or a vCPU the
+// hypervisor took away: seen in CI as "computed 0.00-0.20 s, then waited 0.20-0.30 s" for a 300 ms busy loop)
+// used no CPU then but still wanted it: judged on the cores wanted, the run is one computation, not phases.
+// Judged on the cores used alone (a report without demand_timeline), the same run looks phased.
+TEST(AdvisorClassify, AThreadKeptOffItsCoreStillComputesInOnePhase) {
+  Report r;
+  r.wall_s = 0.30;
+  r.observed_s = 0.30;
+  r.samples = 30;
+  r.cores = 2;
+  r.cpu_s = 0.20;
+  r.runqueue_s = 0.10;
+  spindle::advisor::ThreadStats t;
+  t.cpu_s = 0.20;
+  t.runqueue_s = 0.10;
+  t.alive_s = 0.30;
+  t.running = 1.0;
+  r.threads.push_back(t);
+  for (int i = 1; i <= 30; ++i) {
+    const double at = 0.01 * i;
+    r.timeline.emplace_back(at, at <= 0.20 ? 1.0 : 0.0);
+    r.demand_timeline.emplace_back(at, 1.0);
+  }
+  Report by_use = r;
+  by_use.demand_timeline.clear();
+
+  spindle::advisor::classify(r);
+  EXPECT_EQ(r.classification, Classification::cpu_bound) << explain(r);
+  EXPECT_TRUE(r.phases.empty()) << explain(r);
+
+  spindle::advisor::classify(by_use);
+  EXPECT_EQ(by_use.classification, Classification::mixed) << explain(by_use);
+  ASSERT_EQ(by_use.phases.size(), 2U) << explain(by_use);
+  EXPECT_FALSE(by_use.phases[1].computing) << explain(by_use);
+}
+
 TEST_F(Advisor, CpuLoopIsCpuBound) {
   const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "cpu", "1", "0.5"});
   EXPECT_EQ(r.exit_code, 0);

@@ -31,7 +31,7 @@ struct Phase {
   double start_s = 0;      ///< from the start of the measurement
   double end_s = 0;        ///< end of the phase
   bool computing = false;  ///< true: it mostly computed; false: it mostly waited
-  double cores = 0;        ///< cores used on average during the phase
+  double cores = 0;        ///< cores wanted (used, or queued for) on average during the phase
 };
 
 /// "cpu-bound", "io-bound", "mixed", "lock-capped", "not-enough-data".
@@ -107,6 +107,9 @@ struct Report {
   std::vector<ThreadStats> threads;                          ///< per-thread detail, busiest first
   /// Cores used over time, one point per sampling tick (seconds from the start, cores): the run's timeline.
   std::vector<std::pair<double, double>> timeline;
+  /// Cores wanted over time, at the same ticks: used, or runnable and waiting for one (a thread the machine
+  /// or the hypervisor kept off its core still wanted it). Phases are found on this one; empty: on timeline.
+  std::vector<std::pair<double, double>> demand_timeline;
   /// The run's phases when it had distinct waiting and computing stretches (each at least 20% of the run);
   /// empty for a run of one character.
   std::vector<Phase> phases;
