@@ -2,9 +2,7 @@
 // (its examples' echo_server.cpp, with a 64-byte buffer as spindle's server reads), one io_context on one
 // thread (concurrency hint 1: no locking), each connection a coroutine spawned on accept, TCP_NODELAY set.
 
-#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine)
-#define ASIO_HAS_CO_AWAIT 1
-#endif
+#include "asio_peer.hpp"  // first: it sets up Asio's coroutine support for clang
 
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
@@ -45,13 +43,9 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
 class AsioEcho final : public peer::EchoServer {
  public:
   int listen() override {
-    const tcp::endpoint at(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(at.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(at);
-    acceptor_.listen(512);
+    const int port = peer::asio_listen_loopback(acceptor_);
     asio::co_spawn(io_, accept_loop(acceptor_), asio::detached);
-    return acceptor_.local_endpoint().port();
+    return port;
   }
   void run() override { io_.run(); }
   void stop() override { io_.stop(); }

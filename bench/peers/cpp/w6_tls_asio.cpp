@@ -3,9 +3,7 @@
 // TLS 1.3 server context with the certificate spindle's side uses, one io_context on one thread, each connection
 // a C++20 coroutine that shakes hands, then reads up to 64 bytes and writes them back.
 
-#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && defined(__cpp_impl_coroutine)
-#define ASIO_HAS_CO_AWAIT 1
-#endif
+#include "asio_peer.hpp"  // first: it sets up Asio's coroutine support for clang
 
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
@@ -53,13 +51,9 @@ class AsioTlsEcho final : public peer::EchoServer {
     ctx_.use_private_key_file(peer::tls_pki().server_key, asio::ssl::context::pem);
   }
   int listen() override {
-    const tcp::endpoint at(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(at.protocol());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(at);
-    acceptor_.listen(512);
+    const int port = peer::asio_listen_loopback(acceptor_);
     asio::co_spawn(io_, accept_loop(acceptor_, ctx_), asio::detached);
-    return acceptor_.local_endpoint().port();
+    return port;
   }
   void run() override { io_.run(); }
   void stop() override { io_.stop(); }

@@ -5,12 +5,7 @@
 // implements peer::EchoServer (w6_peer.hpp) over TLS; run_w6_tls() does the rest and prints spindle's line:
 // `W6-TLS peer=NAME handshakes=N handshakes_per_s=N server_cpu_us_per_handshake=... conns=N ...`.
 
-#include <pthread.h>
-
 #include <cstdio>
-#include <exception>
-#include <future>
-#include <thread>
 
 #include "peer_cli.hpp"
 #include "tls_loadgen.hpp"
@@ -24,33 +19,18 @@ inline const spindle::test::TestPki& tls_pki() { return spindle::test::TestPki::
 
 /// Parses W6-TLS's command line, serves on a thread of its own, drives it, prints the line; the exit status.
 inline int run_w6_tls(int argc, char** argv, const char* name, EchoServer& server) {
-  const Cli cli(argc, argv, "W6-TLS",
-                {{.name = "connections", .value = 50, .quick = 50, .max = 10'000},
-                 {.name = "backend", .value = 0, .quick = 0, .ignored_choices = {"epoll", "io_uring"}}});
+  const Cli cli = echo_cli(argc, argv, "W6-TLS");
   const int conns = static_cast<int>(cli["connections"]);
-  int port = 0;
-  try {
-    port = server.listen();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "W6-TLS %s: cannot listen: %s\n", name, e.what());
-    return 1;
-  }
-  std::promise<clockid_t> clock;
-  std::thread serving([&] {
-    clockid_t cid{};
-    pthread_getcpuclockid(pthread_self(), &cid);
-    clock.set_value(cid);
-    server.run();
-  });
   const bool quick = cli.quick();
-  const tls_load::Result r = tls_load::drive(port, conns, quick ? 0.3 : 2.0, quick ? 0.2 : 1.0, quick ? 0.5 : 5.0,
-                                             clock.get_future().get(), tls_pki().ca_cert);
-  server.stop();
-  serving.join();
+  const auto r = serve_and_drive("W6-TLS", name, server, [&](int port, clockid_t clock) {
+    return tls_load::drive(port, conns, quick ? 0.3 : 2.0, quick ? 0.2 : 1.0, quick ? 0.5 : 5.0, clock,
+                           tls_pki().ca_cert);
+  });
+  if (!r) return 1;
   Line line(cli, name);
-  tls_load::add_figures(line, conns, r).emit();
-  if (!r.error.empty()) {
-    std::fprintf(stderr, "W6-TLS %s: %s\n", name, r.error.c_str());
+  tls_load::add_figures(line, conns, *r).emit();
+  if (!r->error.empty()) {
+    std::fprintf(stderr, "W6-TLS %s: %s\n", name, r->error.c_str());
     return 1;
   }
   return 0;
