@@ -3,7 +3,9 @@
 set(SPINDLE_SANITIZE "" CACHE STRING "Sanitizers for spindle's own targets: '', 'address' (ASan+UBSan) or 'thread'")
 set_property(CACHE SPINDLE_SANITIZE PROPERTY STRINGS "" address thread)
 
-if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+# Only as the top-level project: under add_subdirectory() the build type is the parent's to choose (a FORCEd cache
+# entry here would silently change it).
+if(PROJECT_IS_TOP_LEVEL AND NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
 endif()
 

@@ -94,8 +94,14 @@ elseif(MODE STREQUAL "pkg_config")
   run(${CXX} -O1 ${CONSUMER}/main.cpp -o ${WORK}/consumer ${flags})
   run_consumer(${WORK}/consumer)
 elseif(MODE STREQUAL "add_subdirectory")
+  # No build type: the parent's choice must survive add_subdirectory (spindle sets a default only as the top-level
+  # project), and the library builds unoptimised, in half the time: this test is about targets and linking.
   run(${CMAKE_COMMAND} -S ${CONSUMER} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX}
-      -DCMAKE_BUILD_TYPE=Release -DCONSUMER_MODE=add_subdirectory -DSPINDLE_SOURCE_DIR=${SPINDLE_SOURCE_DIR})
+      -DCMAKE_BUILD_TYPE= -DCONSUMER_MODE=add_subdirectory -DSPINDLE_SOURCE_DIR=${SPINDLE_SOURCE_DIR})
+  file(STRINGS ${WORK}/build/CMakeCache.txt build_type REGEX "^CMAKE_BUILD_TYPE:")
+  if(NOT build_type MATCHES "^CMAKE_BUILD_TYPE:[A-Z]+=$")
+    message(FATAL_ERROR "add_subdirectory(spindle) changed the parent's build type: ${build_type}")
+  endif()
   run(${CMAKE_COMMAND} --build ${WORK}/build -j 2)
   run_consumer(${WORK}/build/consumer)
 elseif(MODE STREQUAL "uninstall")
