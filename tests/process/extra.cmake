@@ -24,7 +24,9 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
                                      ${PROJECT_SOURCE_DIR}/src/process/blob.cpp)
   target_include_directories(fuzz_process_frames PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_compile_features(fuzz_process_frames PRIVATE cxx_std_20)
-  target_compile_options(fuzz_process_frames PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+  # -O1 whatever the build type (libFuzzer's advice): CI's warning-check build is -O0 (CMakePresets.json).
+  target_compile_options(fuzz_process_frames PRIVATE -O1 -fsanitize=fuzzer,address,undefined
+                                                     -fno-sanitize-recover=undefined)
   target_link_options(fuzz_process_frames PRIVATE -fsanitize=fuzzer,address,undefined)
   # New inputs go to the build tree's corpus; tests/process/fuzz_corpus holds the committed regressions.
   file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fuzz_process_frames_corpus)
