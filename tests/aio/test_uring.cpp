@@ -23,6 +23,7 @@
 
 #include "../../src/aio/poller.hpp"
 #include "census.hpp"
+#include "scoped_env.hpp"
 #include "spindle/aio/detail/io_backend.hpp"
 #include "spindle/aio/event_loop.hpp"
 #include "spindle/aio/run.hpp"
@@ -406,29 +407,7 @@ bool has_io_uring_fd() {
   return found;
 }
 
-/// Sets (or unsets) an environment variable for one test and restores it after. Tests run one at a time and
-/// the census checks that no thread of a previous test is left to read the environment meanwhile.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const char* name) : name_(name) {
-    if (const char* v = std::getenv(name)) old_ = v;
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  void set(const char* value) { ::setenv(name_, value, 1); }
-  void unset() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using spindle::test::ScopedEnv;
 
 using LoopBackend = spindle::test::LeakCheckedTest;
 
