@@ -123,6 +123,11 @@ struct EventLoop::Impl {
     detail::CallbackBase* ready = nullptr;  // runs sink->received()
   };
   std::unordered_map<int, Recv> recv;  // completion receives (start_recv)
+  struct Send {
+    detail::SendSink* sink = nullptr;
+    detail::CallbackBase* ready = nullptr;  // runs sink->sent()
+  };
+  std::unordered_map<int, Send> send;  // completion sends: kept per fd from its first send to remove_send
 
   detail::SignalSet signals;
 
@@ -174,7 +179,8 @@ EventLoop::EventLoop(LoopOptions options)
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
   core_.eager_tasks = options.task_factory == TaskFactory::eager;
   if ((options.backend ? *options.backend : env_backend()) == Backend::io_uring) {
-    impl_->poller = detail::make_uring_poller_or_epoll(&backend_, detail::uring_recv_requested());
+    impl_->poller = detail::make_uring_poller_or_epoll(&backend_, detail::uring_recv_requested(),
+                                                      detail::uring_send_requested());
   } else {
     impl_->poller = detail::make_epoll_poller();
   }
@@ -240,7 +246,7 @@ void EventLoop::run_once() {
   std::int64_t timeout = 0;
   if (!core_.ready.empty() || stopping_ || remote.pending()) {
     // Busy: look at the fds only now and then (a syscall per iteration would dominate a task switch).
-    do_poll = !im.io.empty() && (iteration_ & 63) == 0;
+    do_poll = (!im.io.empty() || !im.recv.empty() || !im.send.empty()) && (iteration_ & 63) == 0;
   } else {
     do_poll = true;
     const std::int64_t dl = core_.timers.next_deadline();
@@ -267,6 +273,13 @@ void EventLoop::run_once() {
         const auto it = im.recv.find(e.fd);
         if (it == im.recv.end()) continue;
         it->second.sink->on_recv(e.data, e.n);
+        it->second.ready->enqueue();
+        continue;
+      }
+      if (e.sent) {
+        const auto it = im.send.find(e.fd);
+        if (it == im.send.end()) continue;
+        it->second.sink->on_sent(e.n, std::string_view(e.data, e.unsent));
         it->second.ready->enqueue();
         continue;
       }
@@ -346,6 +359,12 @@ void EventLoop::close() {
     im.poller->forget_recv(fd);
   }
   im.recv.clear();
+  for (auto& [fd, sd] : im.send) {
+    sd.ready->cancel();
+    sd.ready->unref();
+    im.poller->forget_send(fd);
+  }
+  im.send.clear();
   im.signals.remove_all(im.poller.get());
   // 5. Release the abandoned tasks (their frames go when the last handle does).
   for (detail::TaskState* t : pending) t->unref();
@@ -395,6 +414,40 @@ void EventLoop::remove_recv(int fd) noexcept {
   it->second.ready->unref();
   im.recv.erase(it);
   im.poller->forget_recv(fd);
+}
+
+bool EventLoop::completion_send() const noexcept { return !closed_ && impl_->poller->completion_send(); }
+
+void EventLoop::send(int fd, std::string_view d, detail::SendSink* sink) {
+  check_open();
+  Impl& im = *impl_;
+  auto it = im.send.find(fd);
+  if (it == im.send.end()) {
+    auto* cb = new detail::CallbackImpl<std::function<void()>>(&core_, 1, [sink] { sink->sent(); });
+    try {
+      it = im.send.emplace(fd, Impl::Send{sink, cb}).first;
+    } catch (...) {
+      cb->unref();
+      throw;
+    }
+  } else if (it->second.sink != sink) {
+    // A new owner of a reused fd number (the old one called remove_send): its callback must reach this sink.
+    remove_send(fd);
+    send(fd, d, sink);
+    return;
+  }
+  im.poller->send(fd, d);  // on failure nothing is in flight; the entry stays for the next try
+}
+
+void EventLoop::remove_send(int fd) noexcept {
+  if (closed_) return;
+  Impl& im = *impl_;
+  const auto it = im.send.find(fd);
+  if (it == im.send.end()) return;
+  it->second.ready->cancel();
+  it->second.ready->unref();
+  im.send.erase(it);
+  im.poller->forget_send(fd);
 }
 
 void EventLoop::add_reader(int fd, std::function<void()> fn) {

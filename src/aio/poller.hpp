@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -52,6 +53,10 @@ struct PollEvent {
   bool received = false;
   const char* data = nullptr;
   std::ptrdiff_t n = 0;
+  /// A completion send (send) ended: `n` bytes taken or -errno; the `unsent` bytes at `data` (valid until the
+  /// next poll()) were not.
+  bool sent = false;
+  std::size_t unsent = 0;
 };
 
 class Poller {
@@ -75,6 +80,17 @@ class Poller {
   virtual void stop_recv(int /*fd*/) noexcept {}
   /// Ends receiving on `fd`: nothing more is reported for it, so the fd may be closed and its number reused.
   virtual void forget_recv(int /*fd*/) noexcept {}
+
+  // ---- completion send (io_uring): the kernel sends from the poller's copy, no send() call ----
+  /// Whether send works here (io_uring with IORING_OP_SEND).
+  virtual bool completion_send() const noexcept { return false; }
+  /// Sends a copy of `d` on stream socket `fd`, submitted with the next poll(); poll() then reports a `sent`
+  /// event. At most one send per fd at a time: the caller waits for its event before the next.
+  virtual void send(int /*fd*/, std::string_view /*d*/) {
+    throw std::logic_error("this I/O backend has no completion send");
+  }
+  /// Ends the send in flight on `fd`, if any (cancelled): nothing more is reported for it.
+  virtual void forget_send(int /*fd*/) noexcept {}
 };
 
 std::unique_ptr<Poller> make_epoll_poller();

@@ -43,11 +43,16 @@ ssize_t pipe_write(int fd, const char* p, std::size_t n) {
 
 bool transient(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
+// Writes up to this size go by completion send where the loop has it (the poller copies them); larger ones
+// start with a send() straight from the caller's bytes.
+constexpr std::size_t kCompletionSendMax = 64 * 1024;
+
 }  // namespace
 
 StreamTransport::StreamTransport(EventLoop& loop, int fd, bool sock, bool readable, bool writable, std::size_t limit)
     : loop_(&loop), core_(&loop.core()), fd_(fd), sock_(sock), writable_(writable), limit_(limit) {
   use_recv_ = sock_ && loop.completion_recv();
+  use_send_ = sock_ && loop.completion_send();
   if (!readable) {
     eof_ = true;
   } else {
@@ -85,6 +90,7 @@ void StreamTransport::write(std::string_view d) {
 void StreamTransport::send_bytes(std::string_view d) {
   if (werr_ || fd_ < 0 || d.empty()) return;
   if (pending() == 0) {
+    if (use_send_ && d.size() <= kCompletionSendMax && submit_send(d)) return;
     const ssize_t n = raw_write(d.data(), d.size());
     if (n < 0) {
       if (!transient(errno)) {
@@ -101,7 +107,7 @@ void StreamTransport::send_bytes(std::string_view d) {
     wpos_ = 0;
   }
   wbuf_.append(d);
-  start_writing();
+  if (inflight_ == 0) start_writing();  // else sent() goes on with the buffer, after the bytes in flight
 }
 
 void StreamTransport::write_eof() {
@@ -350,8 +356,8 @@ void StreamTransport::received() {
 }
 
 void StreamTransport::on_writable() {
-  while (pending() > 0) {
-    const ssize_t n = raw_write(wbuf_.data() + wpos_, pending());
+  while (wbuf_.size() > wpos_) {
+    const ssize_t n = raw_write(wbuf_.data() + wpos_, wbuf_.size() - wpos_);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (transient(errno)) break;
@@ -360,6 +366,55 @@ void StreamTransport::on_writable() {
     }
     wpos_ += static_cast<std::size_t>(n);
   }
+  after_send();
+}
+
+bool StreamTransport::submit_send(std::string_view d) noexcept {
+  try {
+    loop_->send(fd_, d, this);
+  } catch (...) {
+    return false;  // no memory, a closed loop: the caller sends the bytes itself
+  }
+  inflight_ = d.size();
+  return true;
+}
+
+void StreamTransport::on_sent(std::ptrdiff_t n, std::string_view unsent) noexcept {
+  inflight_ = 0;
+  if (n < 0) {
+    send_err_ = static_cast<int>(-n);
+    return;
+  }
+  if (unsent.empty()) return;
+  try {
+    wbuf_.insert(wpos_, unsent);  // before what was written since: the order is kept
+  } catch (...) {
+    send_err_ = ENOMEM;
+  }
+}
+
+void StreamTransport::sent() {
+  if (fd_ < 0) return;
+  if (send_err_ != 0) {
+    const int e = send_err_;
+    send_err_ = 0;
+    fail(e, "send");
+    return;
+  }
+  if (inflight_ > 0 || writing_) return;  // the bytes are already on their way again
+  const std::size_t buffered = wbuf_.size() - wpos_;
+  if (buffered > 0) {
+    if (buffered <= kCompletionSendMax && submit_send(std::string_view(wbuf_).substr(wpos_))) {
+      wbuf_.clear();
+      wpos_ = 0;
+    } else {
+      start_writing();
+    }
+  }
+  after_send();
+}
+
+void StreamTransport::after_send() {
   if (pending() == 0) {
     wbuf_.clear();
     wpos_ = 0;
@@ -403,6 +458,9 @@ void StreamTransport::finish_close() noexcept {
   stop_writing();
   shutdown_timer_.cancel();
   if (use_recv_ && fd_ >= 0 && loop_usable()) loop_->remove_recv(fd_);  // before the fd's number can be reused
+  if (use_send_ && fd_ >= 0 && loop_usable()) loop_->remove_send(fd_);  // cancels a send the peer does not read
+  inflight_ = 0;
+  send_err_ = 0;
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

@@ -21,7 +21,7 @@ namespace spindle::aio::detail {
 
 class TlsEngine;
 
-class StreamTransport : public std::enable_shared_from_this<StreamTransport>, private RecvSink {
+class StreamTransport : public std::enable_shared_from_this<StreamTransport>, private RecvSink, private SendSink {
  public:
   StreamTransport(EventLoop& loop, int fd, bool sock, bool readable, bool writable, std::size_t limit);
   ~StreamTransport() override;
@@ -88,7 +88,8 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport>, pr
   ReadWait wait_data() noexcept { return ReadWait(this); }
 
   // ---- write side ----
-  std::size_t pending() const noexcept { return wbuf_.size() - wpos_; }
+  /// Bytes not yet handed to the kernel: buffered, or in a completion send.
+  std::size_t pending() const noexcept { return wbuf_.size() - wpos_ + inflight_; }
   bool closing() const noexcept { return closing_; }
   int fd() const noexcept { return fd_; }
   bool is_socket() const noexcept { return sock_; }
@@ -163,6 +164,12 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport>, pr
   void on_recv(const char* p, std::ptrdiff_t n) noexcept override;
   void received() override;
   void on_writable();
+  // Completion send (io_uring): send_bytes hands the bytes to the loop; on_sent notes the end, sent() goes on.
+  bool submit_send(std::string_view d) noexcept;
+  void on_sent(std::ptrdiff_t n, std::string_view unsent) noexcept override;
+  void sent() override;
+  /// After bytes left (on_writable, sent): the close or half-close that waited for them, drain wake-ups.
+  void after_send();
   /// A fatal error: both sides fail with it, the fd closes (asyncio's _fatal_error / _force_close).
   void fail(int e, const char* what);
   void fail_with(std::exception_ptr err);
@@ -187,6 +194,9 @@ class StreamTransport : public std::enable_shared_from_this<StreamTransport>, pr
 
   std::string wbuf_;
   std::size_t wpos_ = 0;
+  bool use_send_ = false;     // a socket on a loop with completion send: small writes go by submit_send
+  std::size_t inflight_ = 0;  // bytes of the completion send in flight (they come before wbuf_'s)
+  int send_err_ = 0;          // the errno a completion send ended with, for sent()
   std::size_t high_ = 64 * 1024;
   std::size_t low_ = 16 * 1024;
   bool writing_ = false;

@@ -9,6 +9,10 @@
 // readiness step or a recv() call; each buffer goes back to the ring at the next poll(), once the loop has
 // copied it out. A receive is never re-armed while the previous one for the same socket may still complete,
 // so the bytes come back in order. The kernel's support is probed once per ring (multishot recv: Linux 6.0).
+//
+// They can also send by completion (send): the bytes are copied into an op of ours and go as an IORING_OP_SEND
+// with MSG_WAITALL in the loop's next io_uring_enter, so a reply costs no send() system call of its own. One
+// send per socket at a time (the transport buffers behind it), which keeps the bytes in order.
 
 #include <liburing.h>
 #include <poll.h>
@@ -16,10 +20,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
@@ -33,12 +40,13 @@ namespace {
 constexpr std::uint64_t kIgnore = ~std::uint64_t{0};        // POLL_REMOVE completions
 constexpr std::uint64_t kWake = kIgnore - 1;                // the eventfd's poll
 constexpr std::uint64_t kRecvBit = std::uint64_t{1} << 62;  // completion receives: kRecvBit | op id
+constexpr std::uint64_t kSendBit = std::uint64_t{1} << 61;  // completion sends: kSendBit | op id
 
 constexpr unsigned kBufGroup = 0;
 constexpr unsigned kBufCount = 1024;  // a power of two; a batch of completions past it ends receives (-ENOBUFS)
 constexpr std::size_t kBufSize = 4096;
 
-constexpr std::uint32_t kGenMask = (1u << 30) - 1;  // keeps a poll's tag clear of kRecvBit and the constants
+constexpr std::uint32_t kGenMask = (1u << 29) - 1;  // keeps a poll's tag clear of kRecvBit, kSendBit, the constants
 
 std::uint64_t tag(int fd, std::uint32_t gen) noexcept {
   return (static_cast<std::uint64_t>(gen & kGenMask) << 32) | static_cast<std::uint32_t>(fd);
@@ -47,7 +55,7 @@ std::uint64_t tag(int fd, std::uint32_t gen) noexcept {
 class UringPoller final : public Poller {
  public:
   /// Throws std::system_error(-rc) if the ring cannot be set up (the factory then falls back to epoll).
-  explicit UringPoller(bool completion_recv) {
+  explicit UringPoller(bool completion_recv, bool completion_send) {
     // COOP_TASKRUN: completions are processed when the loop enters the kernel anyway, not by interrupting
     // it with an IPI each time data arrives for a receive; TASKRUN_FLAG tells liburing when to enter.
     int rc = io_uring_queue_init(1024, &ring_, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
@@ -55,6 +63,10 @@ class UringPoller final : public Poller {
     if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
     arm_wake();
     if (completion_recv) setup_recv();
+    if (completion_send && probe_send()) {
+      free_sends_.reserve(64);  // recycle_sends' push_back never throws
+      send_ok_ = true;
+    }
   }
   ~UringPoller() override {
     io_uring_queue_exit(&ring_);  // cancels what is in flight (before wake_ closes and the buffers go)
@@ -126,8 +138,53 @@ class UringPoller final : public Poller {
     }
   }
 
+  bool completion_send() const noexcept override { return send_ok_; }
+
+  void send(int fd, std::string_view d) override {
+    if (!send_ok_) Poller::send(fd, d);
+    if (send_ids_.count(fd) != 0) throw std::logic_error("a completion send is already in flight on this fd");
+    std::string buf;
+    if (!free_sends_.empty()) {
+      buf = std::move(free_sends_.back());
+      free_sends_.pop_back();
+    }
+    buf.assign(d);
+    const std::uint64_t id = next_send_id_;
+    SendOp& op = send_ops_.emplace(id, SendOp{fd, std::move(buf)}).first->second;
+    io_uring_sqe* sqe = nullptr;
+    try {
+      send_ids_.emplace(fd, id);
+      try {
+        sqe = get_sqe();  // last: a slot taken is submitted, so it must be filled in
+      } catch (...) {
+        send_ids_.erase(fd);
+        throw;
+      }
+    } catch (...) {
+      send_ops_.erase(id);
+      throw;
+    }
+    ++next_send_id_;
+    io_uring_prep_send(sqe, fd, op.buf.data(), op.buf.size(), MSG_NOSIGNAL | MSG_WAITALL);
+    io_uring_sqe_set_data64(sqe, kSendBit | id);
+  }
+
+  void forget_send(int fd) noexcept override {
+    const auto it = send_ids_.find(fd);
+    if (it == send_ids_.end()) return;
+    const std::uint64_t id = it->second;
+    send_ids_.erase(it);
+    send_ops_.at(id).forgotten = true;
+    // A peer that reads nothing would hold the send, and with it the socket, open: cancel it. The op (and the
+    // bytes the kernel may still be reading) goes with its completion.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, kSendBit | id, 0);
+    io_uring_sqe_set_data64(sqe, kIgnore);
+  }
+
   void poll(std::int64_t timeout_ns, std::vector<PollEvent>& out) override {
     recycle_bufs();
+    recycle_sends();
     for (std::uint64_t id : recv_dirty_) {
       const auto it = recv_ops_.find(id);
       if (it == recv_ops_.end() || it->second.armed || !it->second.want) continue;
@@ -182,6 +239,12 @@ class UringPoller final : public Poller {
     unsigned mask = 0;
     std::uint32_t gen = 0;
     bool armed = false;
+  };
+
+  struct SendOp {
+    int fd;
+    std::string buf;          // the bytes, ours until the completion (and the event's `data` until the next poll)
+    bool forgotten = false;  // forget_send: nothing is reported
   };
 
   struct RecvOp {
@@ -265,6 +328,50 @@ class UringPoller final : public Poller {
     recycle_bufs();
     // A probe that did not end leaves an op in the ring: receiving stays off (ring exit cancels it).
     return got_byte && ended;
+  }
+
+  /// IORING_OP_SEND: Linux 5.6.
+  bool probe_send() noexcept {
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    if (probe == nullptr) return false;
+    const bool ok = io_uring_opcode_supported(probe, IORING_OP_SEND) != 0;
+    io_uring_free_probe(probe);
+    return ok;
+  }
+
+  /// The sends the last poll() reported: their bytes were valid until now.
+  void recycle_sends() noexcept {
+    for (std::uint64_t id : done_sends_) {
+      const auto it = send_ops_.find(id);
+      if (it == send_ops_.end()) continue;
+      if (free_sends_.size() < 64 && it->second.buf.capacity() <= 64 * 1024) {
+        it->second.buf.clear();
+        free_sends_.push_back(std::move(it->second.buf));  // reserved: cannot throw
+      }
+      send_ops_.erase(it);
+    }
+    done_sends_.clear();
+  }
+
+  void handle_send(io_uring_cqe* cqe, std::uint64_t id, std::vector<PollEvent>& out) {
+    const auto it = send_ops_.find(id);
+    if (it == send_ops_.end()) return;
+    SendOp& op = it->second;
+    if (op.forgotten) {
+      send_ops_.erase(it);
+      return;
+    }
+    if (const auto f = send_ids_.find(op.fd); f != send_ids_.end() && f->second == id) send_ids_.erase(f);
+    done_sends_.push_back(id);  // before the event: the op, whose bytes `data` points at, stays until recycled
+    PollEvent e{op.fd, false, false};
+    e.sent = true;
+    e.n = cqe->res;
+    if (cqe->res >= 0) {
+      const std::size_t took = std::min(static_cast<std::size_t>(cqe->res), op.buf.size());
+      e.data = op.buf.data() + took;
+      e.unsent = op.buf.size() - took;
+    }
+    out.push_back(e);
   }
 
   static unsigned short buf_id(const io_uring_cqe* cqe) noexcept {
@@ -376,6 +483,10 @@ class UringPoller final : public Poller {
       handle_recv(cqe, data & ~kRecvBit, out);
       return;
     }
+    if ((data & kSendBit) != 0) {
+      handle_send(cqe, data & ~kSendBit, out);
+      return;
+    }
     const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
     const auto gen = static_cast<std::uint32_t>(data >> 32);
     auto it = fds_.find(fd);
@@ -404,6 +515,13 @@ class UringPoller final : public Poller {
   std::vector<unsigned short> used_bufs_;  // handed out by the last poll(): back to the ring at the next
   std::vector<std::uint64_t> long_runs_;   // ops that took kLongRun buffers in this poll()
   std::uint64_t polls_ = 0;
+
+  bool send_ok_ = false;
+  std::unordered_map<std::uint64_t, SendOp> send_ops_;  // by id
+  std::unordered_map<int, std::uint64_t> send_ids_;     // fd -> id of its send in flight
+  std::uint64_t next_send_id_ = 1;
+  std::vector<std::uint64_t> done_sends_;  // reported by the last poll(): freed at the next
+  std::vector<std::string> free_sends_;    // buffers of finished sends, for the next ones
 };
 
 }  // namespace
@@ -413,9 +531,14 @@ bool uring_recv_requested() noexcept {
   return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
-std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen, bool completion_recv) {
+bool uring_send_requested() noexcept {
+  const char* v = std::getenv("SPINDLE_AIO_URING_SEND");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen, bool completion_recv, bool completion_send) {
   try {
-    auto p = std::make_unique<UringPoller>(completion_recv);
+    auto p = std::make_unique<UringPoller>(completion_recv, completion_send);
     if (chosen != nullptr) *chosen = Backend::io_uring;
     return p;
   } catch (const std::system_error&) {

@@ -333,6 +333,14 @@ class EventLoop {
   void pause_recv(int fd) noexcept;
   /// Internal: ends receiving on `fd`: nothing more reaches its sink (call before closing the fd).
   void remove_recv(int fd) noexcept;
+  /// Internal: whether stream sockets send by completion on this loop (io_uring's IORING_OP_SEND).
+  bool completion_send() const noexcept;
+  /// Internal: sends a copy of `d` on stream socket `fd` with the loop's next poll, then reports to `sink`
+  /// (on_sent during the I/O dispatch, sent() from the ready queue). One at a time per fd.
+  void send(int fd, std::string_view d, detail::SendSink* sink);
+  /// Internal: ends the send in flight on `fd` (cancelled): nothing more reaches its sink (call before
+  /// closing the fd).
+  void remove_send(int fd) noexcept;
 
   /// Internal: the hot state tasks use.
   detail::LoopCore& core() noexcept { return core_; }
