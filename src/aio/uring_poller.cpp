@@ -243,7 +243,7 @@ class UringPoller final : public Poller {
 
   struct SendOp {
     int fd;
-    std::string buf;          // the bytes, ours until the completion (and the event's `data` until the next poll)
+    std::string buf;         // the bytes, ours until the completion (and the event's `data` until the next poll)
     bool forgotten = false;  // forget_send: nothing is reported
   };
 

@@ -33,8 +33,8 @@ namespace aio = spindle::aio;
 namespace {
 
 using spindle::aio::detail::Backend;
-using spindle::aio::detail::PollEvent;
 using spindle::aio::detail::Poller;
+using spindle::aio::detail::PollEvent;
 
 struct Sent {
   std::ptrdiff_t n = 0;
