@@ -405,15 +405,22 @@ void EventLoop::pause_recv(int fd) noexcept {
   if (impl_->recv.count(fd) != 0) impl_->poller->stop_recv(fd);
 }
 
-void EventLoop::remove_recv(int fd) noexcept {
-  if (closed_) return;
-  Impl& im = *impl_;
-  const auto it = im.recv.find(fd);
-  if (it == im.recv.end()) return;
+namespace {
+// Drops `fd`'s entry from a table of completion sinks (receives or sends) and its queued callback; false if it
+// had none.
+template <class Table>
+bool drop_sink(Table& table, int fd) noexcept {
+  const auto it = table.find(fd);
+  if (it == table.end()) return false;
   it->second.ready->cancel();
   it->second.ready->unref();
-  im.recv.erase(it);
-  im.poller->forget_recv(fd);
+  table.erase(it);
+  return true;
+}
+}  // namespace
+
+void EventLoop::remove_recv(int fd) noexcept {
+  if (!closed_ && drop_sink(impl_->recv, fd)) impl_->poller->forget_recv(fd);
 }
 
 bool EventLoop::completion_send() const noexcept { return !closed_ && impl_->poller->completion_send(); }
@@ -440,14 +447,7 @@ void EventLoop::send(int fd, std::string_view d, detail::SendSink* sink) {
 }
 
 void EventLoop::remove_send(int fd) noexcept {
-  if (closed_) return;
-  Impl& im = *impl_;
-  const auto it = im.send.find(fd);
-  if (it == im.send.end()) return;
-  it->second.ready->cancel();
-  it->second.ready->unref();
-  im.send.erase(it);
-  im.poller->forget_send(fd);
+  if (!closed_ && drop_sink(impl_->send, fd)) impl_->poller->forget_send(fd);
 }
 
 void EventLoop::add_reader(int fd, std::function<void()> fn) {
