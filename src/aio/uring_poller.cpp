@@ -25,6 +25,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -63,10 +65,7 @@ class UringPoller final : public Poller {
     if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
     arm_wake();
     if (completion_recv) setup_recv();
-    if (completion_send && probe_send()) {
-      free_sends_.reserve(64);  // recycle_sends' push_back never throws
-      send_ok_ = true;
-    }
+    if (completion_send) send_ok_ = probe_send();
   }
   ~UringPoller() override {
     io_uring_queue_exit(&ring_);  // cancels what is in flight (before wake_ closes and the buffers go)
@@ -142,43 +141,42 @@ class UringPoller final : public Poller {
 
   void send(int fd, std::string_view d) override {
     if (!send_ok_) Poller::send(fd, d);
-    if (send_ids_.count(fd) != 0) throw std::logic_error("a completion send is already in flight on this fd");
-    std::string buf;
-    if (!free_sends_.empty()) {
-      buf = std::move(free_sends_.back());
-      free_sends_.pop_back();
+    if (fd < 0) throw std::invalid_argument("completion send on a negative fd");
+    const auto at = static_cast<std::size_t>(fd);
+    if (at < send_of_fd_.size() && send_of_fd_[at] != kNoSend) {
+      throw std::logic_error("a completion send is already in flight on this fd");
     }
-    buf.assign(d);
-    const std::uint64_t id = next_send_id_;
-    SendOp& op = send_ops_.emplace(id, SendOp{fd, std::move(buf)}).first->second;
-    io_uring_sqe* sqe = nullptr;
-    try {
-      send_ids_.emplace(fd, id);
-      try {
-        sqe = get_sqe();  // last: a slot taken is submitted, so it must be filled in
-      } catch (...) {
-        send_ids_.erase(fd);
-        throw;
-      }
-    } catch (...) {
-      send_ops_.erase(id);
-      throw;
+    if (at >= send_of_fd_.size()) send_of_fd_.resize(at + 1, kNoSend);
+    // A free slot, or a new one: slots keep their buffers, so a steady stream of replies allocates nothing.
+    if (free_slots_.empty()) {
+      // Room for every slot first, so that freeing one (free_slot, handle_send) never allocates.
+      free_slots_.reserve(sends_.size() + 1);
+      done_sends_.reserve(sends_.size() + 1);
+      sends_.emplace_back();  // a deque: the slots in flight do not move (the kernel holds their bytes)
+      free_slots_.push_back(static_cast<std::uint32_t>(sends_.size() - 1));
     }
-    ++next_send_id_;
+    const std::uint32_t slot = free_slots_.back();
+    SendOp& op = sends_[slot];
+    op.buf.assign(d);
+    io_uring_sqe* sqe = get_sqe();  // last: a slot taken is submitted, so it must be filled in
+    free_slots_.pop_back();
+    op.fd = fd;
+    op.forgotten = false;
+    send_of_fd_[at] = slot;
     io_uring_prep_send(sqe, fd, op.buf.data(), op.buf.size(), MSG_NOSIGNAL | MSG_WAITALL);
-    io_uring_sqe_set_data64(sqe, kSendBit | id);
+    io_uring_sqe_set_data64(sqe, kSendBit | slot);
   }
 
   void forget_send(int fd) noexcept override {
-    const auto it = send_ids_.find(fd);
-    if (it == send_ids_.end()) return;
-    const std::uint64_t id = it->second;
-    send_ids_.erase(it);
-    send_ops_.at(id).forgotten = true;
-    // A peer that reads nothing would hold the send, and with it the socket, open: cancel it. The op (and the
-    // bytes the kernel may still be reading) goes with its completion.
+    if (fd < 0 || static_cast<std::size_t>(fd) >= send_of_fd_.size()) return;
+    const std::uint32_t slot = send_of_fd_[static_cast<std::size_t>(fd)];
+    if (slot == kNoSend) return;
+    send_of_fd_[static_cast<std::size_t>(fd)] = kNoSend;
+    sends_[slot].forgotten = true;
+    // A peer that reads nothing would hold the send, and with it the socket, open: cancel it. The slot (and the
+    // bytes the kernel may still be reading) is freed by its completion.
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, kSendBit | id, 0);
+    io_uring_prep_cancel64(sqe, kSendBit | slot, 0);
     io_uring_sqe_set_data64(sqe, kIgnore);
   }
 
@@ -241,11 +239,14 @@ class UringPoller final : public Poller {
     bool armed = false;
   };
 
+  // A send in flight. Each has exactly one completion and its slot is reused only after it, so the slot
+  // number alone names it in the completion's user data.
   struct SendOp {
-    int fd;
+    int fd = -1;
     std::string buf;         // the bytes, ours until the completion (and the event's `data` until the next poll)
     bool forgotten = false;  // forget_send: nothing is reported
   };
+  static constexpr std::uint32_t kNoSend = ~std::uint32_t{0};
 
   struct RecvOp {
     int fd;
@@ -339,30 +340,27 @@ class UringPoller final : public Poller {
     return ok;
   }
 
+  /// Frees a finished send's slot (free_slots_ has room for every slot: push_back cannot throw).
+  void free_slot(std::uint32_t slot) noexcept {
+    if (sends_[slot].buf.capacity() > 64 * 1024) std::string().swap(sends_[slot].buf);  // not a burst's buffer
+    free_slots_.push_back(slot);
+  }
+
   /// The sends the last poll() reported: their bytes were valid until now.
   void recycle_sends() noexcept {
-    for (std::uint64_t id : done_sends_) {
-      const auto it = send_ops_.find(id);
-      if (it == send_ops_.end()) continue;
-      if (free_sends_.size() < 64 && it->second.buf.capacity() <= 64 * 1024) {
-        it->second.buf.clear();
-        free_sends_.push_back(std::move(it->second.buf));  // reserved: cannot throw
-      }
-      send_ops_.erase(it);
-    }
+    for (std::uint32_t slot : done_sends_) free_slot(slot);
     done_sends_.clear();
   }
 
-  void handle_send(io_uring_cqe* cqe, std::uint64_t id, std::vector<PollEvent>& out) {
-    const auto it = send_ops_.find(id);
-    if (it == send_ops_.end()) return;
-    SendOp& op = it->second;
+  void handle_send(io_uring_cqe* cqe, std::uint32_t slot, std::vector<PollEvent>& out) {
+    if (slot >= sends_.size()) return;
+    SendOp& op = sends_[slot];
     if (op.forgotten) {
-      send_ops_.erase(it);
+      free_slot(slot);
       return;
     }
-    if (const auto f = send_ids_.find(op.fd); f != send_ids_.end() && f->second == id) send_ids_.erase(f);
-    done_sends_.push_back(id);  // before the event: the op, whose bytes `data` points at, stays until recycled
+    send_of_fd_[static_cast<std::size_t>(op.fd)] = kNoSend;
+    done_sends_.push_back(slot);  // reserved; the slot, whose bytes `data` points at, waits for recycling
     PollEvent e{op.fd, false, false};
     e.sent = true;
     e.n = cqe->res;
@@ -484,7 +482,7 @@ class UringPoller final : public Poller {
       return;
     }
     if ((data & kSendBit) != 0) {
-      handle_send(cqe, data & ~kSendBit, out);
+      handle_send(cqe, static_cast<std::uint32_t>(data & ~kSendBit), out);
       return;
     }
     const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
@@ -517,11 +515,10 @@ class UringPoller final : public Poller {
   std::uint64_t polls_ = 0;
 
   bool send_ok_ = false;
-  std::unordered_map<std::uint64_t, SendOp> send_ops_;  // by id
-  std::unordered_map<int, std::uint64_t> send_ids_;     // fd -> id of its send in flight
-  std::uint64_t next_send_id_ = 1;
-  std::vector<std::uint64_t> done_sends_;  // reported by the last poll(): freed at the next
-  std::vector<std::string> free_sends_;    // buffers of finished sends, for the next ones
+  std::deque<SendOp> sends_;               // slots, in flight or free
+  std::vector<std::uint32_t> free_slots_;  // reserved to sends_.size()
+  std::vector<std::uint32_t> send_of_fd_;  // fd -> its slot in flight, or kNoSend
+  std::vector<std::uint32_t> done_sends_;  // reported by the last poll(): freed at the next; reserved likewise
 };
 
 }  // namespace
