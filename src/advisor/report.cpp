@@ -109,6 +109,13 @@ std::vector<Phase> find_phases(const Report& r) {
   return out;
 }
 
+/// A thread's time asleep on something outside the measured program: its life less its CPU, its run-queue
+/// time, its lock waits and its waits for a computing child.
+double io_wait_of(const ThreadStats& t) {
+  const double outside = std::max(0.0, 1.0 - t.lock_wait - t.child_wait);
+  return std::max(0.0, t.alive_s * outside - t.cpu_s - t.runqueue_s);
+}
+
 }  // namespace
 
 void classify(Report& r) {
@@ -142,9 +149,10 @@ void classify(Report& r) {
     cpu += t.cpu_s;
     want += t.cpu_s + t.runqueue_s;
     alive += t.alive_s;
-    // Waiting on a futex is waiting for another thread (a lock, a queue, a GIL), not for the outside world:
-    // it is no reason to add threads, so only the rest counts as I/O wait.
-    io_wait += std::max(0.0, t.alive_s * (1.0 - t.lock_wait) - t.cpu_s - t.runqueue_s);
+    // Waiting on a futex is waiting for another thread (a lock, a queue, a GIL), and waiting while a child
+    // process computes is waiting for the program's own work, not for the outside world: neither is a reason
+    // to add threads, so only the rest counts as I/O wait.
+    io_wait += io_wait_of(t);
     voluntary += t.voluntary;
     lock_wait += t.lock_wait;
     top = std::max(top, t.cpu_s);
@@ -172,7 +180,7 @@ void classify(Report& r) {
     for (const auto& t : r.threads) {
       all_cpu += t.cpu_s;
       all_want += t.cpu_s + t.runqueue_s;
-      all_wait += std::max(0.0, t.alive_s * (1.0 - t.lock_wait) - t.cpu_s - t.runqueue_s);
+      all_wait += io_wait_of(t);
     }
     if (all_want + all_wait > 0 && all_want / (all_want + all_wait) < r.busy_fraction) {
       r.busy_fraction = all_want / (all_want + all_wait);
@@ -408,7 +416,7 @@ std::string to_text(const Report& r) {
         "wait times say as much about it as about the program; measure again on a quieter machine\n",
         r.other_load, r.cores);
   }
-  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D% lock%   vol  invol\n";
+  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D% lock% child%   vol  invol\n";
   std::size_t shown = 0;
   for (const auto& t : r.threads) {
     if (++shown > 16) {
@@ -416,9 +424,9 @@ std::string to_text(const Report& r) {
       break;
     }
     char line[200];
-    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5.0f %5llu %6llu\n", t.pid, t.tid,
-                  t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping, 100 * t.disk_wait,
-                  100 * t.lock_wait, static_cast<unsigned long long>(t.voluntary),
+    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5.0f %6.0f %5llu %6llu\n", t.pid,
+                  t.tid, t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping, 100 * t.disk_wait,
+                  100 * t.lock_wait, 100 * t.child_wait, static_cast<unsigned long long>(t.voluntary),
                   static_cast<unsigned long long>(t.involuntary));
     out += line;
   }
@@ -489,7 +497,8 @@ std::string to_json(const Report& r) {
                        {"running", t.running},
                        {"sleeping", t.sleeping},
                        {"disk_wait", t.disk_wait},
-                       {"lock_wait", t.lock_wait}});
+                       {"lock_wait", t.lock_wait},
+                       {"child_wait", t.child_wait}});
   }
   return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

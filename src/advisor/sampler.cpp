@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -151,8 +152,15 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
     if (c.state == 'Z' || c.state == 'X') continue;  // a dead thread's counters are final; keep the last
     if (!inserted) {
       const std::uint64_t before = t.last.cpu_ns + t.last.runqueue_ns, now_ns = c.cpu_ns + c.runqueue_ns;
-      tick_wants_.emplace_back(now_ns > before ? now_ns - before : 0, c.state == 'R');
+      const std::uint64_t wanted = now_ns > before ? now_ns - before : 0;
+      tick_wants_.emplace_back(wanted, c.state == 'R');
+      const auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(now - t.last_seen).count();
+      if (c.state == 'R' || (since > 0 && wanted >= static_cast<std::uint64_t>(since) / 4))
+        tick_computing_.push_back(pid);
+    } else if (c.state == 'R') {
+      tick_computing_.push_back(pid);
     }
+    if (c.state == 'S' && !c.futex) tick_sleepers_.emplace_back(pid, tid);
     t.last = c;
     t.last_seen = now;
     t.last_seen_tick = ticks_;
@@ -169,7 +177,10 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
     std::snprintf(cpath, sizeof cpath, "/proc/%d/task/%d/children", pid, tid);
     std::istringstream kids(slurp(cpath));
     pid_t kid;
-    while (kids >> kid) children.push_back(kid);
+    while (kids >> kid) {
+      children.push_back(kid);
+      tick_parent_[kid] = pid;
+    }
   }
   IoCounters io;
   auto [pit, pinserted] = procs_.try_emplace(pid);
@@ -184,9 +195,26 @@ void TreeSampler::collect(pid_t pid, std::map<pid_t, bool>& seen) {
 int TreeSampler::sample() {
   std::map<pid_t, bool> seen;
   tick_wants_.clear();
+  tick_parent_.clear();
+  tick_computing_.clear();
+  tick_sleepers_.clear();
   std::uint64_t running_before = 0;
   for (const auto& [tid, t] : threads_) running_before += static_cast<std::uint64_t>(t.r);
   collect(root_, seen);
+  // A thread asleep outside a lock (in waitpid, on a pipe, in an event loop) while a process it started is
+  // computing waits for the measured program's own work, as a lock's waiter does, not for the outside world:
+  // a parent running its computation in a child must not read as waiting on I/O.
+  {
+    std::set<pid_t> waited_on;  // processes with a computing descendant
+    for (pid_t p : tick_computing_) {
+      for (auto up = tick_parent_.find(p); up != tick_parent_.end(); up = tick_parent_.find(up->second)) {
+        if (!waited_on.insert(up->second).second) break;
+      }
+    }
+    for (const auto& [pid, tid] : tick_sleepers_) {
+      if (waited_on.count(pid)) ++threads_[tid].w;
+    }
+  }
   // Waits in flight (every 8th tick: listing descriptors costs more than reading counters): what the event
   // loops have registered, plus the threads blocked outside a lock or a loop (each a blocking call in flight).
   if (ticks_ % 8 == 0) {
@@ -269,6 +297,7 @@ void TreeSampler::fill(Report& report) const {
     s.disk_wait = static_cast<double>(t.d) / t.samples;
     s.lock_wait = static_cast<double>(t.l) / t.samples;
     s.loop_wait = static_cast<double>(t.e) / t.samples;
+    s.child_wait = static_cast<double>(t.w) / t.samples;
     states += static_cast<std::uint64_t>(t.samples);
     d_states += static_cast<std::uint64_t>(t.d);
     report.cpu_s += s.cpu_s;

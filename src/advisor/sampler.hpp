@@ -59,6 +59,7 @@ class TreeSampler {
     ThreadCounters base, last;
     std::chrono::steady_clock::time_point first_seen, last_seen;
     int samples = 0, r = 0, s = 0, d = 0, l = 0, e = 0;
+    int w = 0;  // samples asleep (not on a lock) while a process it started was computing
     int last_seen_tick = -1;
   };
   struct ProcTrack {
@@ -80,8 +81,13 @@ class TreeSampler {
   // This tick's threads, as collect() saw them: CPU and run-queue time since their previous sample, and
   // whether they were runnable (state R) when read.
   std::vector<std::pair<std::uint64_t, bool>> tick_wants_;
-  int load_ticks_ = 0;          // ticks that could read /proc/loadavg
-  double others_runnable_ = 0;  // sum over those ticks of the other runnable tasks
+  // This tick's process tree (child -> parent), the processes with a thread computing (runnable, or it ran for
+  // a quarter of the tick), and the threads asleep outside a lock: see sample().
+  std::map<pid_t, pid_t> tick_parent_;
+  std::vector<pid_t> tick_computing_;
+  std::vector<std::pair<pid_t, pid_t>> tick_sleepers_;  // (pid, tid)
+  int load_ticks_ = 0;                                  // ticks that could read /proc/loadavg
+  double others_runnable_ = 0;                          // sum over those ticks of the other runnable tasks
   std::chrono::steady_clock::time_point start_;
   std::map<pid_t, Track> threads_;
   std::map<pid_t, ProcTrack> procs_;

@@ -2,8 +2,11 @@
 // computing for SECONDS of wall time each (a parallel CPU-bound program when THREADS > 1);
 // `advisor_helper block THREADS SECONDS` keeps THREADS threads blocked in a pipe read for SECONDS (many
 // blocking calls in flight at once), then writes to wake them; `advisor_helper phases THREADS SECONDS` sleeps
-// for SECONDS (a download), then computes on THREADS threads for SECONDS (the parse): a run in two phases.
+// for SECONDS (a download), then computes on THREADS threads for SECONDS (the parse): a run in two phases;
+// `advisor_helper child THREADS SECONDS` computes for a third of SECONDS itself, then runs `cpu THREADS SECONDS`
+// as a child process and waits for it, reading its output pipe to the end (a parent whose work is its child's).
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,15 +18,43 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 4 ||
-      (std::strcmp(argv[1], "cpu") != 0 && std::strcmp(argv[1], "block") != 0 && std::strcmp(argv[1], "phases") != 0)) {
-    std::fprintf(stderr, "usage: advisor_helper cpu|block|phases THREADS SECONDS\n");
+  const auto mode = [&](const char* m) { return std::strcmp(argv[1], m) == 0; };
+  if (argc != 4 || !(mode("cpu") || mode("block") || mode("phases") || mode("child"))) {
+    std::fprintf(stderr, "usage: advisor_helper cpu|block|phases|child THREADS SECONDS\n");
     return 2;
   }
   const int threads = std::atoi(argv[2]);
   const auto span = std::chrono::duration<double>(std::atof(argv[3]));
+  if (mode("child")) {
+    const auto end = std::chrono::steady_clock::now() + span / 3;
+    unsigned long long total = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      for (unsigned long long i = 0; i < 100000; ++i) total += i * i;
+    }
+    int out[2];
+    if (total == 0 || ::pipe(out) != 0) return 1;
+    const pid_t child = ::fork();
+    if (child < 0) return 1;
+    if (child == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      char cpu[] = "cpu";
+      char* args[] = {argv[0], cpu, argv[2], argv[3], nullptr};
+      ::execv("/proc/self/exe", args);
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    char buf[256];
+    while (::read(out[0], buf, sizeof buf) > 0) {
+    }
+    ::close(out[0]);
+    int status = 0;
+    if (::waitpid(child, &status, 0) != child) return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  }
   std::vector<std::thread> pool;
-  if (std::strcmp(argv[1], "block") == 0) {
+  if (mode("block")) {
     int fds[2];
     if (::pipe(fds) != 0) return 1;
     for (int t = 0; t < threads; ++t) {
@@ -38,7 +69,7 @@ int main(int argc, char** argv) {
     for (auto& t : pool) t.join();
     return 0;
   }
-  if (std::strcmp(argv[1], "phases") == 0) std::this_thread::sleep_for(span);  // first wait, then compute
+  if (mode("phases")) std::this_thread::sleep_for(span);  // first wait, then compute
   std::atomic<unsigned long long> sink{0};
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {

@@ -54,6 +54,9 @@ struct ThreadStats {
   double disk_wait = 0;           ///< fraction in D (uninterruptible wait, usually disk)
   double lock_wait = 0;           ///< fraction asleep in a futex (a lock, condition or GIL; wchan futex_*)
   double loop_wait = 0;           ///< fraction asleep in an event loop's wait (epoll_wait, poll, select, io_uring)
+  /// fraction asleep outside a lock while a process it started was computing (waitpid, a pipe, an event loop
+  /// waiting for a child): waiting for the measured program's own work, not for the outside world
+  double child_wait = 0;
 };
 
 /// The advisor's answer. All times in seconds.
