@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dispatch_policy.hpp"
+#include "result_batch.hpp"
 #include "runtime.hpp"
 #include "spindle/process/process_pool_executor.hpp"
 #include "spindle/process/shared_memory.hpp"
@@ -69,7 +70,9 @@ class PoolCore {
     std::exception_ptr init_error;
     std::uint64_t next_seq = 1;        // ordinal of the next task frame sent to this worker
     std::uint64_t revoke_through = 0;  // non-zero: a revocation is open up to this ordinal (until the ack)
-    std::shared_ptr<Segment> control;  // a ControlBlock: the claim word and the revoke-through word
+    // A ControlBlock (the claim word and the revoke-through word), then the result area when results are
+    // batched (result_batch.hpp).
+    std::shared_ptr<Segment> control;
     ControlBlock& block() const noexcept { return *static_cast<ControlBlock*>(control->data()); }
     explicit Worker(Child c, std::size_t max_frame) : child(c), in(max_frame) {}
   };
@@ -90,6 +93,11 @@ class PoolCore {
   void protocol_violation(Worker& w, const std::string& what);
   void on_frame(Worker& w, const Frame& f);
   void kill_worker(Worker& w, KillReason why, int sig);
+  /// Workers send the results of quick tasks in batches, except under a task_timeout: its clock starts when
+  /// the previous result arrives, which a kept result would delay.
+  bool batch_results() const noexcept { return opt_.task_timeout.count() == 0; }
+  /// A dead worker's results that were still in its result area: delivered now (those it sent are skipped).
+  void recover_kept_results(Worker& w);
 
   // pool_dispatch.cpp
   WorkerLoad load(const Worker& w) const noexcept;

@@ -50,6 +50,7 @@ void PoolCore::handle_death(std::unique_ptr<Worker> w) {
       broken_reason_ = "a worker's initializer failed: " + msg;
     }
   }
+  recover_kept_results(*w);
   // The head ran only if the worker claimed its ordinal; if not (it died between tasks), nothing failed.
   // (Tasks revoked from it are already back in pending_: the worker can no longer claim them.)
   if (!w->inflight.empty() &&
@@ -106,6 +107,27 @@ void PoolCore::handle_death(std::unique_ptr<Worker> w) {
     replace = !broken_ && !kill_ && (!shutdown_ || !pending_.empty() || !incoming_.empty());
   }
   if (replace && workers_.size() < n_) spawn_worker();
+}
+
+void PoolCore::recover_kept_results(Worker& w) {
+  // A worker killed for breaking the protocol is trusted no further; one that never got an area kept nothing.
+  if (w.kill == KillReason::protocol || !w.control || w.control->size() < kResultAreaOffset + kResultAreaBytes) return;
+  const char* area = static_cast<const char*>(w.control->data()) + kResultAreaOffset;
+  const std::size_t bytes = std::min(committed_results(area), kResultAreaBytes - sizeof(std::uint64_t));
+  if (bytes == 0) return;
+  FrameReader kept(opt_.max_frame_bytes);
+  kept.feed({area + sizeof(std::uint64_t), bytes});
+  try {
+    Frame f;
+    while (!w.inflight.empty() && kept.next(f)) {
+      if (f.header.nfds != 0 || (f.type() != FrameType::result && f.type() != FrameType::error)) return;
+      if (f.header.id < w.inflight.front()->seq) continue;  // it sent this one before it died
+      if (f.header.id != w.inflight.front()->seq) return;
+      on_frame(w, f);
+    }
+  } catch (const std::exception&) {
+    // A damaged area: the tasks it would have answered fail with the worker, as they would without batching.
+  }
 }
 
 void PoolCore::cancel_pending_locked() {

@@ -34,7 +34,8 @@ void PoolCore::spawn_worker() {
   try {
     // Everything that can run out of descriptors comes before the child exists: a worker started without
     // its config would wait for it forever (found by an EMFILE test: the pool hung).
-    control = Segment::create(sizeof(ControlBlock), "spindle-worker-control");
+    control = Segment::create(batch_results() ? kResultAreaOffset + kResultAreaBytes : sizeof(ControlBlock),
+                              "spindle-worker-control");
     // Descriptor 0: the control block; then the initializer's.
     dups.push_back(dup_or_throw(control->fd()));
     if (opt_.initializer)
@@ -57,7 +58,8 @@ void PoolCore::spawn_worker() {
   ::fcntl(c.fd, F_SETFL, flags | O_NONBLOCK);
   w->control = std::move(control);
   WorkerConfig wc = cfg_;
-  wc.control_bytes = sizeof(ControlBlock);
+  wc.control_bytes = w->control->size();
+  wc.result_area = batch_results() ? kResultAreaBytes : 0;
   std::string cfg = encode(wc);
   append_frame(w->out, FrameType::config, 0, cfg, static_cast<std::uint16_t>(dups.size()));
   w->out_fds.emplace_back(0, std::move(dups));

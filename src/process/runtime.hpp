@@ -31,10 +31,13 @@ struct WorkerConfig {
   /// Size of the control block (descriptor 0 of the config frame): 8 bytes (the claim word) for a Process,
   /// 16 for a pool worker (the claim word and the revoke-through word: see ControlBlock).
   std::uint64_t control_bytes = sizeof(std::uint64_t);
+  /// A pool worker's result area (result_batch.hpp), in the control segment at kResultAreaOffset: 0 sends
+  /// every result at once (a Process; a pool with a task_timeout, whose clock starts at the last result).
+  std::uint64_t result_area = 0;
 
   template <class A>
   void serialize(A& ar) {
-    ar(max_tasks, rlimit_as, rlimit_cpu_s, max_frame, one_shot, init_id, init_args, name, control_bytes);
+    ar(max_tasks, rlimit_as, rlimit_cpu_s, max_frame, one_shot, init_id, init_args, name, control_bytes, result_area);
   }
 };
 

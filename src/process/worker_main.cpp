@@ -1,7 +1,7 @@
 // The worker loop: what a worker process runs on its channel, under every start method. It reads the config
 // frame (control block, limits, initializer), then runs task frames in order, claiming each through the
 // control block (so that the parent can take back the ones it has not started), and writes one result or
-// error frame per task.
+// error frame per task (a pool worker's quick tasks in batches: result_batch.hpp).
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fd_passing.hpp"
+#include "result_batch.hpp"
 #include "runtime.hpp"
 #include "spindle/process/detail/blob.hpp"
 #include "spindle/process/registry.hpp"
@@ -67,9 +68,12 @@ void worker_main(int fd) {
   std::string out;
   std::vector<int> out_fds;
   std::vector<int> in_fds;
-  std::shared_ptr<Segment> control;  // where the parent reads which task this worker started
+  std::shared_ptr<Segment> control;      // where the parent reads which task this worker started
+  std::unique_ptr<ResultBatch> results;  // pool workers: results of quick tasks go in batches
 
   for (;;) {
+    // Nothing more to run for now: what is kept goes before this worker blocks.
+    if (results && !results->flush()) quit(0);
     auto area = reader.write_area(64 * 1024);
     const long n = recv_some(fd, area.data(), area.size(), received);
     if (n == 0) quit(0);  // the parent closed the channel (shutdown) or died
@@ -89,10 +93,16 @@ void worker_main(int fd) {
           cfg = decode<WorkerConfig>(f.payload.data(), f.payload.size());
           configured = true;
           if (in_fds.empty()) throw ProtocolError("worker: config frame without its control block");
-          if (cfg.control_bytes != sizeof(std::uint64_t) && cfg.control_bytes != sizeof(ControlBlock))
+          const bool batched = cfg.result_area != 0;
+          if (batched ? cfg.result_area != kResultAreaBytes || cfg.control_bytes != kResultAreaOffset + kResultAreaBytes
+                      : cfg.control_bytes != sizeof(std::uint64_t) && cfg.control_bytes != sizeof(ControlBlock))
             throw ProtocolError("worker: bad control block size");
           control = Segment::adopt(std::exchange(in_fds[0], -1), cfg.control_bytes);
           in_fds.erase(in_fds.begin());
+          if (batched) {
+            results = std::make_unique<ResultBatch>(fd, static_cast<char*>(control->data()) + kResultAreaOffset,
+                                                    cfg.result_area);
+          }
           if (cfg.rlimit_as) {
             rlimit r{cfg.rlimit_as, cfg.rlimit_as};
             ::setrlimit(RLIMIT_AS, &r);
@@ -130,6 +140,7 @@ void worker_main(int fd) {
             case Skipped::more:
               break;
             case Skipped::last:
+              if (results && !results->flush()) quit(0);
               send_frame(fd, FrameType::hello, f.header.id, {});
               break;
             case Skipped::too_late:
@@ -137,6 +148,7 @@ void worker_main(int fd) {
           }
           continue;
         }
+        if (results && !results->before_task()) quit(0);
         // The reply is encoded behind a header placeholder, patched once the payload length is known.
         out.assign(sizeof(FrameHeader), '\0');
         out_fds.clear();
@@ -183,13 +195,17 @@ void worker_main(int fd) {
                       0,
                       f.header.id};
         std::memcpy(out.data(), &h, sizeof h);
-        if (!send_all(fd, out.data(), out.size(), out_fds)) quit(0);
+        if (!(results ? results->add(out, out_fds) : send_all(fd, out.data(), out.size(), out_fds))) quit(0);
         close_fds(out_fds);
         ++done;
         if (cfg.one_shot) quit(failed ? 1 : 0);
-        if (cfg.max_tasks && done >= cfg.max_tasks) quit(0);
+        if (cfg.max_tasks && done >= cfg.max_tasks) {
+          if (results && !results->flush()) quit(0);
+          quit(0);
+        }
       }
     } catch (const std::exception& e) {
+      if (results) (void)results->flush();  // the tasks that finished keep their results
       std::fprintf(stderr, "spindle worker %d: %s\n", static_cast<int>(::getpid()), e.what());
       quit(4);
     }

@@ -1,0 +1,107 @@
+// A pool worker's batched results (see result_batch.hpp).
+
+#include "result_batch.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "fd_passing.hpp"
+
+namespace spindle::process::detail {
+namespace {
+
+std::atomic_ref<std::uint64_t> committed_word(char* area) noexcept {
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(area));
+}
+
+}  // namespace
+
+std::size_t committed_results(const char* area) noexcept {
+  return static_cast<std::size_t>(committed_word(const_cast<char*>(area)).load(std::memory_order_acquire));
+}
+
+ResultBatch::ResultBatch(int fd, char* area, std::size_t bytes)
+    : fd_(fd), area_(bytes > sizeof(std::uint64_t) ? area : nullptr) {
+  if (area_ != nullptr) {
+    room_ = bytes - sizeof(std::uint64_t);
+    committed_word(area_).store(0, std::memory_order_release);
+  }
+}
+
+ResultBatch::~ResultBatch() {
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+bool ResultBatch::add(std::string_view frame, const std::vector<int>& fds) {
+  std::unique_lock lock(m_);
+  if (area_ == nullptr || !fds.empty() || frame.size() > room_) {
+    // Sent now, in order: what is kept goes first.
+    if (!flush_locked()) return false;
+    return send_all(fd_, frame.data(), frame.size(), fds);
+  }
+  if (size_ + frame.size() > room_ && !flush_locked()) return false;
+  if (size_ == 0) first_ = Clock::now();
+  std::memcpy(area_ + sizeof(std::uint64_t) + size_, frame.data(), frame.size());
+  size_ += frame.size();
+  // Release: a parent that reads this length after the worker's death finds the whole frame.
+  committed_word(area_).store(size_, std::memory_order_release);
+  return true;
+}
+
+bool ResultBatch::before_task() {
+  std::unique_lock lock(m_);
+  if (size_ == 0) return true;
+  if (Clock::now() - first_ >= kFlushAfter) return flush_locked();
+  if (!armed_) {
+    armed_ = true;
+    if (!flusher_.joinable()) {
+      flusher_ = std::thread([this] { run_flusher(); });
+    } else {
+      lock.unlock();
+      cv_.notify_one();
+    }
+  }
+  return true;
+}
+
+bool ResultBatch::flush() {
+  std::lock_guard lock(m_);
+  return flush_locked();
+}
+
+bool ResultBatch::flush_locked() {
+  armed_ = false;
+  if (size_ == 0) return !failed_;
+  if (!send_all(fd_, area_ + sizeof(std::uint64_t), size_, {})) failed_ = true;
+  size_ = 0;
+  // After the send: a worker that dies during it leaves the frames here, and the parent skips those it got.
+  committed_word(area_).store(0, std::memory_order_release);
+  return !failed_;
+}
+
+void ResultBatch::run_flusher() {
+  std::unique_lock lock(m_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || armed_; });
+    if (stop_) return;
+    // The worker runs a task while results are kept: send them if it still runs at the deadline.
+    const auto deadline = first_ + kMaxHold;
+    if (cv_.wait_until(lock, deadline, [this] { return stop_ || !armed_; })) {
+      if (stop_) return;
+      continue;
+    }
+    if (!flush_locked()) {
+      std::fflush(nullptr);
+      ::_exit(0);  // the parent closed the channel or died, as the worker's own loop does
+    }
+  }
+}
+
+}  // namespace spindle::process::detail
