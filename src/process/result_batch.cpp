@@ -41,13 +41,15 @@ ResultBatch::~ResultBatch() {
 
 bool ResultBatch::add(std::string_view frame, const std::vector<int>& fds) {
   std::unique_lock lock(m_);
+  const auto now = Clock::now();
+  last_task_ = now - task_start_;
   if (area_ == nullptr || !fds.empty() || frame.size() > room_) {
     // Sent now, in order: what is kept goes first.
     if (!flush_locked()) return false;
     return send_all(fd_, frame.data(), frame.size(), fds);
   }
   if (size_ + frame.size() > room_ && !flush_locked()) return false;
-  if (size_ == 0) first_ = Clock::now();
+  if (size_ == 0) first_ = now;
   std::memcpy(area_ + sizeof(std::uint64_t) + size_, frame.data(), frame.size());
   size_ += frame.size();
   // Release: a parent that reads this length after the worker's death finds the whole frame.
@@ -57,16 +59,18 @@ bool ResultBatch::add(std::string_view frame, const std::vector<int>& fds) {
 
 bool ResultBatch::before_task() {
   std::unique_lock lock(m_);
+  task_start_ = Clock::now();
   if (size_ == 0) return true;
-  if (Clock::now() - first_ >= kFlushAfter) return flush_locked();
-  if (!armed_) {
-    armed_ = true;
-    if (!flusher_.joinable()) {
-      flusher_ = std::thread([this] { run_flusher(); });
-    } else {
-      lock.unlock();
-      cv_.notify_one();
-    }
+  // Tasks that are not tiny pay one send each, as without batching: holding their results would cost a
+  // flusher wake-up per task or two, and save little.
+  if (task_start_ - first_ >= kFlushAfter || last_task_ >= kQuickTask) return flush_locked();
+  if (armed_) return true;
+  armed_ = true;
+  if (!flusher_.joinable()) {
+    flusher_ = std::thread([this] { run_flusher(); });
+  } else if (flusher_idle_) {
+    lock.unlock();
+    cv_.notify_one();
   }
   return true;
 }
@@ -81,6 +85,7 @@ bool ResultBatch::flush_locked() {
   if (size_ == 0) return !failed_;
   if (!send_all(fd_, area_ + sizeof(std::uint64_t), size_, {})) failed_ = true;
   size_ = 0;
+  ++batches_;
   // After the send: a worker that dies during it leaves the frames here, and the parent skips those it got.
   committed_word(area_).store(0, std::memory_order_release);
   return !failed_;
@@ -89,15 +94,16 @@ bool ResultBatch::flush_locked() {
 void ResultBatch::run_flusher() {
   std::unique_lock lock(m_);
   for (;;) {
+    flusher_idle_ = true;
     cv_.wait(lock, [this] { return stop_ || armed_; });
+    flusher_idle_ = false;
     if (stop_) return;
-    // The worker runs a task while results are kept: send them if it still runs at the deadline.
-    const auto deadline = first_ + kMaxHold;
-    if (cv_.wait_until(lock, deadline, [this] { return stop_ || !armed_; })) {
-      if (stop_) return;
-      continue;
-    }
-    if (!flush_locked()) {
+    // The worker runs a task while results are kept: send them if it still runs at the deadline. The worker
+    // does not wake this thread when it sends them itself; the batch number tells at the deadline.
+    const std::uint64_t batch = batches_;
+    cv_.wait_until(lock, first_ + kMaxHold, [&] { return stop_ || batches_ != batch; });
+    if (stop_) return;
+    if (batches_ == batch && !flush_locked()) {
       std::fflush(nullptr);
       ::_exit(0);  // the parent closed the channel or died, as the worker's own loop does
     }

@@ -6,10 +6,10 @@
 // - Nothing is lost when the worker dies. A kept result is written into the result area, shared memory the
 //   parent mapped (behind the control block), and committed there before the next task starts; the parent
 //   reads the area after the worker's death and takes the results it had not received (frame ids tell them).
-// - Nothing waits long. The worker sends what it keeps before it blocks for more tasks, before a task starts
-//   once the oldest kept result is kFlushAfter old, and a flusher thread sends it kMaxHold after the first
-//   task that runs while results are kept, should that task still run (a long task does not hold the
-//   results of the quick ones before it).
+// - Nothing waits long. Only the results of tiny tasks (the last one ran under kQuickTask) are kept. The
+//   worker sends what it keeps before it blocks for more tasks and before a task starts once the oldest kept
+//   result is kFlushAfter old; a flusher thread sends it kMaxHold after the oldest was kept, should a task
+//   still run then (a long task does not hold back the results of the quick ones before it).
 
 #include <atomic>
 #include <chrono>
@@ -49,6 +49,8 @@ class ResultBatch {
 
   static constexpr auto kFlushAfter = std::chrono::microseconds(50);
   static constexpr auto kMaxHold = std::chrono::microseconds(200);
+  /// Results are kept only while tasks take less than this (the last one did).
+  static constexpr auto kQuickTask = std::chrono::microseconds(10);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -56,13 +58,17 @@ class ResultBatch {
   void run_flusher();
 
   int fd_;
-  char* area_;               // committed length (8 bytes), then the frames
-  std::size_t room_ = 0;     // bytes for frames
-  std::size_t size_ = 0;     // bytes kept (guarded by m_)
-  Clock::time_point first_;  // when the oldest kept result was added
+  char* area_;                    // committed length (8 bytes), then the frames
+  std::size_t room_ = 0;          // bytes for frames
+  std::size_t size_ = 0;          // bytes kept (guarded by m_)
+  Clock::time_point first_;       // when the oldest kept result was added
+  Clock::time_point task_start_;  // when the running (or last) task started
+  Clock::duration last_task_{};   // how long the last task ran
+  std::uint64_t batches_ = 0;     // batches sent so far: the flusher's way to tell one batch from the next
   std::mutex m_;
   std::condition_variable cv_;
-  bool armed_ = false;  // a task runs while results are kept: the flusher watches it
+  bool armed_ = false;         // a task runs while results are kept: the flusher watches it
+  bool flusher_idle_ = false;  // the flusher waits to be armed (not for a deadline): it needs a wake-up
   bool stop_ = false;
   bool failed_ = false;  // a send failed (the parent is gone)
   std::thread flusher_;  // started with the first armed task

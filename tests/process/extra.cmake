@@ -36,9 +36,10 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   set_tests_properties(process.fuzz_frames_and_codec PROPERTIES LABELS fuzz TIMEOUT 300)
 endif()
 
-# Unit tests of the processes model's internals (descriptor passing, the pool's dispatch policy) include
+# Unit tests of the processes model's internals (descriptor passing, the pool's dispatch policy, batched
+# replies) include
 # headers of src/process.
-foreach(_internal IN ITEMS test_fd_passing test_dispatch_policy)
+foreach(_internal IN ITEMS test_fd_passing test_dispatch_policy test_result_batch)
   if(TARGET ${_internal})
     target_include_directories(${_internal} PRIVATE ${PROJECT_SOURCE_DIR}/src/process)
   endif()
