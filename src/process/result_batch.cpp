@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include "fd_passing.hpp"
 
@@ -63,12 +64,19 @@ bool ResultBatch::before_task() {
   if (size_ == 0) return true;
   // Tasks that are not tiny pay one send each, as without batching: holding their results would cost a
   // flusher wake-up per task or two, and save little.
-  if (task_start_ - first_ >= kFlushAfter || last_task_ >= kQuickTask) return flush_locked();
+  if (task_start_ - first_ >= kFlushAfter || last_task_ >= kQuickTask || no_flusher_) return flush_locked();
   if (armed_) return true;
-  armed_ = true;
   if (!flusher_.joinable()) {
-    flusher_ = std::thread([this] { run_flusher(); });
-  } else if (flusher_idle_) {
+    try {
+      flusher_ = std::thread([this] { run_flusher(); });  // it takes the lock once this returns
+    } catch (const std::system_error&) {
+      // No thread to be had (an address-space limit, a process cap): no batching then, never a result held.
+      no_flusher_ = true;
+      return flush_locked();
+    }
+  }
+  armed_ = true;
+  if (flusher_idle_) {
     lock.unlock();
     cv_.notify_one();
   }

@@ -69,6 +69,7 @@ class ResultBatch {
   std::condition_variable cv_;
   bool armed_ = false;         // a task runs while results are kept: the flusher watches it
   bool flusher_idle_ = false;  // the flusher waits to be armed (not for a deadline): it needs a wake-up
+  bool no_flusher_ = false;    // the flusher thread could not be started: every result goes at once
   bool stop_ = false;
   bool failed_ = false;  // a send failed (the parent is gone)
   std::thread flusher_;  // started with the first armed task
