@@ -112,11 +112,10 @@ void PoolCore::handle_death(std::unique_ptr<Worker> w) {
 void PoolCore::recover_kept_results(Worker& w) {
   // A worker killed for breaking the protocol is trusted no further; one that never got an area kept nothing.
   if (w.kill == KillReason::protocol || !w.control || w.control->size() < kResultAreaOffset + kResultAreaBytes) return;
-  const char* area = static_cast<const char*>(w.control->data()) + kResultAreaOffset;
-  const std::size_t bytes = std::min(committed_results(area), kResultAreaBytes - sizeof(std::uint64_t));
-  if (bytes == 0) return;
+  const std::string_view frames = kept_results(static_cast<const char*>(w.control->data()) + kResultAreaOffset);
+  if (frames.empty()) return;
   FrameReader kept(opt_.max_frame_bytes);
-  kept.feed({area + sizeof(std::uint64_t), bytes});
+  kept.feed(frames);
   try {
     Frame f;
     while (!w.inflight.empty() && kept.next(f)) {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
@@ -13,22 +14,22 @@
 namespace spindle::process::detail {
 namespace {
 
+// The area: the committed length, then the frames.
+constexpr std::size_t kRoom = kResultAreaBytes - sizeof(std::uint64_t);
+
 std::atomic_ref<std::uint64_t> committed_word(char* area) noexcept {
   return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(area));
 }
 
 }  // namespace
 
-std::size_t committed_results(const char* area) noexcept {
-  return static_cast<std::size_t>(committed_word(const_cast<char*>(area)).load(std::memory_order_acquire));
+std::string_view kept_results(const char* area) noexcept {
+  const auto bytes = committed_word(const_cast<char*>(area)).load(std::memory_order_acquire);
+  return {area + sizeof(std::uint64_t), static_cast<std::size_t>(std::min<std::uint64_t>(bytes, kRoom))};
 }
 
-ResultBatch::ResultBatch(int fd, char* area, std::size_t bytes)
-    : fd_(fd), area_(bytes > sizeof(std::uint64_t) ? area : nullptr) {
-  if (area_ != nullptr) {
-    room_ = bytes - sizeof(std::uint64_t);
-    committed_word(area_).store(0, std::memory_order_release);
-  }
+ResultBatch::ResultBatch(int fd, char* area) : fd_(fd), area_(area) {
+  committed_word(area_).store(0, std::memory_order_release);
 }
 
 ResultBatch::~ResultBatch() {
@@ -44,12 +45,12 @@ bool ResultBatch::add(std::string_view frame, const std::vector<int>& fds) {
   std::unique_lock lock(m_);
   const auto now = Clock::now();
   last_task_ = now - task_start_;
-  if (area_ == nullptr || !fds.empty() || frame.size() > room_) {
+  if (!fds.empty() || frame.size() > kRoom) {
     // Sent now, in order: what is kept goes first.
     if (!flush_locked()) return false;
     return send_all(fd_, frame.data(), frame.size(), fds);
   }
-  if (size_ + frame.size() > room_ && !flush_locked()) return false;
+  if (size_ + frame.size() > kRoom && !flush_locked()) return false;
   if (size_ == 0) first_ = now;
   std::memcpy(area_ + sizeof(std::uint64_t) + size_, frame.data(), frame.size());
   size_ += frame.size();

@@ -28,13 +28,14 @@ inline constexpr std::size_t kResultAreaOffset = 64;
 /// The result area's size (its first 8 bytes are the committed length).
 inline constexpr std::size_t kResultAreaBytes = std::size_t{64} << 10;
 
-/// Bytes of whole frames in a result area that the worker had not sent yet (acquire: the frames are there).
-std::size_t committed_results(const char* area) noexcept;
+/// The whole frames in a result area (of kResultAreaBytes) that its worker had not sent yet (acquire: the
+/// frames are there).
+std::string_view kept_results(const char* area) noexcept;
 
 class ResultBatch {
  public:
-  /// Sends on `fd`; keeps results in `area` of `bytes` (null: every result is sent at once).
-  ResultBatch(int fd, char* area, std::size_t bytes);
+  /// Sends on `fd`; keeps results in `area`, a result area of kResultAreaBytes.
+  ResultBatch(int fd, char* area);
   ~ResultBatch();
   ResultBatch(const ResultBatch&) = delete;
   ResultBatch& operator=(const ResultBatch&) = delete;
@@ -59,7 +60,6 @@ class ResultBatch {
 
   int fd_;
   char* area_;                    // committed length (8 bytes), then the frames
-  std::size_t room_ = 0;          // bytes for frames
   std::size_t size_ = 0;          // bytes kept (guarded by m_)
   Clock::time_point first_;       // when the oldest kept result was added
   Clock::time_point task_start_;  // when the running (or last) task started

@@ -100,8 +100,7 @@ void worker_main(int fd) {
           control = Segment::adopt(std::exchange(in_fds[0], -1), cfg.control_bytes);
           in_fds.erase(in_fds.begin());
           if (batched) {
-            results = std::make_unique<ResultBatch>(fd, static_cast<char*>(control->data()) + kResultAreaOffset,
-                                                    cfg.result_area);
+            results = std::make_unique<ResultBatch>(fd, static_cast<char*>(control->data()) + kResultAreaOffset);
           }
           if (cfg.rlimit_as) {
             rlimit r{cfg.rlimit_as, cfg.rlimit_as};
