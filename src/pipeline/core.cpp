@@ -349,6 +349,7 @@ Report Core::metrics() const {
       m.depth_bytes = s->out->depth_bytes();
       m.peak_bytes = s->out->peak_bytes();
       m.capacity_bytes = s->out->capacity_bytes();
+      m.blocked_now = s->out->producers_waiting();
     }
     const double slots = elapsed_ns * static_cast<double>(std::max<std::size_t>(1, m.concurrency));
     m.busy = slots > 0 ? std::min(1.0, static_cast<double>(c.busy_ns.load(std::memory_order_relaxed)) / slots) : 0.0;

@@ -56,6 +56,7 @@ std::string Report::to_json() const {
                   {"busy", s.busy},
                   {"blocked_put_s", s.blocked_put_s},
                   {"waiting_get_s", s.waiting_get_s},
+                  {"blocked_now", s.blocked_now},
                   {"items_per_s", s.items_per_s},
                   {"latency_us",
                    {{"count", s.latency.count},

@@ -67,6 +67,7 @@ struct StageMetrics {
   double busy = 0;                  ///< fraction of worker time spent in the stage's function (0..1)
   double blocked_put_s = 0;         ///< worker-seconds blocked on a full output channel (backpressure)
   double waiting_get_s = 0;         ///< worker-seconds waiting on an empty input channel (starved)
+  std::size_t blocked_now = 0;      ///< its workers waiting for room in its output channel at this moment
   double items_per_s = 0;           ///< items_out over the run's elapsed time
   LatencySummary latency;           ///< per-item latency in the stage's function
 };

@@ -65,6 +65,8 @@ class ChannelBase {
   std::size_t peak_bytes() const noexcept { return peak_bytes_.load(std::memory_order_relaxed); }
   /// Items handed to consumers so far (the sequence number of the next item taken).
   std::uint64_t taken() const noexcept { return taken_.load(std::memory_order_relaxed); }
+  /// Producers waiting for room now (threads parked in put, event-loop producers awaiting writable()).
+  std::size_t producers_waiting() const noexcept { return waiting_now_.load(std::memory_order_relaxed); }
 
   /// The producer side is done: consumers drain what is left, then see the end.
   void close() noexcept { end(false); }
@@ -85,6 +87,7 @@ class ChannelBase {
     std::unique_lock lock(mu_);
     if (fits_locked(need) || cancelled_.load(std::memory_order_relaxed)) return ready();
     async_putters_.emplace_back();
+    note_waiters_locked();
     return async_putters_.back().get_future();
   }
 
@@ -112,6 +115,7 @@ class ChannelBase {
       if (cancel) cancelled_.store(true, std::memory_order_release);
       getters.swap(async_getters_);
       putters.swap(async_putters_);
+      note_waiters_locked();
     }
     not_empty_.notify_all();
     not_full_.notify_all();
@@ -122,6 +126,9 @@ class ChannelBase {
   bool deliverable_locked() const noexcept {
     const std::size_t n = size_.load(std::memory_order_relaxed);
     return n >= threshold_ || (n > 0 && urgent_);
+  }
+  void note_waiters_locked() noexcept {
+    waiting_now_.store(putters_waiting_ + async_putters_.size(), std::memory_order_relaxed);
   }
   void note_size(std::size_t n) noexcept {
     if (n == 0) urgent_ = false;
@@ -164,6 +171,7 @@ class ChannelBase {
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> peak_{0};
   std::atomic<std::uint64_t> taken_{0};
+  std::atomic<std::size_t> waiting_now_{0};
 };
 
 /// A bounded channel of T.
@@ -236,8 +244,10 @@ class Channel final : public ChannelBase {
       const auto t0 = SteadyClock::now();
       const std::size_t need = cap_bytes_ != 0 ? ItemBytes<T>{}(items[from]) : 0;
       ++putters_waiting_;
+      note_waiters_locked();
       while (!fits_locked(need) && !cancelled_.load(std::memory_order_relaxed)) not_full_.wait(lock);
       --putters_waiting_;
+      note_waiters_locked();
       if (waited_ns != nullptr) waited_ns->fetch_add(ns_since(t0), std::memory_order_relaxed);
     }
     items.clear();
@@ -262,7 +272,10 @@ class Channel final : public ChannelBase {
     if (!half_free_locked(q_.size())) return n;
     std::vector<Promise<void>> putters;
     const bool wake = putters_waiting_ > 0;
-    if (!async_putters_.empty()) putters.swap(async_putters_);
+    if (!async_putters_.empty()) {
+      putters.swap(async_putters_);
+      note_waiters_locked();
+    }
     lock.unlock();
     if (wake) not_full_.notify_all();
     fire(putters);
