@@ -122,7 +122,6 @@ void classify(Report& r) {
   const double wall = std::max(r.wall_s, 1e-6);
   const int cores = std::max(r.cores, 1);
   r.parallelism = r.cpu_s / wall;
-  r.machine_busy = r.other_load >= cores;
   // Demand from the threads' own counters, over the span they cover. Dividing by the whole wall time instead
   // undercounts: the counters of a thread stop at the last sample that saw it, and on a loaded machine the
   // sampler runs late, so the last tenths of a second of a busy thread could be missing from the numerator
@@ -131,6 +130,10 @@ void classify(Report& r) {
   for (const auto& t : r.threads) sampled += t.cpu_s + t.runqueue_s;
   const double span = r.observed_s > 0 ? std::min(wall, std::max(r.observed_s, 1e-6)) : wall;
   r.demand = std::max((r.cpu_s + r.runqueue_s) / wall, sampled / span);
+  // Busy: other work filled every core, or the program got under half of the cores it wanted while there
+  // were cores to give (work at a higher priority, a CPU quota): either way its waits describe the machine.
+  r.starved = r.demand >= 1.0 && r.parallelism < 0.5 * std::min(r.demand, static_cast<double>(cores));
+  r.machine_busy = r.other_load >= cores || r.starved;
 
   // Working threads: those that computed for a noticeable share of the run. Idle helpers (a joined main
   // thread, a sleeping pool) would otherwise dilute the busy fraction of the threads that matter.
@@ -410,11 +413,17 @@ std::string to_text(const Report& r) {
   out += format("parallelism: %.2f cores used of %.0f (wanted %.2f)\n", r.parallelism, r.cores, r.demand);
   out += std::string("verdict:     ") + to_string(r.classification) + " -- " + r.reason + "\n";
   out += std::string("use:         ") + to_string(r.model) + " -- " + r.advice + "\n";
-  if (r.machine_busy) {
+  if (r.machine_busy && r.other_load >= r.cores) {
     out += format(
         "warning:     the machine was busy (%.1f other runnable tasks on average for %.0f cores): run-queue and "
         "wait times say as much about it as about the program; measure again on a quieter machine\n",
         r.other_load, r.cores);
+  } else if (r.machine_busy) {
+    out += format(
+        "warning:     the machine was busy: the program got %.2f of the %.2f cores it wanted (other work at a "
+        "higher priority, or a CPU quota), so its waits say as much about the machine as about the program; "
+        "measure again on a quieter machine\n",
+        r.parallelism, std::min(r.demand, static_cast<double>(r.cores)));
   }
   out += "\n     pid      tid name             cpu s  runq s   R%   S%   D% lock% child%   vol  invol\n";
   std::size_t shown = 0;
@@ -448,6 +457,7 @@ std::string to_json(const Report& r) {
   o["observed_s"] = r.observed_s;
   o["other_load"] = r.other_load;
   o["machine_busy"] = r.machine_busy;
+  o["starved"] = r.starved;
   o["cpu_s"] = r.cpu_s;
   o["runqueue_s"] = r.runqueue_s;
   o["cores"] = r.cores;

@@ -75,6 +75,39 @@ TEST(AdvisorClassify, AThreadKeptOffItsCoreStillComputesInOnePhase) {
   EXPECT_FALSE(by_use.phases[1].computing) << explain(by_use);
 }
 
+// Run at nice 19 beside a build, a lab's CPU demo got 0.12 cores of the 3.9 it wanted with about one other
+// runnable task (under the 2 cores): the machine was busy all the same, and the report must say so.
+TEST_F(Advisor, AProgramStarvedOfTheCoresItWantedIsReportedAsABusyMachine) {
+  auto run = [](double cpu_s, double runqueue_s, double wall_s) {
+    Report r;
+    r.wall_s = r.observed_s = wall_s;
+    r.samples = 400;
+    r.cores = 2;
+    r.other_load = 1.0;
+    r.cpu_s = cpu_s;
+    r.runqueue_s = runqueue_s;
+    spindle::advisor::ThreadStats t;
+    t.cpu_s = cpu_s;
+    t.runqueue_s = runqueue_s;
+    t.alive_s = wall_s;
+    t.running = 1.0;
+    r.threads.push_back(t);
+    spindle::advisor::classify(r);
+    return r;
+  };
+  const Report starved = run(5.6, 174.0, 46.0);
+  EXPECT_TRUE(starved.starved) << explain(starved);
+  EXPECT_TRUE(starved.machine_busy) << explain(starved);
+  EXPECT_NE(explain(starved).find("got 0.12 of the 2.00 cores it wanted"), std::string::npos) << explain(starved);
+  // Four threads on two cores, alone: it got every core there was (wanting more is its own doing).
+  const Report crowded = run(3.9, 4.0, 2.0);
+  EXPECT_FALSE(crowded.starved) << explain(crowded);
+  EXPECT_FALSE(crowded.machine_busy) << explain(crowded);
+  // A program that wanted well under one core (I/O-bound, queued briefly at its wake-ups) is not starved.
+  const Report idle = run(0.05, 0.3, 2.0);
+  EXPECT_FALSE(idle.starved) << explain(idle);
+}
+
 TEST_F(Advisor, CpuLoopIsCpuBound) {
   const auto r = measure_command({SPINDLE_ADVISOR_HELPER, "cpu", "1", "0.5"});
   EXPECT_EQ(r.exit_code, 0);

@@ -88,7 +88,10 @@ struct Report {
   /// or above the number of cores the program competed for every core, and its run-queue and wait times
   /// describe the machine as much as the program (the report then says so).
   double other_load = 0;
-  /// True when other_load reached the number of cores: measure again on a quieter machine to be sure.
+  /// The program got under half of the cores it wanted (min(demand, cores)), wanting one or more: starved by
+  /// work at a higher priority or by a CPU quota, even with other_load under the cores.
+  bool starved = false;
+  /// True when other_load reached the number of cores, or when starved: measure again on a quieter machine.
   bool machine_busy = false;
   double busy_fraction = 0;    ///< working threads: CPU + run-queue time over that plus I/O wait (lock waits excluded)
   double wait_to_compute = 0;  ///< waiting time per unit of CPU time of the working threads
