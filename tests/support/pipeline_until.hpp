@@ -22,9 +22,9 @@ template <class Pred>
     pipeline::Report r = p.metrics();
     if (pred(r)) return ::testing::AssertionSuccess();
     if (std::chrono::steady_clock::now() > deadline)
-      return ::testing::AssertionFailure() << "the pipeline did not reach the state within " << bound.count()
-                                           << " s; last report:\n"
-                                           << r.str();
+      return ::testing::AssertionFailure()
+             << "the pipeline did not reach the state within " << bound.count() << " s; last report:\n"
+             << r.str();
     std::this_thread::yield();
   }
 }
