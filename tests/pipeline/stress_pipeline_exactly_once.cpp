@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "census.hpp"
+#include "pipeline_until.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/core/range.hpp"
 #include "spindle/pipeline.hpp"
@@ -82,7 +83,8 @@ TEST_P(PipelineExactlyOnce, RandomStopLosesNothing) {
   pl::Pipeline p = std::move(f).sink([&](long&) { ++sunk; });
   p.start();
   const long stop_at = static_cast<long>(rng() % 2000);
-  while (p.metrics().items_done() < static_cast<std::uint64_t>(stop_at)) std::this_thread::yield();
+  EXPECT_TRUE(spindle::test::until(
+      p, [&](const pl::Report& r) { return r.items_done() >= static_cast<std::uint64_t>(stop_at); }));
   p.stop();
   pl::Report r = p.wait();
   EXPECT_EQ(r.state, pl::State::completed);

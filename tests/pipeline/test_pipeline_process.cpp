@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../process/process_census.hpp"
+#include "pipeline_until.hpp"
 #include "spindle/core/errors.hpp"
 #include "spindle/core/range.hpp"
 #include "spindle/pipeline.hpp"
@@ -137,7 +138,7 @@ TEST_F(PipelineProcess, KilledWorkerUnderRetryReRunsItsItems) {
 TEST_F(PipelineProcess, CancelWhileAProcessTaskRuns) {
   pl::Pipeline p = pl::from(spindle::range(100)).process(&sleeps_long, {.chunksize = 1}).sink([](long&) {});
   p.start();
-  while (p.metrics().stages[1].items_in == 0) std::this_thread::yield();
+  EXPECT_TRUE(spindle::test::until(p, [](const pl::Report& r) { return r.stages[1].items_in > 0; }));
   p.cancel();
   EXPECT_EQ(p.wait().state, pl::State::cancelled);
 }

@@ -8,10 +8,10 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "census.hpp"
+#include "pipeline_until.hpp"
 #include "spindle/aio/task.hpp"
 #include "spindle/core/range.hpp"
 #include "spindle/pipeline.hpp"
@@ -140,7 +140,7 @@ TEST_F(PipelineStages, BatchMaxWaitFlushesAPartialBatch) {
   q.put(1);
   q.put(2);
   // The partial batch leaves after max_wait, before the source ends: wait for it through the metrics.
-  while (p.metrics().stages[1].items_out == 0) std::this_thread::yield();
+  EXPECT_TRUE(spindle::test::until(p, [](const pl::Report& r) { return r.stages[1].items_out > 0; }));
   q.put(3);
   q.shutdown();
   p.wait();
@@ -210,7 +210,7 @@ TEST_F(PipelineAsyncSource, StopInterruptsAWaitingAsyncGeneratorAndKeepsItsItems
   };
   auto p = pl::from(gen).collect();
   p.start();
-  while (p.metrics().items_done() < 100) std::this_thread::yield();
+  EXPECT_TRUE(spindle::test::until(p, [](const pl::Report& r) { return r.items_done() >= 100; }));
   p.stop();
   pl::Report r = p.wait();
   EXPECT_EQ(r.state, pl::State::completed);
