@@ -58,6 +58,12 @@ struct RankState {
   std::unordered_map<std::uint64_t, InFlight> inflight;
 };
 
+// Small tasks bound for one rank in this round of dispatch().
+struct Batch {
+  std::string data;                // kTasks records
+  std::vector<std::uint64_t> ids;  // their task ids
+};
+
 class Service {
  public:
   // Executors' side (any thread).
@@ -201,9 +207,17 @@ class Service {
   }
 
   // Fills the live ranks up to their depth, one task per rank per pass (so that a few long tasks spread over
-  // the ranks instead of filling the first), each taken from the executors in turn.
+  // the ranks instead of filling the first), each taken from the executors in turn. Small tasks go to each
+  // rank in one kTasks message at the end of the round; a large one goes alone, after the batch before it.
   bool dispatch() {
     bool sent = false;
+    if (batches_.size() != ranks_.size()) batches_.resize(ranks_.size());
+    struct Flush {  // sends what is batched, whatever way dispatch() leaves
+      Service* s;
+      ~Flush() {
+        for (std::size_t r = 1; r < s->ranks_.size(); ++r) s->send_batch(r);
+      }
+    } flush{this};
     for (bool progress = true; progress;) {
       progress = false;
       for (std::size_t r = 1; r < ranks_.size(); ++r) {
@@ -233,6 +247,17 @@ class Service {
         wire::put_u64(msg, task->call.id);
         const std::uint64_t id = next_task_++;
         wire::put_u64(msg, id);
+        rank.last_sent = Clock::now();
+        if (msg.size() <= wire::kBatchItemMax) {
+          rank.inflight.emplace(id, InFlight{exec, std::move(task), rank.last_sent, rank.inflight.size() + 1});
+          Batch& b = batches_[r];
+          wire::append_record(b.data, msg);
+          b.ids.push_back(id);
+          if (b.data.size() >= wire::kBatchMax) send_batch(r);
+          sent = true;
+          continue;
+        }
+        send_batch(r);  // the tasks before it go first
         try {
           outbox_.send(std::move(msg), static_cast<int>(r), wire::kTask);
         } catch (...) {
@@ -240,12 +265,33 @@ class Service {
           done(exec);
           continue;
         }
-        rank.last_sent = Clock::now();
         rank.inflight.emplace(id, InFlight{exec, std::move(task), rank.last_sent, rank.inflight.size() + 1});
         sent = true;
       }
     }
     return sent;
+  }
+
+  // Sends rank r's batched tasks; should the send fail, each of them fails with its error.
+  void send_batch(std::size_t r) noexcept {
+    Batch& b = batches_[r];
+    if (b.ids.empty()) return;
+    try {
+      outbox_.send(std::move(b.data), static_cast<int>(r), wire::kTasks);
+    } catch (...) {
+      const auto error = std::current_exception();
+      auto& rank = ranks_[r];
+      for (const std::uint64_t id : b.ids) {
+        auto it = rank.inflight.find(id);
+        if (it == rank.inflight.end()) continue;
+        InFlight f = std::move(it->second);
+        rank.inflight.erase(it);
+        f.task->fail(error);
+        done(f.exec);
+      }
+    }
+    b.data.clear();
+    b.ids.clear();
   }
 
   void done(int exec) {
@@ -269,21 +315,26 @@ class Service {
       rank.depth = configured ? configured : 2 * rank.local;
       return;
     }
-    if (m.tag != wire::kResult || m.data.size() < 9) return;
-    const auto status = static_cast<std::uint8_t>(m.data.back());
-    const std::uint64_t id = wire::get_u64(m.data, m.data.size() - 9);
+    if (m.tag == wire::kResult) result(rank, m.source, m.data);
+  }
+
+  // A kResult message from `source`: its task succeeds or fails.
+  void result(RankState& rank, int source, const std::string& data) {
+    if (data.size() < 9) return;
+    const auto status = static_cast<std::uint8_t>(data.back());
+    const std::uint64_t id = wire::get_u64(data, data.size() - 9);
     auto it = rank.inflight.find(id);
     if (it == rank.inflight.end()) return;
     InFlight f = std::move(it->second);
     rank.inflight.erase(it);
     adapt(rank, f);
-    const std::size_t size = m.data.size() - 9;
+    const std::size_t size = data.size() - 9;
     if (status == wire::kOk) {
-      f.task->succeed(m.data.data(), size, nullptr);
+      f.task->succeed(data.data(), size, nullptr);
     } else {
-      const auto parts = wire::split(std::string_view(m.data.data(), size));
+      const auto parts = wire::split(std::string_view(data.data(), size));
       if (status == wire::kCrashed && parts.size() == 5) {
-        f.task->fail(std::make_exception_ptr(WorkerCrashed(parts[0] + " (on MPI rank " + std::to_string(m.source) + ")",
+        f.task->fail(std::make_exception_ptr(WorkerCrashed(parts[0] + " (on MPI rank " + std::to_string(source) + ")",
                                                            std::stoi(parts[2]), std::stoi(parts[3]),
                                                            std::stoi(parts[4]), parts[1])));
       } else {
@@ -414,6 +465,7 @@ class Service {
   std::string broken_what_;
   // The service thread's own.
   std::vector<RankState> ranks_;
+  std::vector<Batch> batches_;  // by rank (service thread only)
   Outbox outbox_;
   std::uint64_t next_task_ = 1;
   std::optional<Clock::time_point> broken_at_;

@@ -73,6 +73,29 @@ void run_worker(int rank) {
     auto backoff = std::chrono::microseconds(5);
     bool stopping = false;
     auto last_round = Clock::now();
+    // A task message ([arguments][u64 function id][u64 task id]) into the local pool.
+    const auto take = [&](std::string data) {
+      if (data.size() < 16) return;  // not ours: rank 0 never sends one
+      const std::uint64_t id = wire::get_u64(data, data.size() - 8);
+      const std::uint64_t fn = wire::get_u64(data, data.size() - 16);
+      data.resize(data.size() - 16);
+      const auto* entry = process::detail::find_function(fn);
+      if (entry == nullptr) {
+        outbox.send(error_reply(id, "spindle::process::ProtocolError",
+                                "no function with this id in the worker rank's program (another build?)"),
+                    0, wire::kResult);
+        return;
+      }
+      process::Call call;
+      call.id = fn;
+      call.name = entry->name;
+      call.args = std::move(data);
+      try {
+        running.push_back({id, pool.submit_encoded(std::move(call))});
+      } catch (const std::exception& e) {
+        outbox.send(error_reply(id, typeid(e).name(), e.what()), 0, wire::kResult);
+      }
+    };
     for (;;) {
       // Time this thread was held up (see service.cpp) does not count as rank 0's silence.
       if (const auto gap = Clock::now() - last_round; gap > opt.heartbeat) last_heard += gap;
@@ -88,26 +111,9 @@ void run_worker(int rank) {
           pool.shutdown(false, true, true);
           std::_Exit(70);
         } else if (m.tag == wire::kTask) {
-          if (m.data.size() < 16) continue;  // not ours: rank 0 never sends one
-          const std::uint64_t id = wire::get_u64(m.data, m.data.size() - 8);
-          const std::uint64_t fn = wire::get_u64(m.data, m.data.size() - 16);
-          m.data.resize(m.data.size() - 16);
-          const auto* entry = process::detail::find_function(fn);
-          if (entry == nullptr) {
-            outbox.send(error_reply(id, "spindle::process::ProtocolError",
-                                    "no function with this id in the worker rank's program (another build?)"),
-                        0, wire::kResult);
-            continue;
-          }
-          process::Call call;
-          call.id = fn;
-          call.name = entry->name;
-          call.args = std::move(m.data);
-          try {
-            running.push_back({id, pool.submit_encoded(std::move(call))});
-          } catch (const std::exception& e) {
-            outbox.send(error_reply(id, typeid(e).name(), e.what()), 0, wire::kResult);
-          }
+          take(std::move(m.data));
+        } else if (m.tag == wire::kTasks) {
+          wire::for_each_record(m.data, take);  // a malformed tail is not ours: rank 0 never sends one
         }
       }
       for (std::size_t i = 0; i < running.size();) {
@@ -115,6 +121,9 @@ void run_worker(int rank) {
           ++i;
           continue;
         }
+        // One message per result, as it comes: batching them too was measured slower (W11 submit over shared
+        // memory 177k tasks/s against 397k with tasks batched alone): results come back in bursts, and rank
+        // 0 then sends its tasks in bursts that the local pool runs unevenly.
         outbox.send(outcome(running[i]), 0, wire::kResult);
         running[i] = std::move(running.back());
         running.pop_back();

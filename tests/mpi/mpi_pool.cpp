@@ -1,7 +1,7 @@
 // MpiPoolExecutor under `mpirun -np 4` (tests/mpi/extra.cmake runs this binary through mpirun; rank 0 runs
 // the tests, ranks 1-3 serve them): the process pool's results on the same inputs, its errors (RemoteError,
-// WorkerCrashed for only the task that aborted), cancellation at shutdown, a 10 MiB argument, two executors
-// sharing the ranks, and usage errors.
+// WorkerCrashed for only the task that aborted), cancellation at shutdown, a 10 MiB argument, small and large
+// arguments interleaved, two executors sharing the ranks, and usage errors.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -107,6 +107,26 @@ TEST(MpiPool, TenMebibytesGoThereAndBack) {
   ASSERT_EQ(back.size(), v.size());
   for (std::size_t i = 0; i < v.size(); i += 4099) EXPECT_EQ(back[i], 2 * v[i]);
   EXPECT_EQ(back.back(), 2 * v.back());
+}
+
+// Small tasks go to a rank in batches, a large one alone after the batch before it: interleaved, every result
+// comes back to its own future.
+TEST(MpiPool, SmallAndLargeArgumentsInterleaved) {
+  MpiPoolExecutor ex;
+  std::vector<std::vector<double>> args;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<double> v(i % 3 == 0 ? 2000 : 3);  // 16,000 bytes: alone; 24 bytes: batched
+    std::iota(v.begin(), v.end(), static_cast<double>(i));
+    args.push_back(std::move(v));
+  }
+  std::vector<spindle::Future<std::vector<double>>> fs;
+  for (const auto& v : args) fs.push_back(ex.submit<&twice>(v));
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto back = fs[i].result();
+    ASSERT_EQ(back.size(), args[i].size()) << i;
+    EXPECT_EQ(back.front(), 2 * args[i].front()) << i;
+    EXPECT_EQ(back.back(), 2 * args[i].back()) << i;
+  }
 }
 
 TEST(MpiPool, ShutdownCancelFuturesCancelsWhatIsQueued) {
