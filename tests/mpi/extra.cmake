@@ -31,3 +31,7 @@ if(TARGET spindle_mpi AND TARGET test_rank_loss)
   target_compile_definitions(test_rank_loss PRIVATE SPINDLE_MPIRUN="${SPINDLE_MPIRUN}"
                                                     SPINDLE_RANK_LOSS_PROG="$<TARGET_FILE:mpi_rank_loss_prog>")
 endif()
+# The unit test of the batch records includes src/mpi's wire.hpp (header-only: no MPI call, no mpirun).
+if(TARGET test_mpi_wire)
+  target_include_directories(test_mpi_wire PRIVATE ${PROJECT_SOURCE_DIR}/src/mpi)
+endif()
