@@ -120,6 +120,7 @@ class Service {
   void run(int world) {
     const auto& opt = options();
     ranks_.resize(static_cast<std::size_t>(world));
+    batches_.resize(ranks_.size());
     const auto start = Clock::now();
     for (auto& r : ranks_) r.last_heard = r.last_sent = start;
     auto backoff = std::chrono::microseconds(5);
@@ -211,7 +212,6 @@ class Service {
   // rank in one kTasks message at the end of the round; a large one goes alone, after the batch before it.
   bool dispatch() {
     bool sent = false;
-    if (batches_.size() != ranks_.size()) batches_.resize(ranks_.size());
     struct Flush {  // sends what is batched, whatever way dispatch() leaves
       Service* s;
       ~Flush() {
@@ -243,21 +243,21 @@ class Service {
           done(exec);
           continue;
         }
-        std::string msg = std::move(task->call.args);
-        wire::put_u64(msg, task->call.id);
         const std::uint64_t id = next_task_++;
-        wire::put_u64(msg, id);
         rank.last_sent = Clock::now();
-        if (msg.size() <= wire::kBatchItemMax) {
-          rank.inflight.emplace(id, InFlight{exec, std::move(task), rank.last_sent, rank.inflight.size() + 1});
+        if (task->call.args.size() + 16 <= wire::kBatchItemMax) {
           Batch& b = batches_[r];
-          wire::append_record(b.data, msg);
+          wire::append_task(b.data, task->call.args, task->call.id, id);
           b.ids.push_back(id);
+          rank.inflight.emplace(id, InFlight{exec, std::move(task), rank.last_sent, rank.inflight.size() + 1});
           if (b.data.size() >= wire::kBatchMax) send_batch(r);
           sent = true;
           continue;
         }
         send_batch(r);  // the tasks before it go first
+        std::string msg = std::move(task->call.args);
+        wire::put_u64(msg, task->call.id);
+        wire::put_u64(msg, id);
         try {
           outbox_.send(std::move(msg), static_cast<int>(r), wire::kTask);
         } catch (...) {
@@ -315,26 +315,21 @@ class Service {
       rank.depth = configured ? configured : 2 * rank.local;
       return;
     }
-    if (m.tag == wire::kResult) result(rank, m.source, m.data);
-  }
-
-  // A kResult message from `source`: its task succeeds or fails.
-  void result(RankState& rank, int source, const std::string& data) {
-    if (data.size() < 9) return;
-    const auto status = static_cast<std::uint8_t>(data.back());
-    const std::uint64_t id = wire::get_u64(data, data.size() - 9);
+    if (m.tag != wire::kResult || m.data.size() < 9) return;
+    const auto status = static_cast<std::uint8_t>(m.data.back());
+    const std::uint64_t id = wire::get_u64(m.data, m.data.size() - 9);
     auto it = rank.inflight.find(id);
     if (it == rank.inflight.end()) return;
     InFlight f = std::move(it->second);
     rank.inflight.erase(it);
     adapt(rank, f);
-    const std::size_t size = data.size() - 9;
+    const std::size_t size = m.data.size() - 9;
     if (status == wire::kOk) {
-      f.task->succeed(data.data(), size, nullptr);
+      f.task->succeed(m.data.data(), size, nullptr);
     } else {
-      const auto parts = wire::split(std::string_view(data.data(), size));
+      const auto parts = wire::split(std::string_view(m.data.data(), size));
       if (status == wire::kCrashed && parts.size() == 5) {
-        f.task->fail(std::make_exception_ptr(WorkerCrashed(parts[0] + " (on MPI rank " + std::to_string(source) + ")",
+        f.task->fail(std::make_exception_ptr(WorkerCrashed(parts[0] + " (on MPI rank " + std::to_string(m.source) + ")",
                                                            std::stoi(parts[2]), std::stoi(parts[3]),
                                                            std::stoi(parts[4]), parts[1])));
       } else {

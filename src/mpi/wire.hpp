@@ -37,10 +37,12 @@ inline constexpr std::size_t kBatchItemMax = 4096;
 // A batch this large is sent at once, whatever else is still to come in the round.
 inline constexpr std::size_t kBatchMax = 256 * 1024;
 
-// Appends `msg` to `batch` as one record.
-inline void append_record(std::string& batch, std::string_view msg) {
-  put_u64(batch, msg.size());
-  batch.append(msg);
+// Appends a kTask message ([arguments][u64 function id][u64 task id]) to `batch` as one record, written in place.
+inline void append_task(std::string& batch, std::string_view args, std::uint64_t fn, std::uint64_t id) {
+  put_u64(batch, args.size() + 2 * sizeof(std::uint64_t));
+  batch.append(args);
+  put_u64(batch, fn);
+  put_u64(batch, id);
 }
 
 // Calls `fn(std::string record)` for each record of `batch`, in order; false if the batch is malformed (the
