@@ -28,6 +28,31 @@ void Outbox::send(std::string buffer, int dest, int tag) {
   }
 }
 
+void Outbox::send(std::string buffer, std::string tail, int dest, int tag) {
+  if (tail.empty()) return send(std::move(buffer), dest, tag);
+  if (buffer.size() + tail.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw MpiError("spindle::mpi: a message over 2 GiB cannot be sent (MPI counts are int)");
+  }
+  auto& s = sends_.emplace_back();
+  s.buffer = std::move(buffer);
+  s.tail = std::move(tail);
+  // Two blocks at their absolute addresses, sent from MPI_BOTTOM: the receiver sees one contiguous message.
+  const int lengths[2] = {static_cast<int>(s.buffer.size()), static_cast<int>(s.tail.size())};
+  MPI_Aint where[2];
+  MPI_Datatype type = MPI_DATATYPE_NULL;
+  int rc = MPI_Get_address(s.buffer.data(), &where[0]);
+  if (rc == MPI_SUCCESS) rc = MPI_Get_address(s.tail.data(), &where[1]);
+  if (rc == MPI_SUCCESS) rc = MPI_Type_create_hindexed(2, lengths, where, MPI_BYTE, &type);
+  if (rc == MPI_SUCCESS) rc = MPI_Type_commit(&type);
+  if (rc == MPI_SUCCESS) rc = MPI_Isend(MPI_BOTTOM, 1, type, dest, tag, MPI_COMM_WORLD, &s.request);
+  // Freeing the type now is allowed: MPI keeps it until the send that uses it completes.
+  if (type != MPI_DATATYPE_NULL) MPI_Type_free(&type);
+  if (rc != MPI_SUCCESS) {
+    sends_.pop_back();
+    check(rc, "MPI_Isend (two parts)");
+  }
+}
+
 bool Outbox::progress() {
   bool any = false;
   for (auto it = sends_.begin(); it != sends_.end();) {

@@ -17,13 +17,16 @@ namespace spindle::mpi::detail {
 class Outbox {
  public:
   void send(std::string buffer, int dest, int tag);
+  // Sends `buffer` followed by `tail` as one message, without joining them in memory: appending a few bytes to
+  // a large encoded argument would reallocate and copy all of it (a string's capacity is its size).
+  void send(std::string buffer, std::string tail, int dest, int tag);
   // Completes what it can; true if anything completed.
   bool progress();
   bool empty() const { return sends_.empty(); }
 
  private:
   struct Send {
-    std::string buffer;
+    std::string buffer, tail;
     MPI_Request request = MPI_REQUEST_NULL;
   };
   std::list<Send> sends_;  // a list: the request's address must not move while MPI holds it

@@ -255,11 +255,11 @@ class Service {
           continue;
         }
         send_batch(r);  // the tasks before it go first
-        std::string msg = std::move(task->call.args);
-        wire::put_u64(msg, task->call.id);
-        wire::put_u64(msg, id);
+        std::string tail;
+        wire::put_u64(tail, task->call.id);
+        wire::put_u64(tail, id);
         try {
-          outbox_.send(std::move(msg), static_cast<int>(r), wire::kTask);
+          outbox_.send(std::move(task->call.args), std::move(tail), static_cast<int>(r), wire::kTask);
         } catch (...) {
           task->fail(std::current_exception());
           done(exec);
