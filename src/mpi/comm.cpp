@@ -97,7 +97,7 @@ void bounded(std::chrono::milliseconds limit, const char* what, const std::funct
   finish();
 }
 
-bool try_receive(int source, Message& out) {
+bool try_receive(int source, Message& out, const Place* place) {
   int flag = 0;
   MPI_Message message = MPI_MESSAGE_NULL;
   MPI_Status status{};
@@ -107,8 +107,16 @@ bool try_receive(int source, Message& out) {
   check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
   out.source = status.MPI_SOURCE;
   out.tag = status.MPI_TAG;
-  out.data.resize(static_cast<std::size_t>(count));
-  check(MPI_Mrecv(out.data.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  out.placed = 0;
+  char* at = place != nullptr && *place ? (*place)(out.tag, static_cast<std::size_t>(count)) : nullptr;
+  if (at != nullptr) {
+    out.data.clear();
+    out.placed = static_cast<std::size_t>(count);
+  } else {
+    out.data.resize(static_cast<std::size_t>(count));
+    at = out.data.data();
+  }
+  check(MPI_Mrecv(at, count, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
   return true;
 }
 

@@ -36,11 +36,14 @@ class Outbox {
 struct Message {
   int source = -1;
   int tag = -1;
-  std::string data;
+  std::string data;        // its bytes, unless it was received in place (see try_receive)
+  std::size_t placed = 0;  // the bytes received at the place `place` gave (data then empty)
 };
 
-// Receives the next message from `source` (MPI_ANY_SOURCE) if one is there.
-bool try_receive(int source, Message& out);
+// Receives the next message from `source` (MPI_ANY_SOURCE) if one is there. If `place` is given and returns
+// memory for the message's tag and size, the message is received there instead of into `data`.
+using Place = std::function<char*(int tag, std::size_t bytes)>;
+bool try_receive(int source, Message& out, const Place* place = nullptr);
 
 // Runs `call` (MPI_Finalize, MPI_Abort) with a deadline: if it has not returned after `limit`, the process ends
 // with status 70 and a message naming `what`. After a rank's loss Open MPI 4.1 (--enable-recovery) may block in

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include "comm.hpp"
 #include "spindle/core/errors.hpp"
+#include "spindle/process/detail/blob.hpp"
 #include "spindle/process/process_pool_executor.hpp"
 #include "spindle/process/registry.hpp"
 #include "wire.hpp"
@@ -73,12 +75,15 @@ void run_worker(int rank) {
     auto backoff = std::chrono::microseconds(5);
     bool stopping = false;
     auto last_round = Clock::now();
-    // A task message ([arguments][u64 function id][u64 task id]) into the local pool.
-    const auto take = [&](std::string data) {
-      if (data.size() < 16) return;  // not ours: rank 0 never sends one
-      const std::uint64_t id = wire::get_u64(data, data.size() - 8);
-      const std::uint64_t fn = wire::get_u64(data, data.size() - 16);
-      data.resize(data.size() - 16);
+    // A task ([arguments][u64 function id][u64 task id]) into the local pool: its arguments are `data`, or the
+    // first `placed - 16` bytes of `blob`.
+    const auto submit = [&](std::string data, std::shared_ptr<process::detail::Blob> blob, std::size_t placed) {
+      const char* bytes = blob ? blob->data : data.data();
+      const std::size_t size = blob ? placed : data.size();
+      if (size < 16) return;  // not ours: rank 0 never sends one
+      std::uint64_t id = 0, fn = 0;
+      std::memcpy(&id, bytes + size - 8, sizeof id);
+      std::memcpy(&fn, bytes + size - 16, sizeof fn);
       const auto* entry = process::detail::find_function(fn);
       if (entry == nullptr) {
         outbox.send(error_reply(id, "spindle::process::ProtocolError",
@@ -89,19 +94,38 @@ void run_worker(int rank) {
       process::Call call;
       call.id = fn;
       call.name = entry->name;
-      call.args = std::move(data);
+      if (blob) {
+        call.args_blob = std::move(blob);
+        call.args_blob_bytes = size - 16;
+      } else {
+        data.resize(size - 16);
+        call.args = std::move(data);
+      }
       try {
         running.push_back({id, pool.submit_encoded(std::move(call))});
       } catch (const std::exception& e) {
         outbox.send(error_reply(id, typeid(e).name(), e.what()), 0, wire::kResult);
       }
     };
+    const auto take = [&](std::string data) { submit(std::move(data), nullptr, 0); };
+    // A large task is received straight into a shared-memory blob, which the local pool hands to its worker
+    // as it is: no zero-filled string to receive into, no copy into a blob after.
+    std::shared_ptr<process::detail::Blob> landing;
+    const Place place = [&](int tag, std::size_t bytes) -> char* {
+      if (tag != wire::kTask || bytes < process::detail::kBlobMinBytes + 16) return nullptr;
+      try {
+        landing = process::detail::lend_blob(bytes);
+      } catch (const std::exception&) {
+        return nullptr;  // no blob (out of memory or descriptors): the message goes into a string
+      }
+      return landing->data;
+    };
     for (;;) {
       // Time this thread was held up (see service.cpp) does not count as rank 0's silence.
       if (const auto gap = Clock::now() - last_round; gap > opt.heartbeat) last_heard += gap;
       bool busy = false;
       Message m;
-      while (try_receive(0, m)) {
+      while (try_receive(0, m, &place)) {
         busy = true;
         last_heard = Clock::now();
         if (m.tag == wire::kStop) {
@@ -110,6 +134,8 @@ void run_worker(int rank) {
           // Rank 0 is ending a job that lost a rank: MPI_Finalize would wait for the lost one.
           pool.shutdown(false, true, true);
           std::_Exit(70);
+        } else if (m.tag == wire::kTask && m.placed != 0) {
+          submit(std::string(), std::move(landing), m.placed);
         } else if (m.tag == wire::kTask) {
           take(std::move(m.data));
         } else if (m.tag == wire::kTasks) {

@@ -77,7 +77,8 @@ void PoolCore::spawn_worker() {
 void PoolCore::send_task(Worker& w, TaskPtr t) {
   const std::size_t at = w.out.size();
   const std::uint64_t id = t->call.id;
-  if (sizeof id + t->call.args.size() > opt_.max_frame_bytes) {
+  const std::shared_ptr<Blob>& given = t->call.args_blob;
+  if (!given && sizeof id + t->call.args.size() > opt_.max_frame_bytes) {
     t->fail(std::make_exception_ptr(ProtocolError("task arguments exceed max_frame_bytes")));
     return;
   }
@@ -86,10 +87,13 @@ void PoolCore::send_task(Worker& w, TaskPtr t) {
   std::vector<int> dups;
   // Large encoded arguments (an MPI worker rank's tasks, a big string, many items in a chunk) go in a
   // shared-memory blob, one memcpy, instead of through the socket; the task keeps the blob until its result.
-  const bool blob = t->call.args.size() >= kBlobMinBytes;
+  // Arguments that came in a blob (Call::args_blob) go as they are.
+  const bool blob = given || t->call.args.size() >= kBlobMinBytes;
   try {
     for (int fd : t->call.fds) dups.push_back(dup_or_throw(fd));
-    if (blob) {
+    if (given) {
+      dups.push_back(dup_or_throw(given->fd));
+    } else if (blob) {
       std::shared_ptr<Blob> b = lend_blob(t->call.args.size());
       std::memcpy(b->data, t->call.args.data(), t->call.args.size());
       dups.push_back(dup_or_throw(b->fd));
@@ -102,7 +106,7 @@ void PoolCore::send_task(Worker& w, TaskPtr t) {
   }
   // The frame id is the task's ordinal on this worker (consecutive: the claim word relies on it).
   t->seq = w.next_seq++;
-  const std::uint64_t args_size = t->call.args.size();
+  const std::uint64_t args_size = given ? t->call.args_blob_bytes : t->call.args.size();
   FrameHeader h{kFrameMagic,
                 static_cast<std::uint16_t>(blob ? FrameType::task_blob : FrameType::task),
                 static_cast<std::uint16_t>(dups.size()),

@@ -55,6 +55,8 @@ Call& Call::operator=(Call&& o) noexcept {
     fds = std::move(o.fds);
     o.fds.clear();
     leases = std::move(o.leases);
+    args_blob = std::move(o.args_blob);
+    args_blob_bytes = o.args_blob_bytes;
   }
   return *this;
 }

@@ -35,6 +35,8 @@ namespace spindle::process {
 
 namespace detail {
 
+struct Blob;  // detail/blob.hpp
+
 /// Decodes the arguments from `args`, calls the function, encodes its result into `result`.
 using Invoker = void (*)(Reader& args, Writer& result);
 
@@ -237,10 +239,20 @@ struct Call {
   std::vector<int> fds;   ///< descriptors the arguments carry (owned: closed by the destructor)
   /// Shared-memory blobs of large arguments (detail/blob.hpp), kept until the call was decoded.
   std::vector<std::shared_ptr<const void>> leases;
+  /// The encoded arguments already in a shared-memory blob, in place of `args` (an MPI worker rank receives
+  /// a large task straight into one): a process pool hands it to its worker as it is, without a copy.
+  std::shared_ptr<detail::Blob> args_blob;
+  std::size_t args_blob_bytes = 0;  ///< how many bytes of `args_blob` are the arguments
 
   Call() = default;
   Call(Call&& o) noexcept
-      : id(o.id), name(o.name), args(std::move(o.args)), fds(std::move(o.fds)), leases(std::move(o.leases)) {
+      : id(o.id),
+        name(o.name),
+        args(std::move(o.args)),
+        fds(std::move(o.fds)),
+        leases(std::move(o.leases)),
+        args_blob(std::move(o.args_blob)),
+        args_blob_bytes(o.args_blob_bytes) {
     o.fds.clear();
   }
   Call& operator=(Call&& o) noexcept;
