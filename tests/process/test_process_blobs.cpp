@@ -9,11 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "census.hpp"
@@ -202,6 +204,31 @@ TEST_P(BlobPool, LargeEncodedArgumentsArriveIntactAsOneBlob) {
   for (int k = 0; k < 8; ++k) EXPECT_EQ(fs[static_cast<std::size_t>(k)].result(), fingerprint(text_of(n, k))) << k;
   for (int k = 0; k < 6; ++k)
     EXPECT_EQ(pool.submit<&fingerprint>(text_of(n + 1, k)).result(), fingerprint(text_of(n + 1, k)));
+}
+
+// Encoded arguments that are already in a blob (Call::args_blob: an MPI worker rank receives a large task
+// straight into one) go to the worker as they are; the bytes after args_blob_bytes (the rank's message tail)
+// are not the arguments', and the pool lets the blob go once the result is in.
+TEST_P(BlobPool, ArgumentsAlreadyInABlobGoAsTheyAre) {
+  sp::ProcessPoolExecutor pool(static_cast<std::size_t>(GetParam()));
+  for (int k = 0; k < 6; ++k) {
+    const std::string text = text_of(sp::detail::kBlobMinBytes + 4321 + static_cast<std::size_t>(k), k);
+    sp::Call c = sp::call<&fingerprint>(text);
+    auto blob = sp::detail::lend_blob(c.args.size() + 16);
+    std::memcpy(blob->data, c.args.data(), c.args.size());
+    std::memset(blob->data + c.args.size(), 0x5A, 16);  // a tail that is not part of the arguments
+    c.args_blob = blob;
+    c.args_blob_bytes = c.args.size();
+    c.args.clear();
+    const std::weak_ptr<sp::detail::Blob> lease = blob;
+    blob.reset();
+    const std::string encoded = pool.submit_encoded(std::move(c)).result();
+    EXPECT_EQ(sp::decode<std::uint64_t>(encoded), fingerprint(text)) << k;
+    // The pool drops the call, and with it the blob, once the result is in (on its own thread, just after).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!lease.expired() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_TRUE(lease.expired()) << "the pool kept the arguments' blob after the result, task " << k;
+  }
 }
 
 TEST_P(BlobPool, AWorkerKilledOnABlobTaskCostsOnlyThatFuture) {
