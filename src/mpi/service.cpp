@@ -255,11 +255,16 @@ class Service {
           continue;
         }
         send_batch(r);  // the tasks before it go first
+        std::string& args = task->call.args;
         std::string tail;
-        wire::put_u64(tail, task->call.id);
-        wire::put_u64(tail, id);
+        // The codec leaves room behind a large block (Writer::kSlack): the ids are appended in place and the
+        // task goes as one contiguous message. Otherwise appending would copy the whole encoding: the
+        // arguments and the ids go as the two parts of one message instead.
+        const bool room = args.capacity() - args.size() >= 2 * sizeof(std::uint64_t);
+        wire::put_u64(room ? args : tail, task->call.id);
+        wire::put_u64(room ? args : tail, id);
         try {
-          outbox_.send(std::move(task->call.args), std::move(tail), static_cast<int>(r), wire::kTask);
+          outbox_.send(std::move(args), std::move(tail), static_cast<int>(r), wire::kTask);
         } catch (...) {
           task->fail(std::current_exception());
           done(exec);

@@ -49,7 +49,12 @@ class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElisi
   explicit Writer(std::string& out, std::vector<int>* fds = nullptr)
       : cereal::OutputArchive<Writer, cereal::AllowEmptyClassElision>(this), out_(out), fds_(fds) {}
   /// Appends raw bytes.
-  void save_binary(const void* data, std::size_t size) { out_.append(static_cast<const char*>(data), size); }
+  void save_binary(const void* data, std::size_t size) {
+    // A large block leaves room behind it: a forwarder's few bytes of tail (spindle::mpi appends 16 to a
+    // task's arguments) then fit without reallocating and copying the whole encoding.
+    if (size >= kSlackFrom) out_.reserve(out_.size() + size + kSlack);
+    out_.append(static_cast<const char*>(data), size);
+  }
   /// Records a descriptor to pass beside the bytes (duplicated: the object keeps its own); returns its index.
   /// Throws ProtocolError if this archive cannot carry descriptors (e.g. a Queue item).
   std::uint32_t add_fd(int fd);
@@ -60,6 +65,10 @@ class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElisi
   bool blob_for(std::size_t bytes) const noexcept { return leases_ != nullptr && bytes >= detail::kBlobMinBytes; }
   /// Copies `bytes` at `data` into a blob and records its descriptor; returns the descriptor's index.
   std::uint32_t save_blob(const void* data, std::size_t bytes);
+
+  /// Room left behind a block of at least kSlackFrom bytes (see save_binary).
+  static constexpr std::size_t kSlack = 64;
+  static constexpr std::size_t kSlackFrom = std::size_t{64} << 10;
 
  private:
   std::string& out_;
