@@ -26,7 +26,7 @@ enum Status : std::uint8_t { kOk = 0, kRemote = 1, kCrashed = 2, kOther = 3 };
 
 inline void put_u64(std::string& out, std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
 
-inline std::uint64_t get_u64(const std::string& in, std::size_t at) {
+inline std::uint64_t get_u64(std::string_view in, std::size_t at) {
   std::uint64_t v = 0;
   std::memcpy(&v, in.data() + at, sizeof v);
   return v;

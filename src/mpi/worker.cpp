@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <typeinfo>
 #include <vector>
@@ -78,12 +78,11 @@ void run_worker(int rank) {
     // A task ([arguments][u64 function id][u64 task id]) into the local pool: its arguments are `data`, or the
     // first `placed - 16` bytes of `blob`.
     const auto submit = [&](std::string data, std::shared_ptr<process::detail::Blob> blob, std::size_t placed) {
-      const char* bytes = blob ? blob->data : data.data();
-      const std::size_t size = blob ? placed : data.size();
+      const std::string_view message = blob ? std::string_view(blob->data, placed) : std::string_view(data);
+      const std::size_t size = message.size();
       if (size < 16) return;  // not ours: rank 0 never sends one
-      std::uint64_t id = 0, fn = 0;
-      std::memcpy(&id, bytes + size - 8, sizeof id);
-      std::memcpy(&fn, bytes + size - 16, sizeof fn);
+      const std::uint64_t id = wire::get_u64(message, size - 8);
+      const std::uint64_t fn = wire::get_u64(message, size - 16);
       const auto* entry = process::detail::find_function(fn);
       if (entry == nullptr) {
         outbox.send(error_reply(id, "spindle::process::ProtocolError",
