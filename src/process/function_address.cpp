@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime.hpp"
 #include "spindle/process/registry.hpp"
 
 namespace spindle::process::detail {
@@ -182,6 +183,8 @@ std::string readable(const char* mangled) {
 }
 
 }  // namespace
+
+std::unique_lock<std::mutex> hold_function_lookups() { return std::unique_lock(parent_side().mutex); }
 
 const FunctionAddress& locate_function(std::uintptr_t fn) {
   static auto* located = new std::unordered_map<std::uintptr_t, FunctionAddress>();  // never freed: views

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@
 #include "spindle/process/start_method.hpp"
 
 namespace spindle::process::detail {
+
+/// Held around fork() (the fork start method): no thread of this process is then inside a function look-up's
+/// loader calls (dladdr1, dl_iterate_phdr). glibc's loader lock is not reset in a child, so a worker forked
+/// while one ran would wait for it forever at its own first look-up. The child releases it at once.
+std::unique_lock<std::mutex> hold_function_lookups();
 
 /// The first frame a worker receives.
 struct WorkerConfig {

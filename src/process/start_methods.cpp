@@ -262,8 +262,11 @@ Child start_child(StartMethod method) {
         c.pid = exec_self("worker", theirs, true);
         break;
       case StartMethod::fork: {
+        auto lookups = hold_function_lookups();
         const pid_t pid = ::fork();
-        if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+        const int fork_errno = errno;
+        lookups.unlock();  // in both processes: the child's copy is held by its only thread, this one
+        if (pid < 0) throw std::system_error(fork_errno, std::generic_category(), "fork");
         if (pid == 0) {
           ::prctl(PR_SET_PDEATHSIG, SIGKILL);
           ::close(mine);
