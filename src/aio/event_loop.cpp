@@ -179,8 +179,9 @@ EventLoop::EventLoop(LoopOptions options)
   core_.debug = options.debug.has_value() ? *options.debug : env_debug();
   core_.eager_tasks = options.task_factory == TaskFactory::eager;
   if ((options.backend ? *options.backend : env_backend()) == Backend::io_uring) {
-    impl_->poller =
-        detail::make_uring_poller_or_epoll(&backend_, detail::uring_recv_requested(), detail::uring_send_requested());
+    impl_->poller = detail::make_uring_poller_or_epoll(&backend_, {.completion_recv = detail::uring_recv_requested(),
+                                                                   .completion_send = detail::uring_send_requested(),
+                                                                   .fixed_after = detail::uring_fixed_after()});
   } else {
     impl_->poller = detail::make_epoll_poller();
   }

@@ -89,8 +89,11 @@ class Poller {
   virtual void send(int /*fd*/, std::string_view /*d*/) {
     throw std::logic_error("this I/O backend has no completion send");
   }
-  /// Ends the send in flight on `fd`, if any (cancelled): nothing more is reported for it.
+  /// Ends the send in flight on `fd`, if any (cancelled): nothing more is reported for it. The owner calls it
+  /// before closing an fd it sent on (io_uring's registered-file table lets go of the socket then).
   virtual void forget_send(int /*fd*/) noexcept {}
+  /// Sockets in io_uring's registered-file table now (tests).
+  virtual std::size_t fixed_files() const noexcept { return 0; }
 };
 
 std::unique_ptr<Poller> make_epoll_poller();

@@ -13,6 +13,9 @@
 // They can also send by completion (send): the bytes are copied into an op of ours and go as an IORING_OP_SEND
 // with MSG_WAITALL in the loop's next io_uring_enter, so a reply costs no send() system call of its own. One
 // send per socket at a time (the transport buffers behind it), which keeps the bytes in order.
+//
+// Where asked for, a socket that keeps sending is entered in the ring's table of registered files
+// (uring_files.hpp), and its polls, receives and sends then name it by slot (IOSQE_FIXED_FILE).
 
 #include <liburing.h>
 #include <poll.h>
@@ -35,6 +38,7 @@
 
 #include "poller.hpp"
 #include "spindle/aio/detail/io_backend.hpp"
+#include "uring_files.hpp"
 
 namespace spindle::aio::detail {
 namespace {
@@ -57,15 +61,16 @@ std::uint64_t tag(int fd, std::uint32_t gen) noexcept {
 class UringPoller final : public Poller {
  public:
   /// Throws std::system_error(-rc) if the ring cannot be set up (the factory then falls back to epoll).
-  explicit UringPoller(bool completion_recv, bool completion_send) {
+  explicit UringPoller(const UringFeatures& features) {
     // COOP_TASKRUN: completions are processed when the loop enters the kernel anyway, not by interrupting
     // it with an IPI each time data arrives for a receive; TASKRUN_FLAG tells liburing when to enter.
     int rc = io_uring_queue_init(1024, &ring_, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
     if (rc == -EINVAL) rc = io_uring_queue_init(1024, &ring_, 0);  // before Linux 5.19
     if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
     arm_wake();
-    if (completion_recv) setup_recv();
-    if (completion_send) send_ok_ = probe_send();
+    if (features.completion_recv) setup_recv();
+    if (features.completion_send) send_ok_ = probe_send();
+    if (send_ok_) files_.setup(&ring_, features.fixed_after);  // entered by their sends: no sends, no use
   }
   ~UringPoller() override {
     io_uring_queue_exit(&ring_);  // cancels what is in flight (before wake_ closes and the buffers go)
@@ -147,6 +152,7 @@ class UringPoller final : public Poller {
       throw std::logic_error("a completion send is already in flight on this fd");
     }
     if (at >= send_of_fd_.size()) send_of_fd_.resize(at + 1, kNoSend);
+    files_.note_send(fd);
     // A free slot, or a new one: slots keep their buffers, so a steady stream of replies allocates nothing.
     if (free_slots_.empty()) {
       // Room for every slot first, so that freeing one (free_slot, handle_send) never allocates.
@@ -164,10 +170,12 @@ class UringPoller final : public Poller {
     op.forgotten = false;
     send_of_fd_[at] = slot;
     io_uring_prep_send(sqe, fd, op.buf.data(), op.buf.size(), MSG_NOSIGNAL | MSG_WAITALL);
+    use_fixed(sqe, fd);
     io_uring_sqe_set_data64(sqe, kSendBit | slot);
   }
 
   void forget_send(int fd) noexcept override {
+    files_.release(fd);  // the owner closes it next: the table must not hold it open
     if (fd < 0 || static_cast<std::size_t>(fd) >= send_of_fd_.size()) return;
     const std::uint32_t slot = send_of_fd_[static_cast<std::size_t>(fd)];
     if (slot == kNoSend) return;
@@ -188,6 +196,7 @@ class UringPoller final : public Poller {
       if (it == recv_ops_.end() || it->second.armed || !it->second.want) continue;
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_recv_multishot(sqe, it->second.fd, nullptr, 0, 0);
+      use_fixed(sqe, it->second.fd);
       sqe->flags |= IOSQE_BUFFER_SELECT;
       sqe->buf_group = kBufGroup;
       io_uring_sqe_set_data64(sqe, kRecvBit | id);
@@ -199,6 +208,7 @@ class UringPoller final : public Poller {
       if (it == fds_.end() || it->second.armed) continue;
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_poll_add(sqe, fd, it->second.mask);
+      use_fixed(sqe, fd);
       io_uring_sqe_set_data64(sqe, tag(fd, it->second.gen));
       it->second.armed = true;
     }
@@ -232,6 +242,8 @@ class UringPoller final : public Poller {
 
   void wake() noexcept override { wake_.signal(); }
 
+  std::size_t fixed_files() const noexcept override { return files_.entered(); }
+
  private:
   struct Interest {
     unsigned mask = 0;
@@ -257,6 +269,14 @@ class UringPoller final : public Poller {
     unsigned run = 0;         // buffers taken in poll() number run_poll (end_long_runs)
     std::uint64_t run_poll = 0;
   };
+
+  /// Names `fd` by its slot in the registered-file table, if it has one.
+  void use_fixed(io_uring_sqe* sqe, int fd) const noexcept {
+    const int slot = files_.slot(fd);
+    if (slot < 0) return;
+    sqe->fd = slot;
+    sqe->flags |= IOSQE_FIXED_FILE;
+  }
 
   /// Registers the buffer ring and probes multishot receive on a socket pair; leaves recv_ok_ false (readiness
   /// for every fd) where either is missing.
@@ -519,6 +539,8 @@ class UringPoller final : public Poller {
   std::vector<std::uint32_t> free_slots_;  // reserved to sends_.size()
   std::vector<std::uint32_t> send_of_fd_;  // fd -> its slot in flight, or kNoSend
   std::vector<std::uint32_t> done_sends_;  // reported by the last poll(): freed at the next; reserved likewise
+
+  FixedFiles files_;
 };
 
 }  // namespace
@@ -533,9 +555,18 @@ bool uring_send_requested() noexcept {
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
-std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen, bool completion_recv, bool completion_send) {
+std::uint32_t uring_fixed_after() noexcept {
+  const char* v = std::getenv("SPINDLE_AIO_URING_FIXED");
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(v, &end, 10);
+  if (*end != '\0' || n > 1'000'000) return 0;  // not a count: off, as unset
+  return static_cast<std::uint32_t>(n);
+}
+
+std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen, const UringFeatures& features) {
   try {
-    auto p = std::make_unique<UringPoller>(completion_recv, completion_send);
+    auto p = std::make_unique<UringPoller>(features);
     if (chosen != nullptr) *chosen = Backend::io_uring;
     return p;
   } catch (const std::system_error&) {

@@ -203,7 +203,7 @@ class UringRecv : public spindle::test::LeakCheckedTest {
   };
   void SetUp() override {
     Backend got = Backend::epoll;
-    poller_ = aio::detail::make_uring_poller_or_epoll(&got, true);
+    poller_ = aio::detail::make_uring_poller_or_epoll(&got, {.completion_recv = true});
     if (got != Backend::io_uring || !poller_->completion_recv()) {
       GTEST_SKIP() << "no io_uring completion receive on this kernel";
     }

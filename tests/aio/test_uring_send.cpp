@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <liburing.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,7 +46,7 @@ class UringSend : public spindle::test::LeakCheckedTest {
  protected:
   void SetUp() override {
     Backend got = Backend::epoll;
-    poller_ = spindle::aio::detail::make_uring_poller_or_epoll(&got, false, true);
+    poller_ = spindle::aio::detail::make_uring_poller_or_epoll(&got, features_);
     if (got != Backend::io_uring || !poller_->completion_send()) {
       GTEST_SKIP() << "no io_uring completion send on this kernel";
     }
@@ -110,6 +111,7 @@ class UringSend : public spindle::test::LeakCheckedTest {
     return got;
   }
 
+  spindle::aio::detail::UringFeatures features_{.completion_send = true};
   std::unique_ptr<Poller> poller_;
   int a_ = -1;
   int b_ = -1;
@@ -192,11 +194,115 @@ TEST_F(UringSend, OneSendPerSocketAtATime) {
 
 TEST(UringSendFactory, OffUnlessAskedFor) {
   Backend got = Backend::epoll;
-  auto p = spindle::aio::detail::make_uring_poller_or_epoll(&got, false, false);
+  auto p = spindle::aio::detail::make_uring_poller_or_epoll(&got);
   EXPECT_FALSE(p->completion_send());
   EXPECT_THROW(p->send(0, "x"), std::logic_error);
   auto e = spindle::aio::detail::make_epoll_poller();
   EXPECT_FALSE(e->completion_send());
+}
+
+// ---- the registered-file table ----
+
+/// Whether this kernel registers sparse file tables (Linux 5.19), checked on a ring of the test's own.
+bool sparse_files_here() {
+  io_uring ring{};
+  if (io_uring_queue_init(4, &ring, 0) != 0) return false;
+  const bool ok = io_uring_register_files_sparse(&ring, 8) == 0;
+  io_uring_queue_exit(&ring);
+  return ok;
+}
+
+class UringFixed : public UringSend {
+ protected:
+  UringFixed() { features_.fixed_after = 3; }
+  void SetUp() override {
+    UringSend::SetUp();
+    if (IsSkipped()) return;
+    if (!sparse_files_here()) GTEST_SKIP() << "no sparse registered-file tables on this kernel";
+  }
+  /// Sends `n` parts on a_, each awaited; returns their bytes.
+  std::string send_parts(int n, int seed) {
+    std::string all;
+    for (int i = 0; i < n; ++i) {
+      const std::string part = pattern(static_cast<std::size_t>(100 + i), seed + i);
+      poller_->send(a_, part);
+      const auto s = wait_sent(a_);
+      EXPECT_TRUE(s.has_value() && s->n == static_cast<std::ptrdiff_t>(part.size())) << "send " << i;
+      all += part;
+    }
+    return all;
+  }
+};
+
+TEST_F(UringFixed, ASocketIsEnteredAtItsThirdSendAndItsBytesStayWholeAndInOrder) {
+  std::string expected = send_parts(2, 0);
+  EXPECT_EQ(poller_->fixed_files(), 0u) << "entered before its third send";
+  expected += send_parts(10, 2);
+  EXPECT_EQ(poller_->fixed_files(), 1u) << "not entered at its third send";
+  EXPECT_TRUE(read_b(expected.size()) == expected) << "the bytes came out changed or out of order";
+  EXPECT_EQ(others_, 0);
+}
+
+TEST_F(UringFixed, AnEnteredSocketReportsReadinessThroughItsSlot) {
+  send_parts(3, 0);
+  ASSERT_EQ(poller_->fixed_files(), 1u);
+  poller_->update(a_, true, false);
+  ASSERT_EQ(::send(b_, "ping", 4, MSG_NOSIGNAL), 4);
+  bool readable = false;
+  for (int r = 0; r < 200 && !readable; ++r) {  // bounded: a poll armed on the wrong file fails, never hangs
+    std::vector<PollEvent> out;
+    poller_->poll(50'000'000, out);
+    for (const PollEvent& e : out) readable = readable || (e.fd == a_ && e.readable);
+  }
+  EXPECT_TRUE(readable);
+  poller_->update(a_, false, false);
+}
+
+TEST_F(UringFixed, AForgottenSocketLeavesTheTableSoItReallyCloses) {
+  const std::string sent = send_parts(5, 0);
+  ASSERT_EQ(poller_->fixed_files(), 1u);
+  poller_->forget_send(a_);
+  EXPECT_EQ(poller_->fixed_files(), 0u);
+  ::close(a_);
+  a_ = -1;
+  EXPECT_EQ(read_b(sent.size()), sent);
+  EXPECT_TRUE(peer_hangs_up(b_)) << "the socket stayed open: the table still held it";
+}
+
+TEST_F(UringFixed, AReusedFdNumberIsEnteredAfreshAndSendsToItsOwnSocket) {
+  const std::string first = send_parts(4, 0);
+  ASSERT_EQ(poller_->fixed_files(), 1u);
+  poller_->forget_send(a_);
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+  ASSERT_EQ(::dup2(sv[0], a_), a_);  // the old socket closes; the number now names the new one
+  ::close(sv[0]);
+  const int old_peer = b_;
+  b_ = sv[1];
+  const std::string second = send_parts(4, 50);  // entered again at its third send: a slot of its own
+  EXPECT_EQ(poller_->fixed_files(), 1u);
+  EXPECT_EQ(read_b(second.size()), second) << "the new socket's bytes went astray";
+  std::string old;
+  std::vector<char> buf(4096);
+  for (ssize_t r; (r = ::recv(old_peer, buf.data(), buf.size(), MSG_DONTWAIT)) > 0;)
+    old.append(buf.data(), static_cast<std::size_t>(r));
+  EXPECT_EQ(old, first) << "bytes for the new socket reached the old one";
+  EXPECT_TRUE(peer_hangs_up(old_peer)) << "the old socket stayed open";
+  ::close(old_peer);
+}
+
+TEST(UringFixedEnv, TheEnvironmentSetsWhenASocketIsEntered) {
+  spindle::test::ScopedEnv env("SPINDLE_AIO_URING_FIXED");
+  env.unset();
+  EXPECT_EQ(spindle::aio::detail::uring_fixed_after(), 0u) << "off unless asked for";
+  env.set("0");
+  EXPECT_EQ(spindle::aio::detail::uring_fixed_after(), 0u);
+  env.set("1");
+  EXPECT_EQ(spindle::aio::detail::uring_fixed_after(), 1u);
+  env.set("16");
+  EXPECT_EQ(spindle::aio::detail::uring_fixed_after(), 16u);
+  env.set("many");
+  EXPECT_EQ(spindle::aio::detail::uring_fixed_after(), 0u) << "not a count: off, as unset";
 }
 
 // ---- a loop's streams ----
@@ -205,7 +311,7 @@ using LoopSend = spindle::test::LeakCheckedTest;
 
 bool uring_sends_here() {
   Backend got = Backend::epoll;
-  auto p = spindle::aio::detail::make_uring_poller_or_epoll(&got, false, true);
+  auto p = spindle::aio::detail::make_uring_poller_or_epoll(&got, {.completion_send = true});
   return got == Backend::io_uring && p->completion_send();
 }
 

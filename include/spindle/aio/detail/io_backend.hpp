@@ -4,6 +4,7 @@
 // "Backends".
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -40,21 +41,32 @@ class SendSink {
   virtual ~SendSink() = default;
 };
 
+/// What an io_uring poller does by completion rather than readiness, each where the kernel has it.
+struct UringFeatures {
+  /// Stream sockets receive by completion (multishot recv into provided buffers).
+  bool completion_recv = false;
+  /// Stream sockets send by completion (IORING_OP_SEND, submitted with the loop's next io_uring_enter).
+  bool completion_send = false;
+  /// A socket is entered in the ring's registered-file table at its `fixed_after`-th completion send, so later
+  /// requests on it skip the kernel's file lookup (with completion_send only); 0: never.
+  std::uint32_t fixed_after = 0;
+};
+
 /// An io_uring poller (IORING_OP_POLL_ADD readiness, re-armed after each completion so that it keeps epoll's
 /// level-triggered contract), or the epoll poller when io_uring cannot be set up (io_uring_queue_init fails:
-/// seccomp, kernel.io_uring_disabled, an old kernel). `chosen`, if given, says which one was made. With
-/// `completion_recv`, stream sockets receive by completion instead (multishot recv into provided buffers, where
-/// the kernel has it: Poller::completion_recv() says): measured slower than readiness on loopback echo
-/// (docs/PERFORMANCE.md, W6), so off unless asked for.
-/// With `completion_send`, stream sockets send by completion (IORING_OP_SEND, submitted with the loop's next
-/// io_uring_enter) instead of calling send().
-std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen = nullptr, bool completion_recv = false,
-                                                   bool completion_send = false);
+/// seccomp, kernel.io_uring_disabled, an old kernel). `chosen`, if given, says which one was made.
+/// Completion receive was measured slower than readiness on loopback echo (docs/PERFORMANCE.md, W6), so the
+/// loop asks for it only when told to (uring_recv_requested).
+std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen = nullptr, const UringFeatures& features = {});
 
 /// Whether SPINDLE_AIO_URING_RECV=1 asks io_uring loops to receive by completion.
 bool uring_recv_requested() noexcept;
 /// Whether io_uring loops send by completion: yes, unless SPINDLE_AIO_URING_SEND=0 (W6 measured 7% less server
 /// CPU per request with it at 50 connections, no difference at 1,000; docs/PERFORMANCE.md).
 bool uring_send_requested() noexcept;
+/// At which completion send io_uring loops enter a socket in the registered-file table: SPINDLE_AIO_URING_FIXED=N
+/// (the tests' "uring_recv." run uses 1); unset, 0 or not a count: never (measured not to pay on W6: ~6 ns saved
+/// per request, ~2.4 µs to enter and remove a socket; docs/PERFORMANCE.md).
+std::uint32_t uring_fixed_after() noexcept;
 
 }  // namespace spindle::aio::detail
