@@ -110,9 +110,9 @@ std::vector<Phase> find_phases(const Report& r) {
 }
 
 /// A thread's time asleep on something outside the measured program: its life less its CPU, its run-queue
-/// time, its lock waits and its waits for a computing child.
+/// time, its lock waits and its waits for the program's own computation (a child's, a busy peer's).
 double io_wait_of(const ThreadStats& t) {
-  const double outside = std::max(0.0, 1.0 - t.lock_wait - t.child_wait);
+  const double outside = std::max(0.0, 1.0 - t.lock_wait - t.child_wait - t.peer_wait);
   return std::max(0.0, t.alive_s * outside - t.cpu_s - t.runqueue_s);
 }
 
@@ -425,7 +425,7 @@ std::string to_text(const Report& r) {
         "measure again on a quieter machine\n",
         r.parallelism, std::min(r.demand, static_cast<double>(r.cores)));
   }
-  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D% lock% child%   vol  invol\n";
+  out += "\n     pid      tid name             cpu s  runq s   R%   S%   D% lock% child% peer%   vol  invol\n";
   std::size_t shown = 0;
   for (const auto& t : r.threads) {
     if (++shown > 16) {
@@ -433,10 +433,10 @@ std::string to_text(const Report& r) {
       break;
     }
     char line[200];
-    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5.0f %6.0f %5llu %6llu\n", t.pid,
-                  t.tid, t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping, 100 * t.disk_wait,
-                  100 * t.lock_wait, 100 * t.child_wait, static_cast<unsigned long long>(t.voluntary),
-                  static_cast<unsigned long long>(t.involuntary));
+    std::snprintf(line, sizeof line, "%8d %8d %-15.15s %7.3f %7.3f %4.0f %4.0f %4.0f %5.0f %6.0f %5.0f %5llu %6llu\n",
+                  t.pid, t.tid, t.name.c_str(), t.cpu_s, t.runqueue_s, 100 * t.running, 100 * t.sleeping,
+                  100 * t.disk_wait, 100 * t.lock_wait, 100 * t.child_wait, 100 * t.peer_wait,
+                  static_cast<unsigned long long>(t.voluntary), static_cast<unsigned long long>(t.involuntary));
     out += line;
   }
   return out;
@@ -508,7 +508,8 @@ std::string to_json(const Report& r) {
                        {"sleeping", t.sleeping},
                        {"disk_wait", t.disk_wait},
                        {"lock_wait", t.lock_wait},
-                       {"child_wait", t.child_wait}});
+                       {"child_wait", t.child_wait},
+                       {"peer_wait", t.peer_wait}});
   }
   return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "peers.hpp"
 #include "spindle/advisor/report.hpp"
 
 namespace spindle::advisor::detail {
@@ -60,7 +61,10 @@ class TreeSampler {
     std::chrono::steady_clock::time_point first_seen, last_seen;
     int samples = 0, r = 0, s = 0, d = 0, l = 0, e = 0;
     int w = 0;  // samples asleep (not on a lock) while a process it started was computing
+    int p = 0;  // samples blocked reading a pipe or Unix socket fed by a busy process of the tree (and not w)
     int last_seen_tick = -1;
+    int blocked_fd = -1;                      // the descriptor it was last found blocked reading
+    std::uint64_t blocked_at_switch = ~0ULL;  // its voluntary switches then: unchanged, still the same call
   };
   struct ProcTrack {
     IoCounters base, last;
@@ -91,6 +95,7 @@ class TreeSampler {
   std::chrono::steady_clock::time_point start_;
   std::map<pid_t, Track> threads_;
   std::map<pid_t, ProcTrack> procs_;
+  PeerIndex peer_index_;  // the tree's pipes and sockets, cleared every 8th tick
 };
 
 }  // namespace spindle::advisor::detail

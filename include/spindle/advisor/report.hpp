@@ -57,6 +57,10 @@ struct ThreadStats {
   /// fraction asleep outside a lock while a process it started was computing (waitpid, a pipe, an event loop
   /// waiting for a child): waiting for the measured program's own work, not for the outside world
   double child_wait = 0;
+  /// fraction blocked reading a pipe or Unix socket whose other end is held by a process of the program that
+  /// was computing (or waiting for its child's computation), and not counted in child_wait: an idle forkserver
+  /// or pool worker waiting for work, not for the outside world
+  double peer_wait = 0;
 };
 
 /// The advisor's answer. All times in seconds.
