@@ -159,6 +159,34 @@ TEST_P(AdvisorIdleHelper, BesideAComputingParentIsNoIoWait) {
   EXPECT_GT(peer_wait, 0.4) << explain(r);
 }
 
+// The same rule on figures alone: one thread computing for the whole run, and a helper that computed 0.18 s at
+// its start (the lab's forkserver under ASan) and slept the rest reading its control socket.
+TEST_F(Advisor, AHelpersWaitForABusyPeerIsLeftOutOfIoWait) {
+  auto run = [](double peer_wait) {
+    Report r;
+    r.wall_s = r.observed_s = 1.2;
+    r.samples = 120;
+    r.cores = 2;
+    spindle::advisor::ThreadStats main_thread, helper;
+    main_thread.cpu_s = main_thread.alive_s = 1.2;
+    main_thread.running = 1.0;
+    helper.cpu_s = 0.18;
+    helper.alive_s = 1.2;
+    helper.running = 0.15;
+    helper.sleeping = 0.85;
+    helper.peer_wait = peer_wait;
+    r.threads = {main_thread, helper};
+    r.cpu_s = main_thread.cpu_s + helper.cpu_s;
+    spindle::advisor::classify(r);
+    return r;
+  };
+  const Report peer = run(0.85);
+  EXPECT_EQ(peer.classification, Classification::cpu_bound) << explain(peer);
+  EXPECT_EQ(peer.model, Model::processes) << explain(peer);
+  const Report outside = run(0.0);  // the same sleep on the outside world: I/O wait, and a mixed run
+  EXPECT_EQ(outside.classification, Classification::mixed) << explain(outside);
+}
+
 INSTANTIATE_TEST_SUITE_P(Channels, AdvisorIdleHelper, ::testing::Values("helper-socket", "helper-pipe"),
                          [](const auto& channel) { return std::string(channel.param).substr(7); });
 
