@@ -309,6 +309,8 @@ TEST_F(Advisor, ItselfRunningTheLabsIoDemoIsIoBound) {
 // The lab runs its CPython twin as a child while its own main thread waits in the event loop: that wait is
 // for the child's computation, not I/O (child_wait). Counted as I/O, it made the verdict "mixed" whenever the
 // main thread's own phases were slow enough to count as a working thread (under TSan, 2 CI runs of about 8).
+// Its forkserver waits on its control socket the whole run: under ASan its start-up made it a working thread
+// and that wait I/O, "mixed" in 3 of 6 runs, until waits for a busy peer stopped counting (peer_wait).
 TEST_F(Advisor, ItselfRunningTheLabsCpuDemoWantsProcesses) {
   // Serial, GIL-threaded and native phases: CPU-bound overall, or lock-capped when the GIL phase dominates
   // (a loaded machine stretches it); either way the answer is processes.
