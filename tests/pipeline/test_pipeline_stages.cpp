@@ -145,8 +145,13 @@ TEST_F(PipelineStages, BatchMaxWaitFlushesAPartialBatch) {
   q.shutdown();
   p.wait();
   auto v = p.results();
+  // A batch left before 3 was put, so 3 is in a later one. Which of 1 and 2 the first held is the machine's:
+  // under TSan on a loaded CI machine max_wait (1 ms) expired between the two puts and sent {1} alone.
   ASSERT_GE(v.size(), 2u);
-  EXPECT_EQ(v[0], (std::vector<int>{1, 2}));
+  EXPECT_LT(v[0].size(), 100u);  // partial: flushed by max_wait, not by size
+  std::vector<int> all;
+  for (const auto& b : v) all.insert(all.end(), b.begin(), b.end());
+  EXPECT_EQ(all, (std::vector<int>{1, 2, 3}));  // each item once, in order
 }
 
 }  // namespace
