@@ -55,27 +55,26 @@ class FixedFiles {
     return fds_[static_cast<std::size_t>(fd)].slot;
   }
 
-  /// Counts a completion send on `fd`; enters it at the enter_after-th. Returns its slot, or -1 (not yet, off,
-  /// table full, or the kernel refused: the fd is then used as it is, which always works).
-  int note_send(int fd) noexcept {
-    if (!on() || fd < 0) return -1;
+  /// Counts a completion send on `fd`; enters it at the enter_after-th. Where it is not entered (not yet, off,
+  /// table full, or the kernel refused), slot() says -1 and the fd is used as it is, which always works.
+  void note_send(int fd) noexcept {
+    if (!on() || fd < 0) return;
     const auto at = static_cast<std::size_t>(fd);
     if (at >= fds_.size()) {
       try {
         fds_.resize(at + 1);
       } catch (...) {
-        return -1;
+        return;
       }
     }
     Entry& e = fds_[at];
-    if (e.slot >= 0 || ++e.sends != enter_after_ || free_.empty()) return e.slot;
+    if (e.slot >= 0 || ++e.sends != enter_after_ || free_.empty()) return;
     const unsigned s = free_.back();
     int value = fd;
-    if (io_uring_register_files_update(ring_, s, &value, 1) != 1) return -1;
+    if (io_uring_register_files_update(ring_, s, &value, 1) != 1) return;
     free_.pop_back();
     e.slot = static_cast<int>(s);
     ++entered_;
-    return e.slot;
   }
 
   /// Forgets `fd` (its owner is about to close it, or hands it to another owner): its slot is emptied, so the
