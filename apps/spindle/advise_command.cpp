@@ -120,7 +120,7 @@ int run_advise(const AdviseArgs& args) {
   }
 }
 
-const RegisterCommand reg([](CLI::App& app, int& rc) {
+const RegisterCommand register_advise([](CLI::App& app, int& rc) {
   auto args = std::make_shared<AdviseArgs>();
   auto* sub = app.add_subcommand("advise",
                                  "Run a program and tell whether it is I/O-bound, CPU-bound, mixed or "

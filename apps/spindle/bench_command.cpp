@@ -100,7 +100,7 @@ int run_bench(const BenchArgs& args) {
   return rc;
 }
 
-const RegisterCommand reg([](CLI::App& app, int& rc) {
+const RegisterCommand register_bench([](CLI::App& app, int& rc) {
   auto args = std::make_shared<BenchArgs>();
   auto* sub = app.add_subcommand("bench", "Run the benchmark workloads of docs/bench.md (default: all but -x100)");
   sub->add_option("workloads", args->workloads, "Workload ids (W1, W2, W2-x100, W9, ...)");

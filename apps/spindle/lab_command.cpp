@@ -165,7 +165,7 @@ int run_lab(const LabArgs& args) {
   return rc;
 }
 
-const RegisterCommand reg([](CLI::App& app, int& rc) {
+const RegisterCommand register_lab([](CLI::App& app, int& rc) {
   auto args = std::make_shared<LabArgs>();
   auto* sub = app.add_subcommand("lab", "Run the seeds' demos as real experiments (`spindle lab list` lists them)");
   sub->add_option("names", args->names, "`list`, or demos to run (a prefix such as 002 selects several)");

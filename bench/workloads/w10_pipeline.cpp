@@ -299,28 +299,29 @@ int run_w10(const Options& options) {
   return rc;
 }
 
-const Register reg({.id = "W10",
-                    .summary = "hybrid pipeline: 1M items source -> aio -> thread|process -> sink, Python peer, memory",
-                    .variants = {"a", "b", "python-a", "python-b", "mem"},
-                    .params = {{.name = "items",
-                                .help = "a, b, python-*: items",
-                                .value = "1000000",
-                                .quick = "20000",
-                                .max = 1'000'000'000},
-                               {.name = "mem_items",
-                                .help = "mem: items (checked against a tenth of them)",
-                                .value = "10000000",
-                                .quick = "200000",
-                                .max = 1'000'000'000},
-                               {.name = "report",
-                                .help = "yes: print each run's pipeline report (per-stage table) on stderr",
-                                .value = "no",
-                                .kind = Param::Kind::choice,
-                                .choices = {"no", "yes"}}},
-                    .run = run_w10,
-                    .compare = {"per_s", "p99_us"},
-                    .peers = {python_peer("w10_pipeline.py")},
-                    .compare_variants = {"a", "b"}});
+const Register register_w10(
+    {.id = "W10",
+     .summary = "hybrid pipeline: 1M items source -> aio -> thread|process -> sink, Python peer, memory",
+     .variants = {"a", "b", "python-a", "python-b", "mem"},
+     .params = {{.name = "items",
+                 .help = "a, b, python-*: items",
+                 .value = "1000000",
+                 .quick = "20000",
+                 .max = 1'000'000'000},
+                {.name = "mem_items",
+                 .help = "mem: items (checked against a tenth of them)",
+                 .value = "10000000",
+                 .quick = "200000",
+                 .max = 1'000'000'000},
+                {.name = "report",
+                 .help = "yes: print each run's pipeline report (per-stage table) on stderr",
+                 .value = "no",
+                 .kind = Param::Kind::choice,
+                 .choices = {"no", "yes"}}},
+     .run = run_w10,
+     .compare = {"per_s", "p99_us"},
+     .peers = {python_peer("w10_pipeline.py")},
+     .compare_variants = {"a", "b"}});
 
 }  // namespace
 }  // namespace spindle::bench

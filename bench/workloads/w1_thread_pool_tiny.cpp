@@ -54,18 +54,18 @@ int run_w1(const Options& options) {
   return rc;
 }
 
-const Register reg({.id = "W1",
-                    .summary = "thread pool, 1M tiny tasks with a future each, 2 workers",
-                    .variants = {},
-                    .params = {{.name = "tasks",
-                                .help = "tasks submitted per pass",
-                                .value = "1000000",
-                                .quick = "20000",
-                                .max = 100'000'000}},
-                    .run = run_w1,
-                    .compare = {"ns_per_task"},
-                    .peers = {python_peer("w1_thread_pool_tiny.py"),
-                              native_peer("onetbb", "w1_onetbb", "libtbb-dev")}});
+const Register register_w1({.id = "W1",
+                            .summary = "thread pool, 1M tiny tasks with a future each, 2 workers",
+                            .variants = {},
+                            .params = {{.name = "tasks",
+                                        .help = "tasks submitted per pass",
+                                        .value = "1000000",
+                                        .quick = "20000",
+                                        .max = 100'000'000}},
+                            .run = run_w1,
+                            .compare = {"ns_per_task"},
+                            .peers = {python_peer("w1_thread_pool_tiny.py"),
+                                      native_peer("onetbb", "w1_onetbb", "libtbb-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

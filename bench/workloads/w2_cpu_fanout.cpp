@@ -97,18 +97,19 @@ std::vector<Param> params(const char* iterations, const char* quick) {
            .max = 1'000'000'000'000}};
 }
 
-const Register reg({.id = "W2",
-                    .summary = "CPU-bound fan-out: 8 tasks x 2M iterations, serial vs threads2 vs processes2",
-                    .variants = {"serial", "threads2", "processes2"},
-                    .params = params("2000000", "200000"),
-                    .run = run_w2,
-                    .compare = {"seconds"},
-                    .peers = {python_peer("w2_cpu_fanout.py")}});
-const Register reg_x100({.id = "W2-x100",
-                         .summary = "CPU-bound fan-out: 8 tasks x 200M iterations, serial vs threads2 vs processes2",
-                         .variants = {"serial", "threads2", "processes2"},
-                         .params = params("200000000", "2000000"),
-                         .run = run_w2_x100});
+const Register register_w2({.id = "W2",
+                            .summary = "CPU-bound fan-out: 8 tasks x 2M iterations, serial vs threads2 vs processes2",
+                            .variants = {"serial", "threads2", "processes2"},
+                            .params = params("2000000", "200000"),
+                            .run = run_w2,
+                            .compare = {"seconds"},
+                            .peers = {python_peer("w2_cpu_fanout.py")}});
+const Register register_w2_x100(
+    {.id = "W2-x100",
+     .summary = "CPU-bound fan-out: 8 tasks x 200M iterations, serial vs threads2 vs processes2",
+     .variants = {"serial", "threads2", "processes2"},
+     .params = params("200000000", "2000000"),
+     .run = run_w2_x100});
 
 }  // namespace
 }  // namespace spindle::bench

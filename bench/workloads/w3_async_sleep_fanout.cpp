@@ -46,18 +46,18 @@ int run_w3(const Options& options) {
   return sum_ok("W3", static_cast<long long>(sum), static_cast<long long>(n / 2)) ? 0 : 1;
 }
 
-const Register reg({.id = "W3",
-                    .summary = "async sleep fan-out: 100k tasks sleeping 0.2 s, gathered",
-                    .variants = {},
-                    .params = {{.name = "tasks",
-                                .help = "tasks, each sleeping 0.2 s",
-                                .value = "100000",
-                                .quick = "10000",
-                                .max = 100'000'000}},
-                    .run = run_w3,
-                    .compare = {"overhead_s", "bytes_per_task"},
-                    .peers = {python_peer("w3_async_sleep_fanout.py"),
-                              native_peer("libuv", "w3_libuv", "libuv1-dev")}});
+const Register register_w3({.id = "W3",
+                            .summary = "async sleep fan-out: 100k tasks sleeping 0.2 s, gathered",
+                            .variants = {},
+                            .params = {{.name = "tasks",
+                                        .help = "tasks, each sleeping 0.2 s",
+                                        .value = "100000",
+                                        .quick = "10000",
+                                        .max = 100'000'000}},
+                            .run = run_w3,
+                            .compare = {"overhead_s", "bytes_per_task"},
+                            .peers = {python_peer("w3_async_sleep_fanout.py"),
+                                      native_peer("libuv", "w3_libuv", "libuv1-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

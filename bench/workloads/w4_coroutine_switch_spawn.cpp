@@ -76,7 +76,7 @@ int run_w4(const Options& options) {
   return rc;
 }
 
-const Register reg(
+const Register register_w4(
     {.id = "W4",
      .summary = "coroutine switch (2 x 500k yields) and spawn+await (1M tasks)",
      .variants = {"switch", "spawn"},

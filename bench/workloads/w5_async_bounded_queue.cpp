@@ -46,14 +46,14 @@ int run_w5(const Options& options) {
   return sum_ok("W5", static_cast<long long>(sum), static_cast<long long>(expected)) ? 0 : 1;
 }
 
-const Register reg({.id = "W5",
-                    .summary = "async bounded queue (maxsize 100), 1M items, one producer, one consumer",
-                    .variants = {},
-                    .params = {{.name = "items", .help = "items put and got", .value = "1000000", .quick = "50000"}},
-                    .run = run_w5,
-                    .compare = {"ns_per_item"},
-                    .peers = {python_peer("w5_async_bounded_queue.py"),
-                              native_peer("asio", "w5_asio", "libasio-dev")}});
+const Register register_w5(
+    {.id = "W5",
+     .summary = "async bounded queue (maxsize 100), 1M items, one producer, one consumer",
+     .variants = {},
+     .params = {{.name = "items", .help = "items put and got", .value = "1000000", .quick = "50000"}},
+     .run = run_w5,
+     .compare = {"ns_per_item"},
+     .peers = {python_peer("w5_async_bounded_queue.py"), native_peer("asio", "w5_asio", "libasio-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -128,19 +128,19 @@ int run_w6(const Options& options) {
   return 0;
 }
 
-const Register reg({.id = "W6",
-                    .summary = "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)",
-                    .variants = {},
-                    .params = {echo::connections_param(),
-                               echo::backend_param(),
-                               {.name = "serve",
-                                .help = "serve on this port (0: any) until SIGINT, no load generator",
-                                .kind = Param::Kind::port}},
-                    .run = run_w6,
-                    .compare = {"server_cpu_us_per_req", "per_s", "p99_us"},
-                    .peers = {native_peer("libuv", "w6_libuv", "libuv1-dev"),
-                              native_peer("asio", "w6_asio", "libasio-dev"),
-                              native_peer("epoll", "w6_epoll", "nothing")}});
+const Register register_w6(
+    {.id = "W6",
+     .summary = "TCP echo on 127.0.0.1, 50 conns, one 64-byte request in flight each (aio server)",
+     .variants = {},
+     .params = {echo::connections_param(),
+                echo::backend_param(),
+                {.name = "serve",
+                 .help = "serve on this port (0: any) until SIGINT, no load generator",
+                 .kind = Param::Kind::port}},
+     .run = run_w6,
+     .compare = {"server_cpu_us_per_req", "per_s", "p99_us"},
+     .peers = {native_peer("libuv", "w6_libuv", "libuv1-dev"), native_peer("asio", "w6_asio", "libasio-dev"),
+               native_peer("epoll", "w6_epoll", "nothing")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -104,15 +104,15 @@ int run_w6_tls(const Options& options) {
   return 0;
 }
 
-const Register reg({.id = "W6-TLS",
-                    .summary = "W6 over TLS 1.3: handshakes/s (one after another), then 50 conns of 64-byte echo",
-                    .variants = {},
-                    .params = {echo::connections_param(), echo::backend_param()},
-                    .run = run_w6_tls,
-                    .compare = {"server_cpu_us_per_handshake", "handshakes_per_s", "server_cpu_us_per_req", "per_s",
-                                "p99_us"},
-                    .peers = {native_peer("asio", "w6_tls_asio", "libasio-dev and libssl-dev"),
-                              native_peer("openssl-epoll", "w6_tls_epoll", "nothing beyond libssl-dev")}});
+const Register register_w6_tls(
+    {.id = "W6-TLS",
+     .summary = "W6 over TLS 1.3: handshakes/s (one after another), then 50 conns of 64-byte echo",
+     .variants = {},
+     .params = {echo::connections_param(), echo::backend_param()},
+     .run = run_w6_tls,
+     .compare = {"server_cpu_us_per_handshake", "handshakes_per_s", "server_cpu_us_per_req", "per_s", "p99_us"},
+     .peers = {native_peer("asio", "w6_tls_asio", "libasio-dev and libssl-dev"),
+               native_peer("openssl-epoll", "w6_tls_epoll", "nothing beyond libssl-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

@@ -99,7 +99,7 @@ int run_w7(const Options& options) {
   return rc;
 }
 
-const Register reg(
+const Register register_w7(
     {.id = "W7",
      .summary = "process pool round trip: 20k tasks x+1 on 2 processes (submit, map-c100, startup)",
      .variants = {"startup", "submit", "map-c100"},

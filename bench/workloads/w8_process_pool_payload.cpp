@@ -75,7 +75,7 @@ int run_w8(const Options& options) {
   return rc;
 }
 
-const Register reg(
+const Register register_w8(
     {.id = "W8",
      .summary = "process pool payload: 50 tasks x 10 MiB, copy vs shared memory, 2 processes",
      .variants = {"copy", "shared"},

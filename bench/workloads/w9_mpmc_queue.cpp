@@ -56,19 +56,19 @@ int run_w9(const Options& options) {
   return sum_ok("W9", static_cast<long long>(sum), static_cast<long long>(expected)) ? 0 : 1;
 }
 
-const Register reg({.id = "W9",
-                    .summary = "thread MPMC bounded queue (capacity 1024), 2 producers, 2 consumers, 10M items",
-                    .variants = {},
-                    .params = {{.name = "items",
-                                .help = "items (even: split between 2 consumers)",
-                                .value = "10000000",
-                                .quick = "200000",
-                                .multiple_of = 2}},
-                    .run = run_w9,
-                    .compare = {"ns_per_item"},
-                    .peers = {python_peer("w9_mpmc_queue.py"),
-                              native_peer("onetbb-bounded-queue", "w9_onetbb", "libtbb-dev"),
-                              native_peer("moodycamel", "w9_moodycamel", "libconcurrentqueue-dev")}});
+const Register register_w9({.id = "W9",
+                            .summary = "thread MPMC bounded queue (capacity 1024), 2 producers, 2 consumers, 10M items",
+                            .variants = {},
+                            .params = {{.name = "items",
+                                        .help = "items (even: split between 2 consumers)",
+                                        .value = "10000000",
+                                        .quick = "200000",
+                                        .multiple_of = 2}},
+                            .run = run_w9,
+                            .compare = {"ns_per_item"},
+                            .peers = {python_peer("w9_mpmc_queue.py"),
+                                      native_peer("onetbb-bounded-queue", "w9_onetbb", "libtbb-dev"),
+                                      native_peer("moodycamel", "w9_moodycamel", "libconcurrentqueue-dev")}});
 
 }  // namespace
 }  // namespace spindle::bench

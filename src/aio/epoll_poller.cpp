@@ -9,11 +9,10 @@
 #include <unordered_map>
 
 #include "poller.hpp"
+#include "spindle/aio/net.hpp"  // detail::throw_errno
 
 namespace spindle::aio::detail {
 namespace {
-
-[[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
 class EpollPoller final : public Poller {
  public:

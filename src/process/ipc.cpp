@@ -21,6 +21,7 @@
 #include <system_error>
 
 #include "fd_passing.hpp"
+#include "os_error.hpp"
 #include "spindle/process/lock.hpp"
 #include "spindle/process/pipe.hpp"
 #include "spindle/process/queue.hpp"
@@ -28,8 +29,6 @@
 namespace spindle::process {
 
 namespace {
-[[noreturn]] void fail(int err, const char* what) { throw std::system_error(err, std::generic_category(), what); }
-
 timespec monotonic_deadline(std::chrono::nanoseconds timeout) {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
@@ -57,7 +56,7 @@ Lock::Lock() : shm_(sizeof(pthread_mutex_t)) {
   pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
   const int rc = pthread_mutex_init(reinterpret_cast<pthread_mutex_t*>(shm_.buf().data()), &a);
   pthread_mutexattr_destroy(&a);
-  if (rc != 0) fail(rc, "pthread_mutex_init");
+  if (rc != 0) detail::throw_os_error(rc, "pthread_mutex_init");
 }
 
 void Lock::check() const {
@@ -88,18 +87,18 @@ bool Lock::acquire(bool blocking, std::optional<std::chrono::nanoseconds> timeou
   }
   if (rc == 0) return true;
   if (rc == EBUSY || rc == ETIMEDOUT) return false;
-  fail(rc, "Lock.acquire");
+  detail::throw_os_error(rc, "Lock.acquire");
 }
 
 void Lock::release() {
   const int rc = pthread_mutex_unlock(reinterpret_cast<pthread_mutex_t*>(shm_.buf().data()));
-  if (rc != 0) fail(rc, "Lock.release");
+  if (rc != 0) detail::throw_os_error(rc, "Lock.release");
 }
 
 // --- Semaphore ------------------------------------------------------------------------------------------
 
 Semaphore::Semaphore(unsigned value) : shm_(sizeof(sem_t)) {
-  if (::sem_init(reinterpret_cast<sem_t*>(shm_.buf().data()), 1, value) != 0) fail(errno, "sem_init");
+  if (::sem_init(reinterpret_cast<sem_t*>(shm_.buf().data()), 1, value) != 0) detail::throw_os_error(errno, "sem_init");
 }
 
 void Semaphore::check() const {
@@ -121,13 +120,13 @@ bool Semaphore::acquire(bool blocking, std::optional<std::chrono::nanoseconds> t
     if (rc == 0) return true;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == ETIMEDOUT) return false;
-    fail(errno, "Semaphore.acquire");
+    detail::throw_os_error(errno, "Semaphore.acquire");
   }
 }
 
 void Semaphore::release(unsigned n) {
   for (unsigned i = 0; i < n; ++i)
-    if (::sem_post(reinterpret_cast<sem_t*>(shm_.buf().data())) != 0) fail(errno, "sem_post");
+    if (::sem_post(reinterpret_cast<sem_t*>(shm_.buf().data())) != 0) detail::throw_os_error(errno, "sem_post");
 }
 
 int Semaphore::get_value() const {
@@ -166,13 +165,13 @@ void send_wire(int fd, WireHeader h, const std::string& bytes, const char* what)
   std::size_t iovlen = 2;
   if (bytes.size() > kInlineMax) {
     mfd = ::memfd_create("spindle-item", MFD_CLOEXEC);
-    if (mfd < 0) fail(errno, what);
+    if (mfd < 0) detail::throw_os_error(errno, what);
     std::size_t off = 0;
     while (off < bytes.size()) {
       const ssize_t n = ::write(mfd, bytes.data() + off, bytes.size() - off);
       if (n < 0) {
         if (errno == EINTR) continue;
-        fail(errno, what);
+        detail::throw_os_error(errno, what);
       }
       off += static_cast<std::size_t>(n);
     }
@@ -181,7 +180,7 @@ void send_wire(int fd, WireHeader h, const std::string& bytes, const char* what)
   }
   const int fds[1] = {mfd};
   const std::span<const int> pass = mfd >= 0 ? std::span<const int>(fds) : std::span<const int>();
-  if (send_fds(fd, {iov, iovlen}, pass) < 0) fail(errno, what);
+  if (send_fds(fd, {iov, iovlen}, pass) < 0) detail::throw_os_error(errno, what);
 }
 
 enum class Received { item, again, eof };
@@ -202,7 +201,7 @@ Received recv_wire(int fd, WireHeader& h, std::string& bytes, std::size_t max, i
     if (n >= 0) break;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Received::again;
     if (errno == EPROTO) throw ProtocolError(std::string(what) + ": a record carried too many descriptors");
-    fail(errno, what);
+    detail::throw_os_error(errno, what);
   }
   if (n == 0) return Received::eof;
   int mfd = got.count > 0 ? got.fd[0] : -1;
@@ -233,7 +232,7 @@ Received recv_wire(int fd, WireHeader& h, std::string& bytes, std::size_t max, i
   while (off < bytes.size()) {
     const ssize_t r = ::pread(mfd, bytes.data() + off, bytes.size() - off, static_cast<off_t>(off));
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) fail(r < 0 ? errno : EIO, what);
+    if (r <= 0) detail::throw_os_error(r < 0 ? errno : EIO, what);
     off += static_cast<std::size_t>(r);
   }
   return Received::item;
@@ -298,7 +297,7 @@ struct Ledger {
       repair();
       pthread_mutex_consistent(&ctl->mu);
     } else if (rc != 0) {
-      fail(rc, "Queue: lock");
+      detail::throw_os_error(rc, "Queue: lock");
     }
   }
   void unlock() { pthread_mutex_unlock(&ctl->mu); }
@@ -358,9 +357,9 @@ QueueCore::QueueCore(std::size_t maxsize, std::size_t max_item_bytes) : maxsize_
   pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
   const int rc = pthread_mutex_init(&ctl->mu, &a);
   pthread_mutexattr_destroy(&a);
-  if (rc != 0) fail(rc, "Queue: pthread_mutex_init");
+  if (rc != 0) detail::throw_os_error(rc, "Queue: pthread_mutex_init");
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail(errno, "socketpair");
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) detail::throw_os_error(errno, "socketpair");
   wfd_ = sv[0];
   rfd_ = sv[1];
   const int bytes =
@@ -519,7 +518,7 @@ bool ConnectionCore::poll(std::chrono::nanoseconds timeout) const {
 
 std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> make_pipe(bool duplex, std::size_t max) {
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail(errno, "socketpair");
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) detail::throw_os_error(errno, "socketpair");
   const int bytes = static_cast<int>(std::min<std::size_t>(std::max<std::size_t>(max * 2, 1 << 20), 64 << 20));
   for (int fd : sv) {
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);

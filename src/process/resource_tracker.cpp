@@ -11,6 +11,8 @@
 
 #include "resource_tracker.hpp"
 
+#include "os_error.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -125,8 +127,6 @@ State& state() {
   return *s;
 }
 
-[[noreturn]] void fail(int err, const char* what) { throw std::system_error(err, std::generic_category(), what); }
-
 // Called with the lock held. Makes the table and starts the tracker for this process.
 void ensure(State& s) {
   const pid_t self = ::getpid();
@@ -140,16 +140,16 @@ void ensure(State& s) {
   s.where.clear();
 
   const int fd = ::memfd_create("spindle-resource-tracker", MFD_CLOEXEC);
-  if (fd < 0) fail(errno, "resource tracker: memfd_create");
+  if (fd < 0) throw_os_error(errno, "resource tracker: memfd_create");
   if (::ftruncate(fd, static_cast<off_t>(kTableBytes)) != 0) {
     const int e = errno;
     ::close(fd);
-    fail(e, "resource tracker: ftruncate");
+    throw_os_error(e, "resource tracker: ftruncate");
   }
   void* p = ::mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   const int map_errno = errno;
   ::close(fd);  // the mapping keeps the memory; no descriptor stays open in this process
-  if (p == MAP_FAILED) fail(map_errno, "resource tracker: mmap");
+  if (p == MAP_FAILED) throw_os_error(map_errno, "resource tracker: mmap");
   auto* header = static_cast<Header*>(p);
   auto* slots = reinterpret_cast<Slot*>(static_cast<char*>(p) + sizeof(Header));
 
@@ -159,7 +159,7 @@ void ensure(State& s) {
   if (mid < 0) {
     const int e = errno;
     ::munmap(p, kTableBytes);
-    fail(e, "resource tracker: fork");
+    throw_os_error(e, "resource tracker: fork");
   }
   if (mid == 0) {
     const long pidfd = ::syscall(SYS_pidfd_open, self, 0u);
@@ -200,7 +200,7 @@ void track_shm(const std::string& name) {
     s.free_slots.pop_back();
   } else {
     i = std::atomic_ref<std::uint32_t>(s.header->high).load(std::memory_order_relaxed);
-    if (i >= kSlots) fail(ENOSPC, "resource tracker: too many named shared memory segments in one process");
+    if (i >= kSlots) throw_os_error(ENOSPC, "resource tracker: too many named shared memory segments in one process");
     std::atomic_ref<std::uint32_t>(s.header->high).store(i + 1, std::memory_order_release);
   }
   Slot& slot = s.slots[i];

@@ -3,6 +3,7 @@
 
 #include "spindle/process/shared_memory.hpp"
 
+#include "os_error.hpp"
 #include "resource_tracker.hpp"
 
 #include <fcntl.h>
@@ -19,13 +20,12 @@ namespace spindle::process {
 namespace detail {
 
 namespace {
-[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
 void* map(int fd, std::size_t bytes, bool populate = false) {
   // A received segment is about to be read whole: populating its page tables in one call is several times
   // cheaper than taking a fault per 4 KiB page.
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
-  if (p == MAP_FAILED) fail("mmap");
+  if (p == MAP_FAILED) throw_os_error(errno, "mmap");
   return p;
 }
 
@@ -38,7 +38,7 @@ std::string random_name() {
     const ssize_t n = ::getrandom(bits + got, sizeof bits - got, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail("getrandom");
+      throw_os_error(errno, "getrandom");
     }
     got += static_cast<std::size_t>(n);
   }
@@ -57,7 +57,7 @@ Segment::Segment(int fd, void* addr, std::size_t bytes, std::string name, bool o
 std::shared_ptr<Segment> Segment::create(std::size_t bytes, const char* debug_name) {
   if (bytes == 0) bytes = 1;
   const int fd = ::memfd_create(debug_name, MFD_CLOEXEC);
-  if (fd < 0) fail("memfd_create");
+  if (fd < 0) throw_os_error(errno, "memfd_create");
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     const int e = errno;
     ::close(fd);
@@ -97,19 +97,19 @@ std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool creat
   }
   try {
     if (create) {
-      if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) fail("ftruncate");
+      if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) throw_os_error(errno, "ftruncate");
     } else {
       struct stat st {};
-      if (::fstat(fd, &st) != 0) fail("fstat");
+      if (::fstat(fd, &st) != 0) throw_os_error(errno, "fstat");
       if (st.st_uid != ::geteuid()) {
         errno = EPERM;  // never use an object another user planted under a name we were given
-        fail("shm_open: segment owned by another user");
+        throw_os_error(errno, "shm_open: segment owned by another user");
       }
       bytes = static_cast<std::size_t>(st.st_size);
     }
     if (bytes == 0) {
       errno = EINVAL;
-      fail("shared memory of size 0");
+      throw_os_error(errno, "shared memory of size 0");
     }
     return std::make_shared<Segment>(fd, map(fd, bytes), bytes, name, create);
   } catch (...) {
@@ -123,7 +123,7 @@ std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool creat
 }
 
 void Segment::unlink() {
-  if (!name_.empty() && ::shm_unlink(name_.c_str()) != 0 && errno != ENOENT) fail("shm_unlink");
+  if (!name_.empty() && ::shm_unlink(name_.c_str()) != 0 && errno != ENOENT) throw_os_error(errno, "shm_unlink");
   if (owner_pid_ != 0) untrack_shm(name_);
   owner_pid_ = 0;
 }
