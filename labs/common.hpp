@@ -41,6 +41,9 @@ inline std::uint64_t cpu_task(std::uint64_t n = 2'000'000) {
   return total;
 }
 
+/// cpu_task without its default argument: the one function the process demos submit by name.
+inline std::uint64_t cpu_task_n(std::uint64_t n) { return cpu_task(n); }
+
 /// The closed form of cpu_task(n), to check results (mod 2^64, as the loop wraps).
 inline std::uint64_t cpu_task_expected(std::uint64_t n = 2'000'000) {
   // sum_{i<n} i^2 = (n-1) n (2n-1) / 6: divide the factors first (one of n-1, n is even; one of the three is

@@ -43,7 +43,6 @@ Span io_task_span_ms(int ms) {
   io_task_ms(ms);
   return {start, now_s()};
 }
-std::uint64_t cpu_task_n(std::uint64_t n) { return cpu_task(n); }
 
 aio::Task<void> io_async(std::chrono::milliseconds d, Span& span) {
   std::get<0>(span) = now_s();
@@ -57,7 +56,7 @@ aio::Task<void> four_async(std::chrono::milliseconds d, std::vector<Span>& spans
   co_await aio::gather(std::move(tasks));  // asyncio.gather(*tasks)
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_io_cpu(const lab::Options& o) {
   const auto io_wait = o.quick ? 50ms : 200ms;
   const std::uint64_t n = o.quick ? 30'000'000 : 200'000'000;  // C++ is ~100x faster than CPython: 100x the work
   const auto io_task = [&] { std::this_thread::sleep_for(io_wait); };
@@ -171,7 +170,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"000-io-cpu", "000", "io_task vs cpu_task: sequential, threads, GIL, processes, async", run});
+const lab::Register register_io_cpu({"000-io-cpu", "000",
+                                     "io_task vs cpu_task: sequential, threads, GIL, processes, async", run_io_cpu});
 
 }  // namespace
 }  // namespace spindle::labs

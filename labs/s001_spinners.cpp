@@ -111,7 +111,7 @@ aio::Task<int> supervisor(Spin& spin, std::chrono::milliseconds d, bool blocking
   co_return result;
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_spinners(const lab::Options& o) {
   const auto slow = o.quick ? 300ms : 3000ms;
   const double s = std::chrono::duration<double>(slow).count();
   lab::Result r;
@@ -173,8 +173,9 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"001-spinners", "001", "Three spinners (thread, process, coroutine) and the blocking mistake",
-                         run});
+const lab::Register register_spinners({"001-spinners", "001",
+                                       "Three spinners (thread, process, coroutine) and the blocking mistake",
+                                       run_spinners});
 
 }  // namespace
 }  // namespace spindle::labs

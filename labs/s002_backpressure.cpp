@@ -73,7 +73,7 @@ Outcome pump(int items, std::ptrdiff_t maxsize, std::chrono::microseconds produc
   return out;
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_backpressure(const lab::Options& o) {
   const int items = o.quick ? 1000 : 4000;
   const std::ptrdiff_t bound = 200;
   const auto every = 50us, cost = 200us;
@@ -116,7 +116,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-backpressure", "002", "Demo 4: backpressure: unbounded vs bounded queue", run});
+const lab::Register register_backpressure({"002-backpressure", "002",
+                                           "Demo 4: backpressure: unbounded vs bounded queue", run_backpressure});
 
 }  // namespace
 }  // namespace spindle::labs

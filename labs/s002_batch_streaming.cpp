@@ -15,7 +15,7 @@
 namespace spindle::labs {
 namespace {
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_batch_streaming(const lab::Options& o) {
   const int items = o.quick ? 100 : 400;
   const auto arrive_every = 1ms;
   const auto work = 4ms;  // waiting work per item (a call to a service)
@@ -110,7 +110,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-batch-vs-streaming", "002", "Batch vs streaming: first result, total, memory", run});
+const lab::Register register_batch_streaming({"002-batch-vs-streaming", "002",
+                                              "Batch vs streaming: first result, total, memory", run_batch_streaming});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -25,7 +25,7 @@ aio::Task<void> fan_out(int n, std::chrono::milliseconds d, bool blocking) {
   co_await aio::gather(std::move(tasks));  // asyncio.gather(*tasks)
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_blocking_loop(const lab::Options& o) {
   const int n = 50;
   const auto d = o.quick ? 20ms : 200ms;
   const double ds = std::chrono::duration<double>(d).count();
@@ -39,7 +39,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-blocking-loop", "002", "Demo 3: blocking the event loop vs awaiting", run});
+const lab::Register register_blocking_loop({"002-blocking-loop", "002", "Demo 3: blocking the event loop vs awaiting",
+                                            run_blocking_loop});
 
 }  // namespace
 }  // namespace spindle::labs

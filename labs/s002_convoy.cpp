@@ -54,7 +54,7 @@ double io_latency(int ops, Neighbour neighbour) {
   return elapsed / ops;
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_convoy(const lab::Options& o) {
   const int ops = o.quick ? 40 : 200;
   const double alone = io_latency(ops, Neighbour::none);
   const double gil = io_latency(ops, Neighbour::gil_cpu);
@@ -71,7 +71,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-convoy", "002", "The GIL's convoy effect: I/O latency next to a CPU thread", run});
+const lab::Register register_convoy({"002-convoy", "002", "The GIL's convoy effect: I/O latency next to a CPU thread",
+                                     run_convoy});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -24,8 +24,6 @@ std::uint64_t gil_task(lab::Gil& gil, std::uint64_t n) {
   return total;
 }
 
-std::uint64_t cpu_task_n(std::uint64_t n) { return cpu_task(n); }
-
 // Each thread's GIL states over time, for the report's state chart: one lane per thread, a segment per state.
 class StateTrace {
  public:
@@ -60,7 +58,7 @@ class StateTrace {
   std::vector<lab::Lane> lanes_;
 };
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_cpu_bound(const lab::Options& o) {
   const int tasks = 8;
   const std::uint64_t n = o.quick ? 40'000'000 : 300'000'000;
   lab::Result r;
@@ -130,8 +128,9 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-cpu-bound", "002", "Demo 2: CPU-bound work: GIL threads vs native threads vs processes",
-                         run});
+const lab::Register register_cpu_bound({"002-cpu-bound", "002",
+                                        "Demo 2: CPU-bound work: GIL threads vs native threads vs processes",
+                                        run_cpu_bound});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -156,7 +156,7 @@ aio::Task<void> write_result(int port, std::int64_t scored) {
   if (resp.rfind("HTTP/1.0 200", 0) != 0) throw std::runtime_error("write refused");
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_hybrid_pipeline(const lab::Options& o) {
   const int records = o.quick ? 120 : 400;
   const auto delay = 20ms;
   const std::size_t cpu_workers = static_cast<std::size_t>(std::max(2, cores()));
@@ -248,8 +248,9 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-hybrid-pipeline", "002",
-                         "Hybrid pipeline: fetch (aio) -> parse (threads) -> score (processes) -> write", run});
+const lab::Register register_hybrid_pipeline(
+    {"002-hybrid-pipeline", "002", "Hybrid pipeline: fetch (aio) -> parse (threads) -> score (processes) -> write",
+     run_hybrid_pipeline});
 
 }  // namespace
 }  // namespace spindle::labs

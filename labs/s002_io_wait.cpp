@@ -19,7 +19,7 @@ aio::Task<void> all_async(int n, std::chrono::milliseconds d) {
   co_await aio::gather(std::move(tasks));  // asyncio.gather(*tasks)
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_io_wait(const lab::Options& o) {
   const int tasks = 50;
   const auto wait = o.quick ? 20ms : 200ms;
   const double d = std::chrono::duration<double>(wait).count();
@@ -46,7 +46,7 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-io-wait", "002", "Demo 1: threads help I/O wait (50 x 0.2 s)", run});
+const lab::Register register_io_wait({"002-io-wait", "002", "Demo 1: threads help I/O wait (50 x 0.2 s)", run_io_wait});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -10,7 +10,7 @@
 namespace spindle::labs {
 namespace {
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_thread_overhead(const lab::Options& o) {
   const int tasks = o.quick ? 128 : 512;
   const auto wait = o.quick ? 4ms : 10ms;
   const std::uint64_t work = 600'000;  // ~0.4 ms of computing per task
@@ -68,7 +68,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"002-thread-overhead", "002", "Demo 5: diminishing returns of more threads", run});
+const lab::Register register_thread_overhead({"002-thread-overhead", "002",
+                                              "Demo 5: diminishing returns of more threads", run_thread_overhead});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -26,7 +26,7 @@ aio::Task<std::vector<std::string>> dashboard(
   co_return co_await aio::gather(std::move(tasks));  // results in call order, waits overlapped
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_dashboard(const lab::Options& o) {
   std::mt19937 rng(3);
   std::uniform_int_distribution<int> ms(500, 1500);
   const int scale = o.quick ? 10 : 1;
@@ -66,7 +66,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"003-dashboard", "003", "Section 2: the async dashboard (gather)", run});
+const lab::Register register_dashboard({"003-dashboard", "003", "Section 2: the async dashboard (gather)",
+                                        run_dashboard});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -202,7 +202,7 @@ Run on_threads(int port, int urls, int threads) {
   return run;
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_fetch(const lab::Options& o) {
   // Each request in flight holds two descriptors (client and server side): raise the soft limit to the hard
   // one (1024 by default on many systems), and stay under it.
   rlimit lim{};
@@ -269,7 +269,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"003-fetch", "003", "Exercise 2: fetch hundreds of URLs from a slow local server", run});
+const lab::Register register_fetch({"003-fetch", "003", "Exercise 2: fetch hundreds of URLs from a slow local server",
+                                    run_fetch});
 
 }  // namespace
 }  // namespace spindle::labs

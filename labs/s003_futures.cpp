@@ -13,7 +13,7 @@
 namespace spindle::labs {
 namespace {
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_futures(const lab::Options& o) {
   lab::Result r;
   ThreadPoolExecutor pool;
   const auto send = [](std::string msg) { return msg + " sent"; };
@@ -78,7 +78,7 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"003-futures", "003", "Section 3: the futures abstraction", run});
+const lab::Register register_futures({"003-futures", "003", "Section 3: the futures abstraction", run_futures});
 
 }  // namespace
 }  // namespace spindle::labs

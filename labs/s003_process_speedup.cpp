@@ -64,7 +64,7 @@ MpiRun mpi_run([[maybe_unused]] std::uint64_t n, [[maybe_unused]] int tasks) {
   return run;
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_process_speedup(const lab::Options& o) {
   const std::uint64_t n = o.quick ? 20'000'000 : 100'000'000;  // the seed's 1e6 in CPython is ~100x slower
   const int tasks = 4;
   const double cpu0 = thread_cpu_s();
@@ -133,7 +133,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"003-process-speedup", "003", "Exercise 3: the speed-up of CPU-heavy work", run});
+const lab::Register register_process_speedup({"003-process-speedup", "003",
+                                              "Exercise 3: the speed-up of CPU-heavy work", run_process_speedup});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -32,7 +32,7 @@ void hammer(int threads, int increments, Add add) {
   for (auto& t : pool) t.join();
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_shared_progress(const lab::Options& o) {
   lab::Result r;
   // The seed's exercise: 10 downloads of 0.1-0.5 s (scaled down with --quick).
   const int files = 10;
@@ -90,8 +90,9 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"003-shared-progress", "003", "Exercise 1: shared progress under a Lock, lost updates without",
-                         run});
+const lab::Register register_shared_progress({"003-shared-progress", "003",
+                                              "Exercise 1: shared progress under a Lock, lost updates without",
+                                              run_shared_progress});
 
 }  // namespace
 }  // namespace spindle::labs

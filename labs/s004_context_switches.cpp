@@ -21,7 +21,7 @@ Switches self_switches() {
   return {u.ru_nvcsw, u.ru_nivcsw};
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_context_switches(const lab::Options& o) {
   const auto span = o.quick ? 200ms : 1000ms;
   const int cpu_threads = cores() + 1;  // more runnable threads than cores: the scheduler must preempt
   Switches io, cpu_total;
@@ -73,7 +73,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"004-context-switches", "004", "Voluntary vs involuntary context switches", run});
+const lab::Register register_context_switches({"004-context-switches", "004",
+                                               "Voluntary vs involuntary context switches", run_context_switches});
 
 }  // namespace
 }  // namespace spindle::labs

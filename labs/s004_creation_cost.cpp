@@ -22,7 +22,7 @@ aio::Task<long> many_tasks(int n) {
   co_return sum;
 }
 
-lab::Result run(const lab::Options& o) {
+lab::Result run_creation_cost(const lab::Options& o) {
   const int n_threads = o.quick ? 200 : 2000;
   const int n_procs = o.quick ? 50 : 300;
   const int n_tasks = o.quick ? 10000 : 100000;
@@ -92,7 +92,8 @@ lab::Result run(const lab::Options& o) {
   return r;
 }
 
-const lab::Register reg({"004-creation-cost", "004", "Creation cost: coroutine vs thread vs process", run});
+const lab::Register register_creation_cost({"004-creation-cost", "004", "Creation cost: coroutine vs thread vs process",
+                                            run_creation_cost});
 
 }  // namespace
 }  // namespace spindle::labs

@@ -12,7 +12,7 @@ namespace {
 
 long g_counter = 0;  // deliberately a global: the shared state in question
 
-lab::Result run(const lab::Options&) {
+lab::Result run_memory(const lab::Options&) {
   g_counter = 0;
   Thread t([] {
     for (int i = 0; i < 1000; ++i) ++g_counter;  // joined before the parent reads: no race
@@ -50,7 +50,8 @@ lab::Result run(const lab::Options&) {
   return r;
 }
 
-const lab::Register reg({"004-memory", "004", "Shared (threads) vs isolated (processes) memory", run});
+const lab::Register register_memory({"004-memory", "004", "Shared (threads) vs isolated (processes) memory",
+                                     run_memory});
 
 }  // namespace
 }  // namespace spindle::labs
