@@ -33,9 +33,9 @@ function(spindle_target_defaults target)
   endif()
   # A unity build (CMAKE_UNITY_BUILD: the sanitizer presets) #includes a target's sources into a few files, where
   # GCC's -Wsubobject-linkage takes a type of one source's anonymous namespace for a header's, which it is not.
-  get_target_property(_unity ${target} UNITY_BUILD)
-  if(_unity AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
+  # The target's final UNITY_BUILD decides (a target may turn it off after this call).
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE $<$<BOOL:$<TARGET_PROPERTY:UNITY_BUILD>>:-Wno-subobject-linkage>)
   endif()
   if(SPINDLE_SANITIZE STREQUAL "address")
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <mutex>
 #include <string>
-#include <system_error>
 #include <vector>
 
+#include "os_error.hpp"
 #include "spindle/process/errors.hpp"
 
 namespace spindle::process::detail {
@@ -28,7 +28,7 @@ constexpr std::size_t kGranule = std::size_t{1} << 20;  // capacities are rounde
 [[noreturn]] void fail(const char* what, int fd = -1) {
   const int e = errno;
   if (fd >= 0) ::close(fd);
-  throw std::system_error(e, std::generic_category(), what);
+  detail::throw_os_error(e, what);
 }
 
 void destroy(const Blob& b) noexcept {
@@ -131,7 +131,7 @@ BlobView::BlobView(int fd, std::size_t bytes) {
     if (p == MAP_FAILED) {
       const int e = errno;
       ::close(fd);
-      throw std::system_error(e, std::generic_category(), "mmap (blob)");
+      detail::throw_os_error(e, "mmap (blob)");
     }
     data_ = static_cast<const char*>(p);
     mapped_ = bytes;

@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
+#include "os_error.hpp"
 #include "spindle/process/codec.hpp"
 
 namespace spindle::process {
@@ -15,7 +15,7 @@ std::uint32_t Writer::add_fd(int fd) {
   if (!fds_) throw ProtocolError("codec: this channel cannot carry file descriptors");
   if (fds_->size() >= kMaxFdsPerFrame) throw ProtocolError("codec: too many file descriptors in one frame");
   const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) throw std::system_error(errno, std::generic_category(), "dup");
+  if (copy < 0) detail::throw_os_error(errno, "dup");
   fds_->push_back(copy);
   return static_cast<std::uint32_t>(fds_->size() - 1);
 }

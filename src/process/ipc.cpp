@@ -18,7 +18,6 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
-#include <system_error>
 
 #include "fd_passing.hpp"
 #include "os_error.hpp"

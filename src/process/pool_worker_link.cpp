@@ -10,8 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
+#include "os_error.hpp"
 #include "pool_core.hpp"
 #include "spindle/core/unhandled.hpp"
 #include "spindle/process/detail/blob.hpp"
@@ -21,7 +21,7 @@ namespace {
 
 int dup_or_throw(int fd) {
   const int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (d < 0) throw std::system_error(errno, std::generic_category(), "dup");
+  if (d < 0) detail::throw_os_error(errno, "dup");
   return d;
 }
 

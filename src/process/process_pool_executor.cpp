@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <system_error>
 
+#include "os_error.hpp"
 #include "pool_core.hpp"
 
 namespace spindle::process {
@@ -36,7 +36,7 @@ PoolCore::PoolCore(ProcessPoolOptions o) : opt_(std::move(o)), policy_(1) {
     const int e = errno;
     if (efd_ >= 0) ::close(efd_);
     if (epfd_ >= 0) ::close(epfd_);
-    throw std::system_error(e, std::generic_category(), "ProcessPoolExecutor");
+    detail::throw_os_error(e, "ProcessPoolExecutor");
   }
   epoll_event ev{};
   ev.events = EPOLLIN;

@@ -27,7 +27,6 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
-#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -189,7 +188,7 @@ void ensure(State& s) {
 
 void track_shm(const std::string& name) {
   if (name.empty() || name.size() >= kNameBytes || name[0] != '/')
-    throw std::system_error(EINVAL, std::generic_category(), "resource tracker: bad shared memory name");
+    detail::throw_os_error(EINVAL, "resource tracker: bad shared memory name");
   State& s = state();
   std::lock_guard g(s.mu);
   ensure(s);

@@ -20,7 +20,6 @@ namespace spindle::process {
 namespace detail {
 
 namespace {
-
 void* map(int fd, std::size_t bytes, bool populate = false) {
   // A received segment is about to be read whole: populating its page tables in one call is several times
   // cheaper than taking a fault per 4 KiB page.
@@ -61,7 +60,7 @@ std::shared_ptr<Segment> Segment::create(std::size_t bytes, const char* debug_na
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     const int e = errno;
     ::close(fd);
-    throw std::system_error(e, std::generic_category(), "ftruncate");
+    detail::throw_os_error(e, "ftruncate");
   }
   try {
     return std::make_shared<Segment>(fd, map(fd, bytes), bytes, std::string(), false);
@@ -93,7 +92,7 @@ std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool creat
   if (fd < 0) {
     const int e = errno;
     if (create) untrack_shm(name);
-    throw std::system_error(e, std::generic_category(), create ? "shm_open(O_CREAT|O_EXCL)" : "shm_open");
+    detail::throw_os_error(e, create ? "shm_open(O_CREAT|O_EXCL)" : "shm_open");
   }
   try {
     if (create) {

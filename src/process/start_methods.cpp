@@ -17,10 +17,10 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <system_error>
 #include <thread>
 
 #include "fd_passing.hpp"
+#include "os_error.hpp"
 #include "runtime.hpp"
 #include "spindle/process/registry.hpp"
 
@@ -57,7 +57,7 @@ pid_t exec_self(const char* role, int child_fd, bool pdeathsig) {
   ExecPlan plan(role, child_fd);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid < 0) detail::throw_os_error(errno, "fork");
   if (pid == 0) {
     if (pdeathsig) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -76,8 +76,7 @@ pid_t exec_self(const char* role, int child_fd, bool pdeathsig) {
 
 std::pair<int, int> make_socketpair(int type) {
   int sv[2];
-  if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0)
-    throw std::system_error(errno, std::generic_category(), "socketpair");
+  if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) detail::throw_os_error(errno, "socketpair");
   if (type == SOCK_STREAM) {
     // Bigger buffers: fewer wake-ups per large payload and more pipelined tasks per system call.
     const int bytes = 1 << 20;
@@ -170,13 +169,13 @@ class ForkServer {
       if (send_all(ctl_, &op, 1, {chan})) {
         std::int32_t reply = 0;
         if (::recv(ctl_, &reply, sizeof reply, 0) == static_cast<ssize_t>(sizeof reply)) {
-          if (reply < 0) throw std::system_error(-reply, std::generic_category(), "forkserver fork");
+          if (reply < 0) detail::throw_os_error(-reply, "forkserver fork");
           return reply;
         }
       }
       restart_locked();  // the server died: start a new one and try once more
     }
-    throw std::system_error(EPIPE, std::generic_category(), "forkserver unreachable");
+    detail::throw_os_error(EPIPE, "forkserver unreachable");
   }
   int reap(pid_t pid) {
     std::lock_guard lock(m_);
@@ -266,7 +265,7 @@ Child start_child(StartMethod method) {
         const pid_t pid = ::fork();
         const int fork_errno = errno;
         lookups.unlock();  // in both processes: the child's copy is held by its only thread, this one
-        if (pid < 0) throw std::system_error(fork_errno, std::generic_category(), "fork");
+        if (pid < 0) detail::throw_os_error(fork_errno, "fork");
         if (pid == 0) {
           ::prctl(PR_SET_PDEATHSIG, SIGKILL);
           ::close(mine);
