@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -38,9 +39,19 @@ void destroy(const Blob& b) noexcept {
 
 class BlobCache {
  public:
-  std::shared_ptr<Blob> lend(std::size_t bytes) {
+  std::shared_ptr<Blob> lend(std::size_t bytes, bool mapped) {
     Blob b = take(bytes);
-    if (b.fd < 0) b = create(bytes);
+    if (b.fd < 0) {
+      b = create(bytes);
+    }
+    if (mapped && b.data == nullptr) {
+      try {
+        map(b);
+      } catch (...) {
+        destroy(b);
+        throw;
+      }
+    }
     return {new Blob(b), [this](Blob* p) {
               give_back(*p);
               delete p;
@@ -68,12 +79,15 @@ class BlobCache {
     b.fd = ::memfd_create("spindle-blob", MFD_CLOEXEC);
     if (b.fd < 0) fail("memfd_create");
     if (::ftruncate(b.fd, static_cast<off_t>(b.capacity)) != 0) fail("ftruncate", b.fd);
-    // MAP_POPULATE: the pages are allocated in one call, not faulted in one by one by the memcpy.
-    void* p = ::mmap(nullptr, b.capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, b.fd, 0);
-    if (p == MAP_FAILED) fail("mmap", b.fd);
-    b.data = static_cast<char*>(p);
     b.owner = ::getpid();
     return b;
+  }
+
+  static void map(Blob& b) {
+    // MAP_POPULATE: the pages are allocated in one call, not faulted in one by one by the memcpy.
+    void* p = ::mmap(nullptr, b.capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, b.fd, 0);
+    if (p == MAP_FAILED) detail::throw_os_error(errno, "mmap");
+    b.data = static_cast<char*>(p);
   }
 
   void give_back(const Blob& b) noexcept {
@@ -112,19 +126,73 @@ class BlobCache {
   pid_t owner_ = ::getpid();
 };
 
+BlobCache& cache() {
+  // Never destroyed: a lease released during static destruction must still find the cache.
+  static BlobCache* c = new BlobCache;
+  return *c;
+}
+
 }  // namespace
 
-std::shared_ptr<Blob> lend_blob(std::size_t bytes) {
-  // Never destroyed: a lease released during static destruction must still find the cache.
-  static BlobCache* cache = new BlobCache;
-  return cache->lend(bytes);
+std::shared_ptr<Blob> lend_blob(std::size_t bytes) { return cache().lend(bytes, true); }
+
+std::shared_ptr<Blob> write_blob(const void* data, std::size_t bytes) {
+  std::shared_ptr<Blob> b = cache().lend(bytes, false);
+  if (b->data != nullptr) {
+    if (bytes != 0) std::memcpy(b->data, data, bytes);
+    return b;
+  }
+  // The kernel copies into the memfd's pages through its own mapping of memory: it allocates them as it goes,
+  // without zeroing a page it fills whole, and this process's page tables are never touched.
+  const char* from = static_cast<const char*>(data);
+  for (std::size_t done = 0; done < bytes;) {
+    const ssize_t n = ::pwrite(b->fd, from + done, bytes - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) detail::throw_os_error(n < 0 ? errno : ENOSPC, "pwrite (blob)");
+    done += static_cast<std::size_t>(n);
+  }
+  return b;
+}
+
+namespace {
+
+/// Throws ProtocolError unless `fd` holds at least `bytes`.
+void check_size(int fd, std::size_t bytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < bytes)
+    throw ProtocolError("codec: a blob descriptor holds fewer bytes than its array (" + std::to_string(bytes) + ")");
+}
+
+}  // namespace
+
+BlobFile::BlobFile(int fd, std::size_t bytes) : fd_(fd), bytes_(bytes) {
+  try {
+    check_size(fd, bytes);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+BlobFile::~BlobFile() { ::close(fd_); }
+
+void BlobFile::read_into(void* out) const {
+  char* to = static_cast<char*>(out);
+  for (std::size_t done = 0; done < bytes_;) {
+    const ssize_t n = ::pread(fd_, to + done, bytes_ - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) detail::throw_os_error(errno, "pread (blob)");
+    if (n == 0) throw ProtocolError("codec: a blob descriptor ended before its array did");
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 BlobView::BlobView(int fd, std::size_t bytes) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < bytes) {
+  try {
+    check_size(fd, bytes);
+  } catch (...) {
     ::close(fd);
-    throw ProtocolError("codec: a blob descriptor holds fewer bytes than its array (" + std::to_string(bytes) + ")");
+    throw;
   }
   if (bytes != 0) {
     void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);

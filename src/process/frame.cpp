@@ -21,8 +21,7 @@ std::uint32_t Writer::add_fd(int fd) {
 }
 
 std::uint32_t Writer::save_blob(const void* data, std::size_t bytes) {
-  std::shared_ptr<detail::Blob> blob = detail::lend_blob(bytes);
-  if (bytes != 0) std::memcpy(blob->data, data, bytes);
+  std::shared_ptr<detail::Blob> blob = detail::write_blob(data, bytes);
   const std::uint32_t index = add_fd(blob->fd);
   leases_->push_back(std::move(blob));
   return index;

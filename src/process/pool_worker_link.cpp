@@ -94,8 +94,7 @@ void PoolCore::send_task(Worker& w, TaskPtr t) {
     if (given) {
       dups.push_back(dup_or_throw(given->fd));
     } else if (blob) {
-      std::shared_ptr<Blob> b = lend_blob(t->call.args.size());
-      std::memcpy(b->data, t->call.args.data(), t->call.args.size());
+      std::shared_ptr<Blob> b = write_blob(t->call.args.data(), t->call.args.size());
       dups.push_back(dup_or_throw(b->fd));
       t->call.leases.push_back(std::move(b));
     }

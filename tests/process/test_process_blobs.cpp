@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,6 +144,46 @@ TEST_F(Blobs, ABlobIsReusedOnlyOnceItsLeaseEnds) {
   auto c = sp::detail::lend_blob(kSize);
   EXPECT_TRUE(c->data == first || c->data == second) << "a free blob of the right size was not reused";
   EXPECT_GE(c->capacity, kSize);
+}
+
+// A blob's bytes as a worker reads them: through the descriptor (pread), as the codec does.
+std::string read_back(const sp::detail::Blob& b, std::size_t bytes) {
+  std::string out(bytes, '\0');
+  const sp::detail::BlobFile file(::fcntl(b.fd, F_DUPFD_CLOEXEC, 0), bytes);
+  file.read_into(out.data());
+  return out;
+}
+
+// write_blob copies by pwrite into a blob this process never maps, and by memcpy into one it had mapped.
+TEST_F(Blobs, WriteBlobFillsFreshReusedAndMappedBlobs) {
+  constexpr std::size_t kSize = (7 << 20) + 123;  // a size no other test here lends
+  const std::string one = text_of(kSize, 1), two = text_of(kSize, 2);
+  ino_t first_inode = 0;
+  {
+    auto b = sp::detail::write_blob(one.data(), one.size());
+    EXPECT_EQ(b->data, nullptr) << "a fresh blob was mapped to be written";
+    EXPECT_GE(b->capacity, kSize);
+    EXPECT_EQ(read_back(*b, kSize), one);
+    struct stat st {};
+    ASSERT_EQ(::fstat(b->fd, &st), 0);
+    first_inode = st.st_ino;
+  }
+  {
+    auto b = sp::detail::write_blob(two.data(), two.size());  // the free one, rewritten whole
+    struct stat st {};
+    ASSERT_EQ(::fstat(b->fd, &st), 0);
+    EXPECT_EQ(st.st_ino, first_inode) << "the free blob was not reused";
+    EXPECT_EQ(read_back(*b, kSize), two);
+  }
+  {
+    auto mapped = sp::detail::lend_blob(kSize);  // the same blob, now mapped here
+    ASSERT_NE(mapped->data, nullptr);
+    EXPECT_EQ(std::string(mapped->data, kSize), two);
+  }
+  auto b = sp::detail::write_blob(one.data(), one.size());
+  ASSERT_NE(b->data, nullptr) << "a mapped free blob should be reused through its mapping";
+  EXPECT_EQ(read_back(*b, kSize), one);
+  EXPECT_THROW(sp::detail::BlobFile(::fcntl(b->fd, F_DUPFD_CLOEXEC, 0), b->capacity + 1), sp::ProtocolError);
 }
 
 // A forked child inherits the parent's cache: its free blobs, and copies of the leases the parent holds. It

@@ -105,8 +105,8 @@ class Reader : public cereal::InputArchive<Reader, cereal::AllowEmptyClassElisio
   }
   /// Takes ownership of received descriptor `index`; throws ProtocolError if there is none.
   int take_fd(std::uint32_t index);
-  /// Maps received blob descriptor `index`, which must hold at least `bytes`.
-  detail::BlobView map_blob(std::uint32_t index, std::size_t bytes) { return detail::BlobView(take_fd(index), bytes); }
+  /// Received blob descriptor `index`, which must hold at least `bytes`.
+  detail::BlobFile open_blob(std::uint32_t index, std::size_t bytes) { return detail::BlobFile(take_fd(index), bytes); }
 
  private:
   const char* p_;
@@ -205,9 +205,9 @@ requires(std::is_arithmetic_v<T> &&
   std::uint32_t index = 0;
   ar.load_binary(&index, sizeof index);
   if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw ProtocolError("codec: array too large");
-  const detail::BlobView blob = ar.map_blob(index, static_cast<std::size_t>(n) * sizeof(T));
-  const T* first = reinterpret_cast<const T*>(blob.data());  // a mapping: page-aligned
-  v.assign(first, first + n);
+  const detail::BlobFile blob = ar.open_blob(index, static_cast<std::size_t>(n) * sizeof(T));  // size checked first
+  v.resize(static_cast<std::size_t>(n));
+  blob.read_into(v.data());
 }
 
 /// Appends the encoding of `values...` to `out`. Python equivalent: `pickle.dumps`.

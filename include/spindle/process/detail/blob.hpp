@@ -20,10 +20,10 @@ namespace spindle::process::detail {
 /// Arrays of at least this many bytes go as blobs where the channel allows it.
 inline constexpr std::size_t kBlobMinBytes = std::size_t{1} << 20;
 
-/// A memfd and this process's writable mapping of it.
+/// A memfd and, when it was lent mapped, this process's writable mapping of it.
 struct Blob {
   int fd = -1;
-  char* data = nullptr;
+  char* data = nullptr;  ///< null for a blob that was written with write_blob and never lent mapped
   std::size_t capacity = 0;
   pid_t owner = 0;  ///< the pid that made it: only its maker reuses it (a forked child's copy is never recycled)
 };
@@ -32,6 +32,28 @@ struct Blob {
 /// The blob goes back to the cache when the last copy of the lease is released. Throws std::system_error
 /// when the kernel refuses (memfd_create, ftruncate, mmap).
 std::shared_ptr<Blob> lend_blob(std::size_t bytes);
+
+/// Lends a blob holding a copy of the `bytes` at `data`. The copy is made by the kernel (`pwrite`) unless the
+/// blob is already mapped here: a fresh blob is never mapped and faulted in by this process, which on some
+/// virtual machines costs ten times the copy. Throws std::system_error when the kernel refuses.
+std::shared_ptr<Blob> write_blob(const void* data, std::size_t bytes);
+
+/// A received blob read by the kernel (`pread`) into memory of the caller's: no mapping to fault in, which on
+/// some virtual machines costs ten times the copy. Closes its descriptor on destruction.
+class BlobFile {
+ public:
+  /// Takes `fd` (closed here) and checks that it holds at least `bytes`; throws ProtocolError if not.
+  BlobFile(int fd, std::size_t bytes);
+  BlobFile(const BlobFile&) = delete;
+  BlobFile& operator=(const BlobFile&) = delete;
+  ~BlobFile();
+  /// Copies the blob's first `bytes` into `out`; throws std::system_error or, if it ends early, ProtocolError.
+  void read_into(void* out) const;
+
+ private:
+  int fd_;
+  std::size_t bytes_;
+};
 
 /// A read-only mapping of a received blob, unmapped on destruction.
 class BlobView {
