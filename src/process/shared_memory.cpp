@@ -12,9 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <system_error>
+#include <vector>
 
 namespace spindle::process {
 namespace detail {
@@ -28,7 +31,47 @@ void* map(int fd, std::size_t bytes, bool populate = false) {
   return p;
 }
 
+// The mappings a pool worker keeps between tasks (retain_adopted_segments): found by the memfd's identity and
+// size. The kept Segment holds its descriptor open, so the inode cannot be freed and reused while it is here.
+struct Retained {
+  dev_t dev;
+  ino_t ino;
+  std::size_t bytes;
+  std::shared_ptr<Segment> seg;
+};
+
+struct RetainedSegments {
+  static constexpr std::size_t kMax = 8;
+  std::mutex m;
+  bool on = false;
+  std::vector<Retained> kept;  // oldest first
+};
+
+RetainedSegments& retained() {
+  static RetainedSegments* r = new RetainedSegments;  // never destroyed: workers leave with _exit
+  return *r;
+}
+
 }  // namespace
+
+void retain_adopted_segments(bool on) noexcept {
+  {
+    std::lock_guard lock(retained().m);
+    retained().on = on;
+  }
+  if (!on) release_retained_segments();
+}
+
+void release_retained_segments() noexcept {
+  std::vector<Retained> drop;
+  std::lock_guard lock(retained().m);
+  drop.swap(retained().kept);
+}  // the lock goes first (declared last), then the mappings
+
+std::size_t retained_segments() noexcept {
+  std::lock_guard lock(retained().m);
+  return retained().kept.size();
+}
 
 std::string random_name() {
   unsigned char bits[16];
@@ -76,12 +119,41 @@ std::shared_ptr<Segment> Segment::adopt(int fd, std::size_t bytes) {
     ::close(fd);
     throw ProtocolError("shared memory handle: the object is smaller than announced");
   }
+  RetainedSegments& r = retained();
+  std::unique_lock lock(r.m);
+  if (r.on) {
+    for (auto it = r.kept.begin(); it != r.kept.end(); ++it) {
+      if (it->dev == st.st_dev && it->ino == st.st_ino && it->bytes == bytes) {
+        std::shared_ptr<Segment> seg = it->seg;
+        std::rotate(it, it + 1, r.kept.end());  // now the most recently used
+        lock.unlock();
+        ::close(fd);
+        return seg;
+      }
+    }
+  }
+  lock.unlock();
+  std::shared_ptr<Segment> seg;
   try {
-    return std::make_shared<Segment>(fd, map(fd, bytes, bytes >= (std::size_t{1} << 20)), bytes, std::string(), false);
+    seg = std::make_shared<Segment>(fd, map(fd, bytes, bytes >= (std::size_t{1} << 20)), bytes, std::string(), false);
   } catch (...) {
     ::close(fd);
     throw;
   }
+  std::shared_ptr<Segment> evicted;
+  lock.lock();
+  if (r.on) {
+    try {
+      if (r.kept.size() >= RetainedSegments::kMax) {
+        evicted = std::move(r.kept.front().seg);
+        r.kept.erase(r.kept.begin());
+      }
+      r.kept.push_back({st.st_dev, st.st_ino, bytes, seg});
+    } catch (...) {  // out of memory for the list: the segment simply is not kept
+    }
+  }
+  lock.unlock();
+  return seg;
 }
 
 std::shared_ptr<Segment> Segment::open_named(const std::string& name, bool create, std::size_t bytes) {

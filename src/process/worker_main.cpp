@@ -3,6 +3,7 @@
 // control block (so that the parent can take back the ones it has not started), and writes one result or
 // error frame per task (a pool worker's quick tasks in batches: result_batch.hpp).
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -55,6 +56,12 @@ bool claim(Segment& control, std::uint64_t bytes, std::uint64_t seq) {
   return claim_task(*static_cast<ControlBlock*>(control.data()), seq);
 }
 
+// True if the channel has bytes (more tasks) waiting now.
+bool readable_now(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
 }  // namespace
 
 void worker_main(int fd) {
@@ -74,6 +81,7 @@ void worker_main(int fd) {
   for (;;) {
     // Nothing more to run for now: what is kept goes before this worker blocks.
     if (results && !results->flush()) quit(0);
+    if (results && retained_segments() != 0 && !readable_now(fd)) release_retained_segments();
     auto area = reader.write_area(64 * 1024);
     const long n = recv_some(fd, area.data(), area.size(), received);
     if (n == 0) quit(0);  // the parent closed the channel (shutdown) or died
@@ -101,6 +109,7 @@ void worker_main(int fd) {
           in_fds.erase(in_fds.begin());
           if (batched) {
             results = std::make_unique<ResultBatch>(fd, static_cast<char*>(control->data()) + kResultAreaOffset);
+            retain_adopted_segments(true);  // while busy: released at the loop's top when no task waits
           }
           if (cfg.rlimit_as) {
             rlimit r{cfg.rlimit_as, cfg.rlimit_as};

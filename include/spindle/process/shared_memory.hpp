@@ -33,6 +33,17 @@ std::string random_name();
 /// dies), or 0 if none was started: none needed yet, or the kernel lacks pidfd (Linux < 5.3).
 int shm_tracker_pid() noexcept;
 
+/// In this process (a pool worker), keep the last few segments that `Segment::adopt` mapped (`on`), so that a
+/// task that receives the same shared array as the one before reuses its mapping instead of mapping and
+/// faulting in the pages again; `false` stops and releases them. Python has no equivalent: its workers attach
+/// by name every time.
+void retain_adopted_segments(bool on) noexcept;
+/// Drops the kept mappings (a worker calls it when it is about to wait for work, so that a segment the
+/// parent freed lives no longer than the tasks that use it).
+void release_retained_segments() noexcept;
+/// How many mappings are kept now.
+std::size_t retained_segments() noexcept;
+
 /// A mapped segment; shared by the copies of a SharedMemory / SharedArray.
 class Segment {
  public:
