@@ -256,14 +256,16 @@ int compare(const std::vector<const Workload*>& workloads, const std::vector<Opt
     nlohmann::ordered_json j;
     j["floors"] = {{"memcpy_GBps", floors.memcpy_GBps},
                    {"wake_rtt_us", floors.wake_rtt_us},
-                   {"fork_wait_us", floors.fork_wait_us}};
+                   {"fork_wait_us", floors.fork_wait_us},
+                   {"page_touch_us", floors.page_touch_us}};
     std::puts(j.dump().c_str());
   } else {
     std::printf(
         "floors (this machine, this run): memcpy of 10 MiB %s GB/s | thread hand-off round trip (atomic wait/notify) "
         "%s us | "
-        "fork+exit+wait %s us\n",
-        figure(floors.memcpy_GBps).c_str(), figure(floors.wake_rtt_us).c_str(), figure(floors.fork_wait_us).c_str());
+        "fork+exit+wait %s us | first touch of a fresh page %s us\n",
+        figure(floors.memcpy_GBps).c_str(), figure(floors.wake_rtt_us).c_str(), figure(floors.fork_wait_us).c_str(),
+        figure(floors.page_touch_us).c_str());
   }
   std::fflush(stdout);
   for (std::size_t i = 0; i < workloads.size(); ++i) {
