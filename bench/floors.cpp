@@ -82,6 +82,7 @@ double fork_wait_us() {
 double page_touch_us() {
   constexpr std::size_t bytes = 16u << 20;
   constexpr std::size_t page = 4096;
+  constexpr auto pages = static_cast<double>(std::size_t{bytes / page});
   std::vector<double> costs;
   for (int rep = 0; rep < 3; ++rep) {
     void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -90,7 +91,7 @@ double page_touch_us() {
     volatile char* p = static_cast<char*>(m);
     const double t0 = now_s();
     for (std::size_t i = 0; i < bytes; i += page) p[i] = 1;
-    costs.push_back((now_s() - t0) * 1e6 / (bytes / page));
+    costs.push_back((now_s() - t0) * 1e6 / pages);
     ::munmap(m, bytes);
   }
   return median_of(costs);
