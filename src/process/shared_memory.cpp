@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
@@ -45,6 +46,7 @@ struct RetainedSegments {
   std::mutex m;
   bool on = false;
   std::vector<Retained> kept;  // oldest first
+  std::atomic<std::size_t> count{0};  // kept.size(), read without the lock by a worker's loop
 };
 
 RetainedSegments& retained() {
@@ -66,12 +68,10 @@ void release_retained_segments() noexcept {
   std::vector<Retained> drop;
   std::lock_guard lock(retained().m);
   drop.swap(retained().kept);
+  retained().count.store(0, std::memory_order_relaxed);
 }  // the lock goes first (declared last), then the mappings
 
-std::size_t retained_segments() noexcept {
-  std::lock_guard lock(retained().m);
-  return retained().kept.size();
-}
+std::size_t retained_segments() noexcept { return retained().count.load(std::memory_order_relaxed); }
 
 std::string random_name() {
   unsigned char bits[16];
@@ -151,6 +151,7 @@ std::shared_ptr<Segment> Segment::adopt(int fd, std::size_t bytes) {
       r.kept.push_back({st.st_dev, st.st_ino, bytes, seg});
     } catch (...) {  // out of memory for the list: the segment simply is not kept
     }
+    r.count.store(r.kept.size(), std::memory_order_relaxed);
   }
   lock.unlock();
   return seg;
