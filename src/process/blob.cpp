@@ -187,28 +187,4 @@ void BlobFile::read_into(void* out) const {
   }
 }
 
-BlobView::BlobView(int fd, std::size_t bytes) {
-  try {
-    check_size(fd, bytes);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  if (bytes != 0) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int e = errno;
-      ::close(fd);
-      detail::throw_os_error(e, "mmap (blob)");
-    }
-    data_ = static_cast<const char*>(p);
-    mapped_ = bytes;
-  }
-  ::close(fd);
-}
-
-BlobView::~BlobView() {
-  if (mapped_ != 0) ::munmap(const_cast<char*>(data_), mapped_);
-}
-
 }  // namespace spindle::process::detail

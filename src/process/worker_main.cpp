@@ -56,6 +56,35 @@ bool claim(Segment& control, std::uint64_t bytes, std::uint64_t seq) {
   return claim_task(*static_cast<ControlBlock*>(control.data()), seq);
 }
 
+// The arguments of task_blob frames, read in by the kernel (pread) rather than mapped: a fresh mapping costs a
+// page fault per 4 KiB, which on some VMs is ten times the copy. The buffer is reused from task to task, so
+// its pages stay warm; one over kKeep is given back when the worker runs out of tasks.
+class BlobArgs {
+ public:
+  const char* fill(const BlobFile& blob, std::size_t size) {
+    if (size > capacity_) {
+      buf_.reset();
+      capacity_ = 0;
+      buf_ = std::make_unique_for_overwrite<char[]>(size);
+      capacity_ = size;
+    }
+    blob.read_into(buf_.get());
+    return buf_.get();
+  }
+  bool large() const noexcept { return capacity_ > kKeep; }
+  void shrink() noexcept {
+    if (large()) {
+      buf_.reset();
+      capacity_ = 0;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kKeep = std::size_t{16} << 20;
+  std::unique_ptr<char[]> buf_;
+  std::size_t capacity_ = 0;
+};
+
 // True if the channel has bytes (more tasks) waiting now.
 bool readable_now(int fd) {
   pollfd p{fd, POLLIN, 0};
@@ -77,11 +106,15 @@ void worker_main(int fd) {
   std::vector<int> in_fds;
   std::shared_ptr<Segment> control;      // where the parent reads which task this worker started
   std::unique_ptr<ResultBatch> results;  // pool workers: results of quick tasks go in batches
+  BlobArgs blob_args;                    // where a task_blob's arguments are read in
 
   for (;;) {
     // Nothing more to run for now: what is kept goes before this worker blocks.
     if (results && !results->flush()) quit(0);
-    if (results && retained_segments() != 0 && !readable_now(fd)) release_retained_segments();
+    if ((retained_segments() != 0 || blob_args.large()) && results && !readable_now(fd)) {
+      release_retained_segments();
+      blob_args.shrink();
+    }
     auto area = reader.write_area(64 * 1024);
     const long n = recv_some(fd, area.data(), area.size(), received);
     if (n == 0) quit(0);  // the parent closed the channel (shutdown) or died
@@ -178,9 +211,9 @@ void worker_main(int fd) {
             if (f.payload.size() != 2 * sizeof(std::uint64_t) || in_fds.empty())
               throw ProtocolError("worker: malformed task_blob frame");
             std::memcpy(&size, f.payload.data() + sizeof id, sizeof size);
-            const BlobView blob(std::exchange(in_fds.back(), -1), static_cast<std::size_t>(size));
+            const BlobFile blob(std::exchange(in_fds.back(), -1), static_cast<std::size_t>(size));
             in_fds.pop_back();
-            Reader args(blob.data(), static_cast<std::size_t>(size), &in_fds);
+            Reader args(blob_args.fill(blob, static_cast<std::size_t>(size)), static_cast<std::size_t>(size), &in_fds);
             e->invoke(args, result);
           }
         } catch (...) {

@@ -245,6 +245,12 @@ TEST_P(BlobPool, LargeEncodedArgumentsArriveIntactAsOneBlob) {
   for (int k = 0; k < 8; ++k) EXPECT_EQ(fs[static_cast<std::size_t>(k)].result(), fingerprint(text_of(n, k))) << k;
   for (int k = 0; k < 6; ++k)
     EXPECT_EQ(pool.submit<&fingerprint>(text_of(n + 1, k)).result(), fingerprint(text_of(n + 1, k)));
+  // The worker reads them into a buffer it reuses: larger, then smaller again (a large buffer is given back
+  // when the worker runs out of tasks), never a byte of the task before.
+  for (const std::size_t size : {std::size_t{17} << 20, n + 7, std::size_t{18} << 20, n + 3}) {
+    const std::string text = text_of(size, static_cast<int>(size % 26));
+    EXPECT_EQ(pool.submit<&fingerprint>(text).result(), fingerprint(text)) << size;
+  }
 }
 
 // Encoded arguments that are already in a blob (Call::args_blob: an MPI worker rank receives a large task

@@ -1,9 +1,9 @@
 #pragma once
 /// @file
 /// Internal: large arrays of numbers in task arguments travel out of band, as a shared-memory blob (a memfd)
-/// passed with the task frame, instead of through the socket: one memcpy in (here), one memcpy out (in the
-/// worker), where the socket path cost four more. Python equivalent: pickle protocol 5's out-of-band buffers
-/// (`pickle.PickleBuffer`), which `multiprocessing` does not use.
+/// passed with the task frame, instead of through the socket: one copy in (here), one copy out (in the
+/// worker), both made by the kernel, where the socket path cost four more. Python equivalent: pickle protocol
+/// 5's out-of-band buffers (`pickle.PickleBuffer`), which `multiprocessing` does not use.
 ///
 /// A blob is lent by a cache of this process and comes back to it when the lease (kept by the task's Call)
 /// is released: by then the worker has decoded the task (its result, or its death, has been seen), so
@@ -53,21 +53,6 @@ class BlobFile {
  private:
   int fd_;
   std::size_t bytes_;
-};
-
-/// A read-only mapping of a received blob, unmapped on destruction.
-class BlobView {
- public:
-  /// Maps `fd` (taken: closed here) and checks that it holds at least `bytes`; throws ProtocolError if not.
-  BlobView(int fd, std::size_t bytes);
-  BlobView(const BlobView&) = delete;
-  BlobView& operator=(const BlobView&) = delete;
-  ~BlobView();
-  const char* data() const noexcept { return data_; }
-
- private:
-  const char* data_ = nullptr;
-  std::size_t mapped_ = 0;
 };
 
 }  // namespace spindle::process::detail
