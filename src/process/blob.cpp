@@ -1,5 +1,5 @@
-// The blob cache (see detail/blob.hpp): memfds mapped once and reused, so that a large argument costs one
-// memcpy into memory that is already there, not a fresh allocation the kernel must fault in and zero.
+// The blob cache (see detail/blob.hpp): memfds reused, so that a large argument is copied into pages that are
+// already there, not a fresh allocation; written by the kernel (pwrite) unless the blob is mapped here.
 
 #include "spindle/process/detail/blob.hpp"
 
@@ -41,9 +41,7 @@ class BlobCache {
  public:
   std::shared_ptr<Blob> lend(std::size_t bytes, bool mapped) {
     Blob b = take(bytes);
-    if (b.fd < 0) {
-      b = create(bytes);
-    }
+    if (b.fd < 0) b = create(bytes);
     if (mapped && b.data == nullptr) {
       try {
         map(b);

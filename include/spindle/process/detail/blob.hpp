@@ -28,9 +28,9 @@ struct Blob {
   pid_t owner = 0;  ///< the pid that made it: only its maker reuses it (a forked child's copy is never recycled)
 };
 
-/// Lends a blob of at least `bytes` (reused, already mapped and faulted in, when one is free; else new).
-/// The blob goes back to the cache when the last copy of the lease is released. Throws std::system_error
-/// when the kernel refuses (memfd_create, ftruncate, mmap).
+/// Lends a blob of at least `bytes`, mapped here (a free one reused when one fits, mapped first if it was not;
+/// else a new one). The blob goes back to the cache when the last copy of the lease is released. Throws
+/// std::system_error when the kernel refuses (memfd_create, ftruncate, mmap).
 std::shared_ptr<Blob> lend_blob(std::size_t bytes);
 
 /// Lends a blob holding a copy of the `bytes` at `data`. The copy is made by the kernel (`pwrite`) unless the
