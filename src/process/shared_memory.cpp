@@ -45,7 +45,7 @@ struct RetainedSegments {
   static constexpr std::size_t kMax = 8;
   std::mutex m;
   bool on = false;
-  std::vector<Retained> kept;  // oldest first
+  std::vector<Retained> kept;         // oldest first
   std::atomic<std::size_t> count{0};  // kept.size(), read without the lock by a worker's loop
 };
 
