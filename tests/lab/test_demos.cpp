@@ -87,7 +87,8 @@ TEST_F(Demos, Seed000IoOverlapsCpuDoesNotUnderAGil) {
   // Four tasks under one GIL take turns on one core. Measured within the one run (its CPU time over its wall
   // time), not against the serial run's time: a machine whose speed changes between two runs (a busy sibling
   // hyperthread, a neighbour VM) made the cross-run comparison fail (GIL 0.110 s vs 0.8 x serial 0.118 s).
-  EXPECT_LT(fact(r, "cpu_gil_cores_used"), 1.3);
+  // Why 1.5 and not 1: see CpuBoundGilThreadsDoNotBeatSerial.
+  EXPECT_LT(fact(r, "cpu_gil_cores_used"), 1.5);
   EXPECT_GT(fact(r, "cpu_procs_s"), 0);  // the sums were checked inside the demo
 }
 
@@ -115,8 +116,11 @@ TEST_F(Demos, CpuBoundGilThreadsDoNotBeatSerial) {
   const auto r = run("002-cpu-bound");
   // GIL threads do not beat serial: together they use about one core. (Their wall time against the serial
   // run's CPU time compared two runs on a machine whose speed can change between them, and failed once in
-  // seven suite runs: 0.110 vs 0.118 s.)
-  EXPECT_LT(fact(r, "gil_cores_used"), 1.3);
+  // seven suite runs: 0.110 vs 0.118 s.) Above one core is the waiters' own cost: each wakes every switch
+  // interval to ask for the lock, as in CPython's take_gil, and a sanitizer makes those wake-ups dear (under
+  // TSan on a 2-vCPU VM: 1.00-1.24 alone, up to 1.16 beside other tests, 1.30 once in CI); 1.5 still tells
+  // one core from two, and the chart below checks the exclusion itself.
+  EXPECT_LT(fact(r, "gil_cores_used"), 1.5);
   EXPECT_GT(fact(r, "gil_switches"), 0);
   EXPECT_GT(fact(r, "processes_s"), 0);
   // The state chart: a lane per thread; at no moment do two threads both run (hold the GIL).
@@ -254,8 +258,9 @@ TEST_F(Demos, FuturesAnswerAndCompleteInOrderOfFinish) {
 
 TEST_F(Demos, ProcessSpeedupGilThreadsDoNotHelp) {
   const auto r = run("003-process-speedup");
-  // Measured within the GIL run itself (see CpuBoundGilThreadsDoNotBeatSerial for why not against serial).
-  EXPECT_LT(fact(r, "gil_cores_used"), 1.3);
+  // Measured within the GIL run itself (see CpuBoundGilThreadsDoNotBeatSerial for why not against serial, and
+  // why 1.5).
+  EXPECT_LT(fact(r, "gil_cores_used"), 1.5);
 }
 
 TEST_F(Demos, IoThreadsSwitchVoluntarily) {
