@@ -265,7 +265,7 @@ void report_error(LoopCore* loop, std::string_view message, std::exception_ptr e
 
 // ---- TaskState -------------------------------------------------------------------------------------------
 
-TaskState::~TaskState() { delete extras_; }
+TaskState::~TaskState() { delete extras_if_any(); }
 
 namespace {
 // What error() gives for a task that failed while no TaskExtras could be allocated to hold its exception.
@@ -279,28 +279,40 @@ const std::exception_ptr no_error;
 }  // namespace
 
 const std::exception_ptr& TaskState::error() const noexcept {
-  if (extras_ != nullptr && extras_->error) return extras_->error;
+  const TaskExtras* x = extras_if_any();
+  if (x != nullptr && x->error) return x->error;
   if (status_ == Status::failed || status_ == Status::cancelled) return error_lost();
   return no_error;
 }
 
 void TaskState::set_error(std::exception_ptr e) noexcept {
-  if (extras_ == nullptr) extras_ = new (std::nothrow) TaskExtras();
-  if (extras_ != nullptr) extras_->error = std::move(e);  // else error() reports std::bad_alloc
+  TaskExtras* x = extras_if_any();
+  if (x == nullptr) {
+    x = new (std::nothrow) TaskExtras();
+    if (x == nullptr) return;  // error() reports std::bad_alloc
+    x->watcher = first_watcher();
+    aux_ = reinterpret_cast<std::uintptr_t>(x) | kAuxExtras;
+  }
+  x->error = std::move(e);
 }
 
 TaskExtras& TaskState::extras() {
-  if (extras_ == nullptr) extras_ = new TaskExtras();
-  return *extras_;
+  if (TaskExtras* x = extras_if_any()) return *x;
+  auto* x = new TaskExtras();
+  x->watcher = first_watcher();
+  aux_ = reinterpret_cast<std::uintptr_t>(x) | kAuxExtras;
+  return *x;
 }
 
 std::string TaskState::name() const {
-  if (extras_ != nullptr && !extras_->name.empty()) return extras_->name;
+  const TaskExtras* x = extras_if_any();
+  if (x != nullptr && !x->name.empty()) return x->name;
   return "Task-" + std::to_string(id_);
 }
 
 void TaskState::throw_cancelled() const {
-  if (extras_ != nullptr && !extras_->cancel_msg.empty()) throw CancelledError(extras_->cancel_msg);
+  const TaskExtras* x = extras_if_any();
+  if (x != nullptr && !x->cancel_msg.empty()) throw CancelledError(x->cancel_msg);
   throw CancelledError();
 }
 
@@ -387,20 +399,20 @@ void TaskState::set_exception_from_current() noexcept {
 }
 
 void TaskState::add_watcher(DoneWatcher* w) {
-  if (watcher_ == nullptr) {
-    watcher_ = w;
+  if (first_watcher() == nullptr) {
+    set_first_watcher(w);
   } else {
     extras().watchers.push_back(w);
   }
 }
 
 void TaskState::remove_watcher(DoneWatcher* w) noexcept {
-  if (watcher_ == w) {
-    watcher_ = nullptr;
+  if (first_watcher() == w) {
+    set_first_watcher(nullptr);
     return;
   }
-  if (extras_ != nullptr) {
-    auto& v = extras_->watchers;
+  if (TaskExtras* x = extras_if_any()) {
+    auto& v = x->watchers;
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (*it == w) {
         v.erase(it);
@@ -425,11 +437,14 @@ void TaskState::add_done_callback(std::function<void()> fn) {
 void TaskState::complete() noexcept {
   LoopCore* l = loop_;
   unlink_all();
-  if (DoneWatcher* w = std::exchange(watcher_, nullptr)) w->task_done(*this);
-  if (extras_ != nullptr) {
-    auto more = std::move(extras_->watchers);
+  if (DoneWatcher* w = first_watcher()) {
+    set_first_watcher(nullptr);
+    w->task_done(*this);
+  }
+  if (TaskExtras* x = extras_if_any()) {
+    auto more = std::move(x->watchers);
     for (DoneWatcher* w : more) w->task_done(*this);
-    auto callbacks = std::move(extras_->callbacks);
+    auto callbacks = std::move(x->callbacks);
     for (auto& cb : callbacks) {
       try {
         ref();
@@ -476,10 +491,10 @@ void TaskState::abandon() noexcept {
   status_ = Status::cancelled;
   retrieved_ = true;
   if (Waiter* w = std::exchange(waiter_, nullptr)) w->abandon_wait(*this);
-  watcher_ = nullptr;
-  if (extras_ != nullptr) {
-    extras_->watchers.clear();
-    extras_->callbacks.clear();
+  set_first_watcher(nullptr);
+  if (TaskExtras* x = extras_if_any()) {
+    x->watchers.clear();
+    x->callbacks.clear();
   }
   unlink_all();
 }
