@@ -211,7 +211,7 @@ TEST_F(AioBasics, AnAwaiterIsToldEvenWhenTheTaskGainsItsRarePartsWhileAwaited) {
   auto main = []() -> aio::Task<std::vector<std::string>> {
     std::vector<std::string> log;
     aio::Task<int> child = aio::create_task(seven_later());
-    aio::Task<void> first = aio::create_task(await_into(child, log));       // the first watcher
+    aio::Task<void> first = aio::create_task(await_into(child, log));      // the first watcher
     aio::Task<void> second = aio::create_task(await_briefly(child, log));  // the second, removed at 1 ms
     co_await aio::sleep(0ms);
     child.set_name("renamed");  // the rare parts appear now

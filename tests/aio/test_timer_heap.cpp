@@ -88,7 +88,7 @@ TEST(TimerHeap, FiresLikeASortedModelAcrossBlocksWithCancellationsAndCompaction)
     } else if (op < cancel_below) {
       heap.cancel(&t);
       disarm(id);
-    } else {  // time passes
+    } else {                                                            // time passes
       now += static_cast<std::int64_t>(rng() % (phase == 0 ? 2 : 16));  // the growth phase: time crawls
       log.clear();
       heap.expire(now);
