@@ -5,6 +5,7 @@
 #   find_package      builds and runs tests/package/consumer with find_package(spindle CONFIG) from PREFIX;
 #   find_package_mpi  builds tests/package/consumer_mpi with find_package(spindle COMPONENTS mpi) from PREFIX
 #                     and runs it under mpirun -np 2 (where spindle was built with MPI);
+#   pkg_config_mpi    the same program compiled with `pkg-config --cflags --libs spindle-mpi`, run the same way;
 #   pkg_config        builds and runs it with `c++ main.cpp $(pkg-config --cflags --libs spindle)`, PREFIX's;
 #   add_subdirectory  builds and runs it with spindle's source tree as a subdirectory;
 #   uninstall         removes PREFIX.
@@ -93,6 +94,16 @@ elseif(MODE STREQUAL "pkg_config")
   # Flags after the source, as a user writes them: static libraries resolve in command-line order.
   run(${CXX} -O1 ${CONSUMER}/main.cpp -o ${WORK}/consumer ${flags})
   run_consumer(${WORK}/consumer)
+elseif(MODE STREQUAL "pkg_config_mpi")
+  find_program(PKG_CONFIG pkg-config REQUIRED)
+  set(ENV{PKG_CONFIG_PATH} ${PREFIX}/${LIBDIR}/pkgconfig)
+  run(${PKG_CONFIG} --cflags --libs spindle-mpi)
+  string(STRIP "${LAST_OUTPUT}" flags)
+  message(STATUS "pkg-config --cflags --libs spindle-mpi: ${flags}")
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  run(${CXX} -O1 ${CONSUMER}_mpi/main.cpp -o ${WORK}/consumer_mpi ${flags})
+  run_consumer(timeout -k 5 120 ${MPIRUN} --allow-run-as-root --oversubscribe -np 2 --mca btl self,vader
+               --mca btl_vader_single_copy_mechanism none ${WORK}/consumer_mpi)
 elseif(MODE STREQUAL "add_subdirectory")
   # No build type: the parent's choice must survive add_subdirectory (spindle sets a default only as the top-level
   # project), and the library builds unoptimised, in half the time: this test is about targets and linking. A
