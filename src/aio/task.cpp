@@ -1,5 +1,8 @@
 // Task state: cancellation, completion, watchers, the live-task list and the coroutine frame pool.
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -31,7 +34,9 @@ constexpr std::size_t kGrain = 16;
 constexpr std::size_t kClasses = 48;  // frames up to 768 bytes are pooled
 
 constexpr std::size_t kChunk = 256 * 1024;
-constexpr std::size_t kChunkHead = 64;  // a chunk starts with its ChunkHead, on a cache line of its own
+constexpr std::size_t kChunkHead = 64;         // a chunk starts with its ChunkHead, on a cache line of its own
+constexpr std::size_t kFaultStep = 64 * 1024;  // populated ahead of the frames carved: 16 pages a call
+constexpr std::size_t kPage = 4096;
 
 // Frames are carved from 256 KiB chunks (no malloc header per frame) and recycled through per-thread,
 // per-size free lists. Each chunk belongs to a Home (a thread's, while the thread lives), found from a frame's
@@ -55,6 +60,24 @@ struct alignas(64) Home {              // a line of its own: other threads push 
 struct ChunkHead {
   std::atomic<Home*> home;  // whose lists the chunk's frames go back to; changes when an orphan's are taken
 };
+
+// Frames and timer entries are written as soon as they are carved or pushed: their fresh pages are faulted in
+// by one call per stretch instead of one fault each. Where a first touch is dear (a hypervisor that shadows page
+// tables: about 11 us a page, 5.5 in all after populating, 2-3x that under load; docs/PERFORMANCE.md), that is
+// most of a burst of task creation (W3); where it is cheap, it costs nothing measurable. Best effort: a kernel
+// before 5.14 refuses it, and pages of a reused heap range are simply there already.
+void populate(void* p, std::size_t bytes) noexcept {
+#ifdef MADV_POPULATE_WRITE
+  (void)::madvise(p, bytes, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+char* page_of(char* p) noexcept {
+  return reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(p) & ~(std::uintptr_t{kPage} - 1));
+}
 
 ChunkHead* chunk_of(void* frame) noexcept {
   return reinterpret_cast<ChunkHead*>(reinterpret_cast<std::uintptr_t>(frame) & ~(std::uintptr_t{kChunk} - 1));
@@ -83,6 +106,7 @@ struct FramePool {
   Home* home = nullptr;  // made or adopted on the first allocation
   char* cur = nullptr;
   std::size_t left = 0;
+  char* ready = nullptr;  // the chunk's pages below this are faulted in (see populate)
   long allocated = 0;
   long freed = 0;
   FramePool() = default;
@@ -175,19 +199,33 @@ struct FramePool {
     if (left < kGrain && !d.spans.empty()) {
       std::tie(cur, left) = d.spans.back();
       d.spans.pop_back();
+      ready = page_of(cur);
       chunk_of(cur)->home.store(home, std::memory_order_relaxed);  // its new frames come back here
     }
     if (more || !d.spans.empty()) d.stocked.store(true, std::memory_order_relaxed);
   }
+  // Faults in the current chunk's pages up to `need`, kFaultStep at a time, so that a thread that carves one
+  // frame does not make a whole chunk resident.
+  void fault_in(const char* need) noexcept {
+    char* end = reinterpret_cast<char*>(chunk_of(cur)) + kChunk;
+    while (ready < need && ready < end) {
+      const auto n = std::min(kFaultStep, static_cast<std::size_t>(end - ready));
+      populate(ready, n);
+      ready += n;
+    }
+  }
   void* carve(std::size_t bytes) {
     if (left < bytes) {
       // Aligned to its size, so that a frame finds its chunk's head. Never freed: see the comment above.
-      cur = static_cast<char*>(::operator new (kChunk, std::align_val_t{kChunk}));
-      ::new (static_cast<void*>(cur)) ChunkHead{home};
-      cur += kChunkHead;
+      char* chunk = static_cast<char*>(::operator new (kChunk, std::align_val_t{kChunk}));
+      cur = ready = chunk;
+      fault_in(chunk + kChunkHead);
+      ::new (static_cast<void*>(chunk)) ChunkHead{home};
+      cur = chunk + kChunkHead;
       left = kChunk - kChunkHead;
       g_chunks.fetch_add(1, std::memory_order_relaxed);
     }
+    if (cur + bytes > ready) fault_in(cur + bytes);
     void* p = cur;
     cur += bytes;
     left -= bytes;
@@ -262,6 +300,16 @@ void report_error(LoopCore* loop, std::string_view message, std::exception_ptr e
     report_unhandled_exception(message, error);
   }
 }
+
+// ---- timer heap blocks -----------------------------------------------------------------------------------
+
+void* TimerHeap::alloc_block(std::size_t bytes) {
+  void* p = ::operator new (bytes, std::align_val_t{kPage});
+  populate(p, bytes);  // 24 KiB: six fresh pages, faulted in by one call (see populate)
+  return p;
+}
+
+void TimerHeap::free_block(Entry* block) noexcept { ::operator delete (block, std::align_val_t{kPage}); }
 
 // ---- TaskState -------------------------------------------------------------------------------------------
 

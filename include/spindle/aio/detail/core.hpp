@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -95,6 +94,9 @@ class TimerHeap {
   TimerHeap() = default;
   TimerHeap(const TimerHeap&) = delete;
   TimerHeap& operator=(const TimerHeap&) = delete;
+  ~TimerHeap() {
+    for (Entry* b : blocks_) free_block(b);
+  }
 
   bool empty() const noexcept { return size_ == stale_; }
   std::size_t size() const noexcept { return size_ - stale_; }
@@ -138,7 +140,7 @@ class TimerHeap {
 
   /// Drops every entry (loop close).
   void clear() noexcept {
-    std::vector<std::unique_ptr<Entry[]>> old;
+    std::vector<Entry*> old;
     old.swap(blocks_);
     const std::size_t n = std::exchange(size_, 0);
     stale_ = 0;
@@ -148,6 +150,7 @@ class TimerHeap {
       if (e.seq == e.target->timer_seq_) e.target->timer_seq_ = 0;
     }
     for (std::size_t i = 0; i < n; ++i) old_at(i).target->unref();
+    for (Entry* b : old) free_block(b);
   }
 
  private:
@@ -163,12 +166,18 @@ class TimerHeap {
 
   Entry& at(std::size_t i) noexcept { return blocks_[i >> kShift][i & (kBlock - 1)]; }
   void add_block() {
-    blocks_.reserve(blocks_.size() + 1);  // the only step that can throw after the block is made
-    blocks_.push_back(std::make_unique_for_overwrite<Entry[]>(kBlock));
+    blocks_.reserve(blocks_.size() + 1);  // may throw before the block is made; push_back then cannot
+    blocks_.push_back(static_cast<Entry*>(alloc_block(kBlock * sizeof(Entry))));
   }
+  /// Page-aligned and faulted in at once (src/aio/task.cpp): entries are written as soon as they are pushed.
+  static void* alloc_block(std::size_t bytes);
+  static void free_block(Entry* block) noexcept;
   /// After the size shrank: gives back blocks beyond one spare (a heap that hovers at a block's edge keeps it).
   void trim() noexcept {
-    while (blocks_.size() * kBlock >= size_ + 2 * kBlock) blocks_.pop_back();
+    while (blocks_.size() * kBlock >= size_ + 2 * kBlock) {
+      free_block(blocks_.back());
+      blocks_.pop_back();
+    }
   }
   void sift_up(std::size_t i) noexcept {
     const Entry e = at(i);
@@ -226,7 +235,7 @@ class TimerHeap {
     for (Runnable* r : dead) r->unref();  // last: an unref may destroy a frame whose awaiter cancels a timer
   }
 
-  std::vector<std::unique_ptr<Entry[]>> blocks_;
+  std::vector<Entry*> blocks_;  // each kBlock entries, owned
   std::size_t size_ = 0;
   std::uint64_t seq_ = 0;
   std::size_t stale_ = 0;
