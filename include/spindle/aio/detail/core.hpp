@@ -80,9 +80,9 @@ class ReadyQueue {
 /// changes, the entry turns stale and is dropped when it reaches the top (or when stale entries are the
 /// majority, by a rebuild). Each entry holds a reference on its target so a stale one never dangles.
 ///
-/// The entries live in blocks of 1,024 that never move: growing copies nothing and leaves at most a block
-/// unused, where a doubling vector held up to twice the entries (W3's 100,000 sleeps: 131,072 slots, 7.5
-/// bytes a task) and copied them all at each doubling.
+/// The entries live in blocks of 1,024 that never move: growing copies nothing, and a drained heap gives its
+/// blocks back (one spare kept). A doubling vector copied every entry into fresh memory at each doubling (W3's
+/// 100,000 timers touched 4.8 MB of buffers for 2.4 MB of entries) and never shrank.
 class TimerHeap {
  public:
   struct Entry {
