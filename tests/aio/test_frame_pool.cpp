@@ -176,4 +176,37 @@ TEST_F(FramePool, FramesFreedOnThreadsWithoutAPoolComeHome) {
 #endif
 }
 
+// A thread that makes many frames takes its chunks eight at a time from a 2 MiB huge-page group (task.cpp); the
+// group's chunks it never started must reach later threads when it exits, each exactly once.
+TEST_F(FramePool, UnusedChunksOfAnExitedThreadsGroupAreTakenUpByLaterThreads) {
+  constexpr std::size_t kSize = 160;  // a W3 sleeper's frame: 1,638 to a 256 KiB chunk
+  constexpr std::size_t kPerChunk = 1'638;
+  constexpr std::size_t kMade = 5 * kPerChunk;  // five chunks: four plain, then the first of a group
+  constexpr std::size_t kWanted = kMade + 6 * kPerChunk;
+  std::thread([] {
+    std::vector<void*> frames;
+    for (std::size_t i = 0; i < kMade; ++i) frames.push_back(aio::detail::frame_alloc(kSize));
+    for (void* f : frames) aio::detail::frame_free(f, kSize);
+  }).join();
+  [[maybe_unused]] const long chunks = aio::detail::frame_chunks();
+  bool distinct = true;
+  std::thread([&distinct] {
+    std::vector<void*> frames;
+    for (std::size_t i = 0; i < kWanted; ++i) {
+      frames.push_back(aio::detail::frame_alloc(kSize));
+      std::fill_n(static_cast<unsigned char*>(frames.back()), kSize, static_cast<unsigned char>(i));
+    }
+    for (std::size_t i = 0; i < kWanted; ++i) {  // no frame handed out twice: each still holds its own byte
+      const auto* f = static_cast<const unsigned char*>(frames[i]);
+      distinct = distinct && std::all_of(f, f + kSize, [i](unsigned char c) { return c == static_cast<unsigned char>(i); });
+    }
+    for (void* f : frames) aio::detail::frame_free(f, kSize);
+  }).join();
+  EXPECT_TRUE(distinct) << "a frame was handed out twice";
+#ifndef SPINDLE_TEST_PLAIN_FRAMES
+  // The first thread's frames and its group's seven unstarted chunks hold all of the second thread's.
+  EXPECT_LE(aio::detail::frame_chunks() - chunks, 1) << "chunks carved though an exited thread left some unused";
+#endif
+}
+
 }  // namespace
