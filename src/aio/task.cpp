@@ -316,6 +316,13 @@ long live_frames() noexcept { return tls_pool.allocated - tls_pool.freed; }
 
 long frame_chunks() noexcept { return g_chunks.load(std::memory_order_relaxed); }
 
+void prefault(void* p, std::size_t bytes) noexcept {
+  if (bytes < kFaultStep) return;  // below that, likely warm heap memory, and a system call is not free
+  const auto lo = (reinterpret_cast<std::uintptr_t>(p) + kPage - 1) & ~(std::uintptr_t{kPage} - 1);
+  const auto hi = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(std::uintptr_t{kPage} - 1);
+  if (hi > lo) populate(reinterpret_cast<void*>(lo), hi - lo);
+}
+
 // ---- running loop / task ---------------------------------------------------------------------------------
 
 void throw_no_loop() { throw InvalidStateError("no running event loop"); }
