@@ -191,7 +191,7 @@ struct FramePool {
   [[gnu::noinline]] void* refill(std::size_t cls) {
     if (home == nullptr) adopt();
     take_remote(home, nullptr);
-    if (heads[cls] == nullptr) restock();
+    if (heads[cls] == nullptr) restock(cls * kGrain);
     if (void* p = heads[cls]) {
       heads[cls] = next_of(p);
       return p;
@@ -212,8 +212,8 @@ struct FramePool {
     home = new Home;  // never freed: chunks point at it for ever
   }
   // Takes the depot's free frames of every class this pool has none of, the frames other threads freed to
-  // orphan Homes, and a chunk tail if it needs one.
-  void restock() {
+  // orphan Homes, and a chunk tail if what is left of the current one cannot hold a frame of `bytes`.
+  void restock(std::size_t bytes) {
     Depot& d = depot();
     if (!d.stocked.load(std::memory_order_acquire)) return;
     std::lock_guard lock(d.mu);
@@ -224,13 +224,21 @@ struct FramePool {
       if (heads[c] == nullptr) heads[c] = std::exchange(d.heads[c], nullptr);
       more = more || d.heads[c] != nullptr;
     }
-    if (left < kGrain && !d.spans.empty()) {
-      std::tie(cur, left) = d.spans.back();
+    if (left < bytes) take_span(d, bytes);
+    if (more || !d.spans.empty()) d.stocked.store(true, std::memory_order_relaxed);
+  }
+  // Continues in a span that holds `bytes` (the last such, often a whole chunk of an exited thread's group);
+  // this chunk's few bytes left are dropped, as carve drops them. Spans too short for it stay for smaller frames.
+  void take_span(Depot& d, std::size_t bytes) {
+    for (std::size_t i = d.spans.size(); i-- > 0;) {
+      if (d.spans[i].second < bytes) continue;
+      std::tie(cur, left) = d.spans[i];
+      d.spans[i] = d.spans.back();
       d.spans.pop_back();
       ready = page_of(cur);
       chunk_of(cur)->home.store(home, std::memory_order_relaxed);  // its new frames come back here
+      return;
     }
-    if (more || !d.spans.empty()) d.stocked.store(true, std::memory_order_relaxed);
   }
   // Faults in the current chunk's pages up to `need`, kFaultStep at a time, so that a thread that carves one
   // frame does not make a whole chunk resident.

@@ -181,22 +181,30 @@ TEST_F(FramePool, FramesFreedOnThreadsWithoutAPoolComeHome) {
 TEST_F(FramePool, UnusedChunksOfAnExitedThreadsGroupAreTakenUpByLaterThreads) {
   constexpr std::size_t kSize = 160;  // a W3 sleeper's frame: 1,638 to a 256 KiB chunk
   constexpr std::size_t kPerChunk = 1'638;
-  constexpr std::size_t kMade = 5 * kPerChunk;  // five chunks: four plain, then the first of a group
-  constexpr std::size_t kWanted = kMade + 6 * kPerChunk;
-  std::thread([] {
+  std::size_t made = 0;
+  std::thread([&made] {
+    // Until it has carved five chunks of its own (four plain, then the first of a group), whatever the depot
+    // held before (frames and tails other tests' threads left) taken first.
+    [[maybe_unused]] const long start = aio::detail::frame_chunks();
     std::vector<void*> frames;
-    for (std::size_t i = 0; i < kMade; ++i) frames.push_back(aio::detail::frame_alloc(kSize));
+#ifdef SPINDLE_TEST_PLAIN_FRAMES
+    for (std::size_t i = 0; i < 5 * kPerChunk; ++i) frames.push_back(aio::detail::frame_alloc(kSize));
+#else
+    while (aio::detail::frame_chunks() - start < 5) frames.push_back(aio::detail::frame_alloc(kSize));
+#endif
     for (void* f : frames) aio::detail::frame_free(f, kSize);
+    made = frames.size();
   }).join();
   [[maybe_unused]] const long chunks = aio::detail::frame_chunks();
+  const std::size_t wanted = made + 6 * kPerChunk;
   bool distinct = true;
-  std::thread([&distinct] {
+  std::thread([wanted, &distinct] {
     std::vector<void*> frames;
-    for (std::size_t i = 0; i < kWanted; ++i) {
+    for (std::size_t i = 0; i < wanted; ++i) {
       frames.push_back(aio::detail::frame_alloc(kSize));
       std::fill_n(static_cast<unsigned char*>(frames.back()), kSize, static_cast<unsigned char>(i));
     }
-    for (std::size_t i = 0; i < kWanted; ++i) {  // no frame handed out twice: each still holds its own byte
+    for (std::size_t i = 0; i < wanted; ++i) {  // no frame handed out twice: each still holds its own byte
       const auto* f = static_cast<const unsigned char*>(frames[i]);
       distinct = distinct && std::all_of(f, f + kSize, [i](unsigned char c) { return c == static_cast<unsigned char>(i); });
     }
@@ -204,7 +212,8 @@ TEST_F(FramePool, UnusedChunksOfAnExitedThreadsGroupAreTakenUpByLaterThreads) {
   }).join();
   EXPECT_TRUE(distinct) << "a frame was handed out twice";
 #ifndef SPINDLE_TEST_PLAIN_FRAMES
-  // The first thread's frames and its group's seven unstarted chunks hold all of the second thread's.
+  // The first thread's frames, the rest of its fifth chunk and its group's seven unstarted chunks hold all of
+  // the second thread's.
   EXPECT_LE(aio::detail::frame_chunks() - chunks, 1) << "chunks carved though an exited thread left some unused";
 #endif
 }
