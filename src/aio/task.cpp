@@ -356,6 +356,14 @@ void report_error(LoopCore* loop, std::string_view message, std::exception_ptr e
   }
 }
 
+// ---- sleep ------------------------------------------------------------------------------------------------
+
+void arm_sleep(TaskState& t, std::int64_t delay_ns) {
+  LoopCore* l = t.loop();
+  l->now_valid = false;  // a fresh reading: a sleep never ends early because the iteration started earlier
+  l->timers.push(l->time_ns() + delay_ns, &t);  // the entry targets the task itself (its timer ticket)
+}
+
 // ---- timer heap blocks -----------------------------------------------------------------------------------
 
 void* TimerHeap::alloc_block(std::size_t bytes) {

@@ -169,6 +169,10 @@ inline constinit SleepWait sleep_wait{};
 /// loop drops its entries (and abandons the task) before the last reference goes. The task itself may be
 /// gone before this frame is (a child passed as a parameter outlives its parent's promise), so nothing here
 /// points at it.
+/// Pushes the timer entry of `t`'s sleep of `delay_ns` (> 0). Out of line: the heap's push is too big to inline
+/// into every coroutine that sleeps, and inlined it kept `yield_now()` (W4's switch) from being inlined at all.
+void arm_sleep(TaskState& t, std::int64_t delay_ns);
+
 class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final {
  public:
   explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}
@@ -183,9 +187,7 @@ class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)
       t.schedule();
       return true;
     }
-    LoopCore* l = t.loop();
-    l->now_valid = false;  // a fresh reading: a sleep never ends early because the iteration started earlier
-    l->timers.push(l->time_ns() + delay_, &t);  // the entry targets the task itself (its timer ticket)
+    arm_sleep(t, delay_);
     t.suspend_on(&sleep_wait, h);
     return true;
   }
