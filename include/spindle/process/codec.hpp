@@ -206,6 +206,8 @@ requires(std::is_arithmetic_v<T> &&
   ar.load_binary(&index, sizeof index);
   if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw ProtocolError("codec: array too large");
   const detail::BlobFile blob = ar.open_blob(index, static_cast<std::size_t>(n) * sizeof(T));  // size checked first
+  v.reserve(static_cast<std::size_t>(n));
+  detail::advise_huge(v.data(), static_cast<std::size_t>(n) * sizeof(T));  // before resize touches it
   v.resize(static_cast<std::size_t>(n));
   blob.read_into(v.data());
 }
