@@ -130,7 +130,7 @@ struct FramePool {
   char* ready = nullptr;  // the chunk's pages below this are faulted in (see populate)
   char* group = nullptr;  // the next unused chunk of this thread's huge-page group, up to group_end
   char* group_end = nullptr;
-  long chunks = 0;        // chunks this thread has started carving
+  long chunks = 0;  // chunks this thread has started carving
   long allocated = 0;
   long freed = 0;
   FramePool() = default;

@@ -206,7 +206,8 @@ TEST_F(FramePool, UnusedChunksOfAnExitedThreadsGroupAreTakenUpByLaterThreads) {
     }
     for (std::size_t i = 0; i < wanted; ++i) {  // no frame handed out twice: each still holds its own byte
       const auto* f = static_cast<const unsigned char*>(frames[i]);
-      distinct = distinct && std::all_of(f, f + kSize, [i](unsigned char c) { return c == static_cast<unsigned char>(i); });
+      distinct =
+          distinct && std::all_of(f, f + kSize, [i](unsigned char c) { return c == static_cast<unsigned char>(i); });
     }
     for (void* f : frames) aio::detail::frame_free(f, kSize);
   }).join();
