@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "spindle/aio/event_loop.hpp"
+#include "spindle/core/detail/pages.hpp"
 #include "spindle/core/unhandled.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -36,9 +37,9 @@ constexpr std::size_t kClasses = 48;  // frames up to 768 bytes are pooled
 constexpr std::size_t kChunk = 256 * 1024;
 constexpr std::size_t kChunkHead = 64;         // a chunk starts with its ChunkHead, on a cache line of its own
 constexpr std::size_t kFaultStep = 64 * 1024;  // populated ahead of the frames carved: 16 pages a call
-constexpr std::size_t kPage = 4096;
-constexpr std::size_t kHuge = 2 * 1024 * 1024;  // a transparent huge page where pages are 4 KiB (x86-64, arm64)
-constexpr long kPlainChunks = 4;                // a thread's first MiB of frames comes in plain pages
+constexpr std::size_t kPage = spindle::detail::kPageBytes;
+constexpr std::size_t kHuge = spindle::detail::kHugePageBytes;
+constexpr long kPlainChunks = 4;  // a thread's first MiB of frames comes in plain pages
 static_assert(kHuge % kChunk == 0);
 
 // Frames are carved from 256 KiB chunks (no malloc header per frame) and recycled through per-thread,
@@ -65,18 +66,10 @@ struct ChunkHead {
 };
 
 // Frames and timer entries are written as soon as they are carved or pushed: their fresh pages are faulted in
-// by one call per stretch instead of one fault each. Where a first touch is dear (a hypervisor that shadows page
-// tables: about 11 us a page, 5.5 in all after populating, 2-3x that under load; docs/PERFORMANCE.md), that is
-// most of a burst of task creation (W3); where it is cheap, it costs nothing measurable. Best effort: a kernel
-// before 5.14 refuses it, and pages of a reused heap range are simply there already.
-void populate(void* p, std::size_t bytes) noexcept {
-#ifdef MADV_POPULATE_WRITE
-  (void)::madvise(p, bytes, MADV_POPULATE_WRITE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
+// by one call per stretch (populate_pages) instead of one fault each. Where a first touch is dear (a hypervisor
+// that shadows page tables: about 11 us a page, 5.5 in all after populating, 2-3x that under load;
+// docs/PERFORMANCE.md), that is most of a burst of task creation (W3); where it is cheap, it costs nothing
+// measurable. Pages of a reused heap range are simply there already.
 
 // Maps 2 MiB aligned to 2 MiB and asks for a transparent huge page there: a thread that keeps making tasks
 // (W3: 100,000 of them) then takes its chunks eight at a time from one page, faulted in at once. Where a first
@@ -90,9 +83,7 @@ char* map_huge_group() noexcept {
   const auto at = (lo + kHuge - 1) & ~(std::uintptr_t{kHuge} - 1);
   if (at > lo) ::munmap(raw, at - lo);
   ::munmap(reinterpret_cast<void*>(at + kHuge), lo + kHuge - at);
-#ifdef MADV_HUGEPAGE
-  (void)::madvise(reinterpret_cast<void*>(at), kHuge, MADV_HUGEPAGE);
-#endif
+  spindle::detail::advise_huge_pages(reinterpret_cast<void*>(at), kHuge);
   return reinterpret_cast<char*>(at);
 }
 
@@ -127,7 +118,7 @@ struct FramePool {
   Home* home = nullptr;  // made or adopted on the first allocation
   char* cur = nullptr;
   std::size_t left = 0;
-  char* ready = nullptr;  // the chunk's pages below this are faulted in (see populate)
+  char* ready = nullptr;  // the chunk's pages below this are faulted in (see populate_pages)
   char* group = nullptr;  // the next unused chunk of this thread's huge-page group, up to group_end
   char* group_end = nullptr;
   long chunks = 0;  // chunks this thread has started carving
@@ -246,7 +237,7 @@ struct FramePool {
     char* end = reinterpret_cast<char*>(chunk_of(cur)) + kChunk;
     while (ready < need && ready < end) {
       const auto n = std::min(kFaultStep, static_cast<std::size_t>(end - ready));
-      populate(ready, n);
+      spindle::detail::populate_pages(ready, n);
       ready += n;
     }
   }
@@ -324,13 +315,6 @@ long live_frames() noexcept { return tls_pool.allocated - tls_pool.freed; }
 
 long frame_chunks() noexcept { return g_chunks.load(std::memory_order_relaxed); }
 
-void prefault(void* p, std::size_t bytes) noexcept {
-  if (bytes < kFaultStep) return;  // below that, likely warm heap memory, and a system call is not free
-  const auto lo = (reinterpret_cast<std::uintptr_t>(p) + kPage - 1) & ~(std::uintptr_t{kPage} - 1);
-  const auto hi = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(std::uintptr_t{kPage} - 1);
-  if (hi > lo) populate(reinterpret_cast<void*>(lo), hi - lo);
-}
-
 // ---- running loop / task ---------------------------------------------------------------------------------
 
 void throw_no_loop() { throw InvalidStateError("no running event loop"); }
@@ -368,7 +352,7 @@ void arm_sleep(TaskState& t, std::int64_t delay_ns) {
 
 void* TimerHeap::alloc_block(std::size_t bytes) {
   void* p = ::operator new (bytes, std::align_val_t{kPage});
-  populate(p, bytes);  // 24 KiB: six fresh pages, faulted in by one call (see populate)
+  spindle::detail::populate_pages(p, bytes);  // 24 KiB: six fresh pages, faulted in by one call
   return p;
 }
 

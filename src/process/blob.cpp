@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -163,18 +162,6 @@ void check_size(int fd, std::size_t bytes) {
 }
 
 }  // namespace
-
-void advise_huge(void* p, std::size_t bytes) noexcept {
-#ifdef MADV_HUGEPAGE
-  constexpr std::uintptr_t huge = std::uintptr_t{2} << 20;
-  const auto lo = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
-  const auto hi = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(huge - 1);
-  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
 
 BlobFile::BlobFile(int fd, std::size_t bytes) : fd_(fd), bytes_(bytes) {
   try {

@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -83,46 +82,6 @@ TEST_F(Blobs, ALargeArrayTravelsAsOneDescriptorWhereTheWriterLendsBlobs) {
   EXPECT_EQ(big_back, big);
   EXPECT_EQ(small_back, small);
   EXPECT_EQ(fds[0], -1);  // taken (and closed) by the decoder
-}
-
-// The flags the kernel keeps for the mapping that holds `addr` (smaps' VmFlags line), or "" if none does.
-std::string vm_flags_at(const void* addr) {
-  std::FILE* f = std::fopen("/proc/self/smaps", "r");
-  if (f == nullptr) return "";
-  const auto a = reinterpret_cast<std::uintptr_t>(addr);
-  bool inside = false;
-  std::string flags;
-  char line[512];
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    unsigned long lo = 0, hi = 0;
-    if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
-      inside = lo <= a && a < hi;
-    } else if (inside && std::strncmp(line, "VmFlags:", 8) == 0) {
-      flags = line + 8;
-      break;
-    }
-  }
-  std::fclose(f);
-  return flags;
-}
-
-// A received array's fresh memory is advised for huge pages on its whole 2 MiB stretches, and only there: the
-// bytes around them may be shared with other allocations.
-TEST_F(Blobs, AdviseHugeMarksOnlyTheWhole2MiBStretchesInside) {
-  if (::access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0) GTEST_SKIP() << "no THP in this kernel";
-  constexpr std::size_t kHuge = std::size_t{2} << 20;
-  void* raw = ::mmap(nullptr, 5 * kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(raw, MAP_FAILED);
-  const auto base = (reinterpret_cast<std::uintptr_t>(raw) + kHuge - 1) & ~(std::uintptr_t{kHuge} - 1);
-  char* start = reinterpret_cast<char*>(base) + 100;  // unaligned, as a vector's data() is
-  sp::detail::advise_huge(start, 2 * kHuge + 500);    // holds one whole aligned stretch: [base + 2M, base + 4M)
-  sp::detail::advise_huge(start, kHuge);              // holds none: a no-op
-  EXPECT_EQ(vm_flags_at(start).find(" hg"), std::string::npos) << "the partial stretch before was advised";
-  EXPECT_NE(vm_flags_at(start + kHuge).find(" hg"), std::string::npos) << vm_flags_at(start + kHuge);
-  EXPECT_EQ(vm_flags_at(start + 2 * kHuge + 200).find(" hg"), std::string::npos) << "the stretch after was advised";
-  std::memset(start, 7, 2 * kHuge + 500);  // and the memory works as before
-  EXPECT_EQ(start[kHuge + 5], 7);
-  ::munmap(raw, 5 * kHuge);
 }
 
 TEST_F(Blobs, WithoutLeasesOrDescriptorsALargeArrayStaysInline) {

@@ -14,6 +14,7 @@
 
 #include "spindle/aio/detail/multi_waiter.hpp"
 #include "spindle/aio/task.hpp"
+#include "spindle/core/detail/pages.hpp"
 
 namespace spindle::aio {
 
@@ -85,11 +86,14 @@ void for_each_task(std::vector<Task<T>>& tasks, F&& fn) {
 }
 
 /// Makes room for the results, faulting a large vector's fresh pages in by one call rather than one fault a page
-/// as they are written (W3: 800 KB of results).
+/// as they are written (W3: 800 KB of results). Below 64 KiB the vector is likely warm heap memory, and the
+/// system call is not free.
 template <class V>
 void reserve_results(std::vector<V>& out, std::size_t n) {
   out.reserve(n);
-  if constexpr (!std::is_same_v<V, bool>) prefault(out.data(), n * sizeof(V));  // vector<bool> has no data()
+  if constexpr (!std::is_same_v<V, bool>) {  // vector<bool> has no data()
+    if (n * sizeof(V) >= 64 * 1024) spindle::detail::populate_pages(out.data(), n * sizeof(V));
+  }
 }
 
 template <class T>

@@ -162,6 +162,10 @@ class SleepWait final : public Waiter {
 };
 inline constinit SleepWait sleep_wait{};
 
+/// Pushes the timer entry of `t`'s sleep of `delay_ns` (> 0). Out of line: the heap's push is too big to inline
+/// into every coroutine that sleeps, and inlined it kept `yield_now()` (W4's switch) from being inlined at all.
+void arm_sleep(TaskState& t, std::int64_t delay_ns);
+
 /// `sleep(d)`: a timer entry that points at the task itself (no allocation); `sleep(0)` re-queues the task.
 /// One word, no vtable (the waiter is the shared `sleep_wait`): it lives in every sleeping coroutine's frame.
 /// No destructor: a frame suspended in a sleep cannot be destroyed while the task's timer is armed, because
@@ -169,10 +173,6 @@ inline constinit SleepWait sleep_wait{};
 /// loop drops its entries (and abandons the task) before the last reference goes. The task itself may be
 /// gone before this frame is (a child passed as a parameter outlives its parent's promise), so nothing here
 /// points at it.
-/// Pushes the timer entry of `t`'s sleep of `delay_ns` (> 0). Out of line: the heap's push is too big to inline
-/// into every coroutine that sleeps, and inlined it kept `yield_now()` (W4's switch) from being inlined at all.
-void arm_sleep(TaskState& t, std::int64_t delay_ns);
-
 class [[nodiscard("sleep() does nothing unless awaited: co_await aio::sleep(...)")]] SleepAwaiter final {
  public:
   explicit SleepAwaiter(std::int64_t delay_ns) noexcept : delay_(delay_ns) {}

@@ -329,9 +329,6 @@ void frame_free(void* p, std::size_t size) noexcept;
 long live_frames() noexcept;
 /// Chunks the frame pool has taken from the system, all threads together (tests check it stays bounded).
 long frame_chunks() noexcept;
-/// Faults in the whole pages of [p, p + bytes) in one call, contents unchanged (MADV_POPULATE_WRITE), where
-/// the range spans 64 KiB or more: a large fresh buffer then costs one system call instead of a fault a page.
-void prefault(void* p, std::size_t bytes) noexcept;
 
 /// True while the loop that owns `loop` exists (a task may outlive its loop).
 bool loop_alive(const LoopCore* loop) noexcept;

@@ -38,11 +38,6 @@ std::shared_ptr<Blob> lend_blob(std::size_t bytes);
 /// virtual machines costs ten times the copy. Throws std::system_error when the kernel refuses.
 std::shared_ptr<Blob> write_blob(const void* data, std::size_t bytes);
 
-/// Asks for transparent huge pages on the 2 MiB-aligned stretches of [p, p + bytes), before their first touch:
-/// a large array received into fresh memory is then faulted in 2 MiB at a time, where a 4 KiB first touch can
-/// cost 10 us (docs/PERFORMANCE.md, W8). Best effort: refused where THP is off, a no-op below 2 MiB.
-void advise_huge(void* p, std::size_t bytes) noexcept;
-
 /// A received blob read by the kernel (`pread`) into memory of the caller's: no mapping to fault in, which on
 /// some virtual machines costs ten times the copy. Closes its descriptor on destruction.
 class BlobFile {
