@@ -21,7 +21,8 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   set(SPINDLE_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz test runs under CTest")
   add_executable(fuzz_process_frames ${CMAKE_CURRENT_SOURCE_DIR}/process/fuzz_process_frames.cpp
                                      ${PROJECT_SOURCE_DIR}/src/process/frame.cpp
-                                     ${PROJECT_SOURCE_DIR}/src/process/blob.cpp)
+                                     ${PROJECT_SOURCE_DIR}/src/process/blob.cpp
+                                     ${PROJECT_SOURCE_DIR}/src/core/pages.cpp)
   target_include_directories(fuzz_process_frames PRIVATE ${PROJECT_SOURCE_DIR}/include)
   target_compile_features(fuzz_process_frames PRIVATE cxx_std_20)
   # -O1 whatever the build type (libFuzzer's advice): CI's warning-check build is -O0 (CMakePresets.json).
