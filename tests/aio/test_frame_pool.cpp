@@ -21,7 +21,7 @@ namespace aio = spindle::aio;
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
-#define SPINDLE_TEST_PLAIN_FRAMES 1  // the pool is bypassed under ASan (task.cpp): nothing to count
+#define SPINDLE_TEST_PLAIN_FRAMES 1  // the pool is bypassed under ASan (task_memory.cpp): nothing to count
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define SPINDLE_TEST_PLAIN_FRAMES 1
@@ -176,8 +176,8 @@ TEST_F(FramePool, FramesFreedOnThreadsWithoutAPoolComeHome) {
 #endif
 }
 
-// A thread that makes many frames takes its chunks eight at a time from a 2 MiB huge-page group (task.cpp); the
-// group's chunks it never started must reach later threads when it exits, each exactly once.
+// A thread that makes many frames takes its chunks eight at a time from a 2 MiB huge-page group
+// (task_memory.cpp); the group's chunks it never started must reach later threads when it exits, each exactly once.
 TEST_F(FramePool, UnusedChunksOfAnExitedThreadsGroupAreTakenUpByLaterThreads) {
   constexpr std::size_t kSize = 160;  // a W3 sleeper's frame: 1,638 to a 256 KiB chunk
   constexpr std::size_t kPerChunk = 1'638;

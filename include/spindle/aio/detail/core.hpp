@@ -169,7 +169,7 @@ class TimerHeap {
     blocks_.reserve(blocks_.size() + 1);  // may throw before the block is made; push_back then cannot
     blocks_.push_back(static_cast<Entry*>(alloc_block(kBlock * sizeof(Entry))));
   }
-  /// Page-aligned and faulted in at once (src/aio/task.cpp): entries are written as soon as they are pushed.
+  /// Page-aligned and faulted in at once (src/aio/task_memory.cpp): entries are written as soon as they are pushed.
   static void* alloc_block(std::size_t bytes);
   static void free_block(Entry* block) noexcept;
   /// After the size shrank: gives back blocks beyond one spare (a heap that hovers at a block's edge keeps it).
