@@ -37,4 +37,14 @@ void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 #endif
 }
 
+void prepare_fresh_pages(void* p, std::size_t bytes) noexcept {
+  const auto begin = reinterpret_cast<std::uintptr_t>(p);
+  const auto first = (begin + kPageBytes - 1) & ~(std::uintptr_t{kPageBytes} - 1);
+  if (first + kPageBytes > begin + bytes) return;  // not one whole page: nothing to gain
+  advise_huge_pages(p, bytes);                     // first, so that populating takes huge pages
+  unsigned char in_memory = 0;
+  if (::mincore(reinterpret_cast<void*>(first), kPageBytes, &in_memory) == 0 && (in_memory & 1) == 0)
+    populate_pages(p, bytes);
+}
+
 }  // namespace spindle::detail

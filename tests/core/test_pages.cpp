@@ -51,6 +51,12 @@ std::vector<bool> resident(void* base, std::size_t pages) {
   return out;
 }
 
+bool populate_supported() {
+  utsname u{};
+  int major = 0, minor = 0;
+  return ::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2 && major * 100 + minor >= 514;
+}
+
 // A mapping of `bytes` aligned to 2 MiB (a larger one mapped, the ends kept: unmapped with it).
 struct Aligned {
   explicit Aligned(std::size_t bytes) : size(bytes + kHuge) {
@@ -87,10 +93,7 @@ TEST(Pages, AdviseHugeMarksOnlyTheWhole2MiBStretchesInside) {
 // Populating faults in the whole pages inside the range, leaves the partial ones at its ends alone, and changes
 // no byte.
 TEST(Pages, PopulateFaultsInOnlyTheWholePagesInside) {
-  utsname u{};
-  int major = 0, minor = 0;
-  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2 || major * 100 + minor < 514)
-    GTEST_SKIP() << "MADV_POPULATE_WRITE needs Linux 5.14";
+  if (!populate_supported()) GTEST_SKIP() << "MADV_POPULATE_WRITE needs Linux 5.14";
   constexpr std::size_t kPages = 16;
   void* raw = ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(raw, MAP_FAILED);
@@ -101,6 +104,28 @@ TEST(Pages, PopulateFaultsInOnlyTheWholePagesInside) {
   for (std::size_t i = 1; i <= 9; ++i) want[i] = true;
   EXPECT_EQ(resident(base, kPages), want);
   for (std::size_t i = kPage; i < 10 * kPage; ++i) ASSERT_EQ(base[i], 0) << "byte " << i;
+  ::munmap(raw, kPages * kPage);
+}
+
+// A fresh range about to be written is faulted in whole, its bytes unchanged; a range whose first page is already
+// in memory (a reused heap block) is left to fault as it will: populating pages that are there is not free.
+TEST(Pages, PrepareFreshFaultsInOnlyARangeThatIsFresh) {
+  if (!populate_supported()) GTEST_SKIP() << "MADV_POPULATE_WRITE needs Linux 5.14";
+  constexpr std::size_t kPages = 16;
+  void* raw = ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(raw, MAP_FAILED);
+  char* base = static_cast<char*>(raw);
+  sd::prepare_fresh_pages(base + 100, 6 * kPage);  // fresh: whole pages 1..5 inside
+  std::vector<bool> want(kPages, false);
+  for (std::size_t i = 1; i <= 5; ++i) want[i] = true;
+  EXPECT_EQ(resident(base, kPages), want);
+  for (std::size_t i = kPage; i < 6 * kPage; ++i) ASSERT_EQ(base[i], 0) << "byte " << i;
+  base[8 * kPage] = 1;  // page 8 in use: the range from it is not fresh
+  sd::prepare_fresh_pages(base + 8 * kPage, 6 * kPage);
+  want[8] = true;
+  EXPECT_EQ(resident(base, kPages), want) << "pages 9..13 were faulted in although page 8 was in memory";
+  sd::prepare_fresh_pages(base + 14 * kPage + 1, kPage);  // no whole page inside: nothing
+  EXPECT_EQ(resident(base, kPages), want);
   ::munmap(raw, kPages * kPage);
 }
 

@@ -54,6 +54,23 @@ TEST_F(Codec, RoundTripsStandardAndUserTypes) {
   EXPECT_EQ(round_trip(Point{1, 2, "p"}), (Point{1, 2, "p"}));
 }
 
+// Large blocks go through fresh memory readied in advance (huge pages advised, pages faulted in at once: see
+// Writer::save_binary): every byte must still arrive, wherever the block starts and ends against the pages.
+TEST_F(Codec, LargeBlocksRoundTripWhereverTheyStart) {
+  std::vector<std::uint64_t> words((std::size_t{5} << 20) / 8 + 3);  // past two 2 MiB stretches, not page-sized
+  for (std::size_t i = 0; i < words.size(); ++i) words[i] = i * 0x9E3779B97F4A7C15ULL;
+  std::string text((std::size_t{3} << 20) + 11, '\0');
+  for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>(i * 7);
+  EXPECT_EQ(round_trip(words), words);
+  EXPECT_EQ(round_trip(text), text);
+  const auto both = std::make_tuple(std::string("prefix"), words, 3, text);  // blocks after a few odd bytes
+  EXPECT_EQ(round_trip(both), both);
+  std::string out("already here");  // appended to, as a frame's header is
+  sp::encode_into(out, nullptr, words);
+  EXPECT_EQ(out.substr(0, 12), "already here");
+  EXPECT_EQ(sp::decode<std::vector<std::uint64_t>>(std::string_view(out).substr(12)), words);
+}
+
 TEST_F(Codec, HugeSizeTagIsRejectedBeforeAllocating) {
   // A vector<char> claiming 2^60 elements, followed by 3 bytes.
   std::string bytes(8, '\0');

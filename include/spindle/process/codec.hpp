@@ -53,7 +53,12 @@ class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElisi
   void save_binary(const void* data, std::size_t size) {
     // A large block leaves room behind it: a forwarder's few bytes of tail (spindle::mpi appends 16 to a
     // task's arguments) then fit without reallocating and copying the whole encoding.
-    if (size >= kSlackFrom) out_.reserve(out_.size() + size + kSlack);
+    if (size >= kSlackFrom) {
+      out_.reserve(out_.size() + size + kSlack);
+      // A large encoding is mostly fresh memory (a 10 MiB argument: 2,560 first touches, about 10 us each on a
+      // VM that shadows page tables); faulted in at once, in huge pages, it costs a third (PERFORMANCE.md, W11).
+      if (size >= detail::kBlobMinBytes) spindle::detail::prepare_fresh_pages(out_.data() + out_.size(), size);
+    }
     out_.append(static_cast<const char*>(data), size);
   }
   /// Records a descriptor to pass beside the bytes (duplicated: the object keeps its own); returns its index.
@@ -199,8 +204,13 @@ requires(std::is_arithmetic_v<T> &&
     if (n > ar.remaining() / sizeof(T))
       throw ProtocolError("codec: size tag " + std::to_string(n) + " exceeds the " + std::to_string(ar.remaining()) +
                           " bytes left");
+    const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
+    if (bytes >= detail::kBlobMinBytes) {  // likely fresh memory: see Writer::save_binary
+      v.reserve(static_cast<std::size_t>(n));
+      spindle::detail::prepare_fresh_pages(v.data(), bytes);
+    }
     v.resize(static_cast<std::size_t>(n));
-    ar.load_binary(v.data(), static_cast<std::size_t>(n) * sizeof(T));
+    ar.load_binary(v.data(), bytes);
     return;
   }
   std::uint32_t index = 0;
@@ -208,8 +218,8 @@ requires(std::is_arithmetic_v<T> &&
   if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw ProtocolError("codec: array too large");
   const detail::BlobFile blob = ar.open_blob(index, static_cast<std::size_t>(n) * sizeof(T));  // size checked first
   v.reserve(static_cast<std::size_t>(n));
-  // A worker's large arrays are often fresh memory: faulted in 2 MiB at a time, not 4 KiB (PERFORMANCE.md, W8).
-  spindle::detail::advise_huge_pages(v.data(), static_cast<std::size_t>(n) * sizeof(T));  // before resize touches it
+  // A worker's large arrays are often fresh memory: faulted in at once, 2 MiB at a time (PERFORMANCE.md, W8).
+  spindle::detail::prepare_fresh_pages(v.data(), static_cast<std::size_t>(n) * sizeof(T));  // before resize
   v.resize(static_cast<std::size_t>(n));
   blob.read_into(v.data());
 }
