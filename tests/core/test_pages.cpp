@@ -57,6 +57,22 @@ bool populate_supported() {
   return ::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2 && major * 100 + minor >= 514;
 }
 
+// kPages fresh pages of their own: too small a mapping for a huge page, so none is in memory before a test
+// touches it, whatever the machine's THP setting.
+constexpr std::size_t kPages = 16;
+struct FreshPages {
+  FreshPages() {
+    void* p = ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) base = static_cast<char*>(p);
+  }
+  ~FreshPages() {
+    if (base != nullptr) ::munmap(base, kPages * kPage);
+  }
+  FreshPages(const FreshPages&) = delete;
+  FreshPages& operator=(const FreshPages&) = delete;
+  char* base = nullptr;
+};
+
 // A mapping of `bytes` aligned to 2 MiB (a larger one mapped, the ends kept: unmapped with it).
 struct Aligned {
   explicit Aligned(std::size_t bytes) : size(bytes + kHuge) {
@@ -94,27 +110,24 @@ TEST(Pages, AdviseHugeMarksOnlyTheWhole2MiBStretchesInside) {
 // no byte.
 TEST(Pages, PopulateFaultsInOnlyTheWholePagesInside) {
   if (!populate_supported()) GTEST_SKIP() << "MADV_POPULATE_WRITE needs Linux 5.14";
-  constexpr std::size_t kPages = 16;
-  void* raw = ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(raw, MAP_FAILED);
-  char* base = static_cast<char*>(raw);
+  const FreshPages m;
+  ASSERT_NE(m.base, nullptr);
+  char* base = m.base;
   ASSERT_EQ(resident(base, kPages), std::vector<bool>(kPages, false));
   sd::populate_pages(base + 100, 10 * kPage);  // whole pages 1..9 inside; 0 and 10 only in part
   std::vector<bool> want(kPages, false);
   for (std::size_t i = 1; i <= 9; ++i) want[i] = true;
   EXPECT_EQ(resident(base, kPages), want);
   for (std::size_t i = kPage; i < 10 * kPage; ++i) ASSERT_EQ(base[i], 0) << "byte " << i;
-  ::munmap(raw, kPages * kPage);
 }
 
 // A fresh range about to be written is faulted in whole, its bytes unchanged; a range whose first page is already
 // in memory (a reused heap block) is left to fault as it will: populating pages that are there is not free.
 TEST(Pages, PrepareFreshFaultsInOnlyARangeThatIsFresh) {
   if (!populate_supported()) GTEST_SKIP() << "MADV_POPULATE_WRITE needs Linux 5.14";
-  constexpr std::size_t kPages = 16;
-  void* raw = ::mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(raw, MAP_FAILED);
-  char* base = static_cast<char*>(raw);
+  const FreshPages m;
+  ASSERT_NE(m.base, nullptr);
+  char* base = m.base;
   sd::prepare_fresh_pages(base + 100, 6 * kPage);  // fresh: whole pages 1..5 inside
   std::vector<bool> want(kPages, false);
   for (std::size_t i = 1; i <= 5; ++i) want[i] = true;
@@ -126,7 +139,6 @@ TEST(Pages, PrepareFreshFaultsInOnlyARangeThatIsFresh) {
   EXPECT_EQ(resident(base, kPages), want) << "pages 9..13 were faulted in although page 8 was in memory";
   sd::prepare_fresh_pages(base + 14 * kPage + 1, kPage);  // no whole page inside: nothing
   EXPECT_EQ(resident(base, kPages), want);
-  ::munmap(raw, kPages * kPage);
 }
 
 }  // namespace
