@@ -190,6 +190,19 @@ requires(std::is_arithmetic_v<T> &&
     ar.save_binary(&index, sizeof index);
   }
 }
+namespace detail {
+/// Resizes `v` to `n` elements about to be overwritten whole. A large array is likely fresh memory (a worker's,
+/// a rank's): its pages are readied at once, before `resize` touches them (see Writer::save_binary).
+template <class T, class A>
+void resize_for_write(std::vector<T, A>& v, std::size_t n) {
+  if (n * sizeof(T) >= kBlobMinBytes) {
+    v.reserve(n);
+    spindle::detail::prepare_fresh_pages(v.data(), n * sizeof(T));
+  }
+  v.resize(n);
+}
+}  // namespace detail
+
 // clang-format off: clang-format 14 mangles requires-clauses
 template <class T, class A>
 requires(std::is_arithmetic_v<T> &&
@@ -204,23 +217,15 @@ requires(std::is_arithmetic_v<T> &&
     if (n > ar.remaining() / sizeof(T))
       throw ProtocolError("codec: size tag " + std::to_string(n) + " exceeds the " + std::to_string(ar.remaining()) +
                           " bytes left");
-    const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
-    if (bytes >= detail::kBlobMinBytes) {  // likely fresh memory: see Writer::save_binary
-      v.reserve(static_cast<std::size_t>(n));
-      spindle::detail::prepare_fresh_pages(v.data(), bytes);
-    }
-    v.resize(static_cast<std::size_t>(n));
-    ar.load_binary(v.data(), bytes);
+    detail::resize_for_write(v, static_cast<std::size_t>(n));
+    ar.load_binary(v.data(), v.size() * sizeof(T));
     return;
   }
   std::uint32_t index = 0;
   ar.load_binary(&index, sizeof index);
   if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw ProtocolError("codec: array too large");
   const detail::BlobFile blob = ar.open_blob(index, static_cast<std::size_t>(n) * sizeof(T));  // size checked first
-  v.reserve(static_cast<std::size_t>(n));
-  // A worker's large arrays are often fresh memory: faulted in at once, 2 MiB at a time (PERFORMANCE.md, W8).
-  spindle::detail::prepare_fresh_pages(v.data(), static_cast<std::size_t>(n) * sizeof(T));  // before resize
-  v.resize(static_cast<std::size_t>(n));
+  detail::resize_for_write(v, static_cast<std::size_t>(n));
   blob.read_into(v.data());
 }
 
