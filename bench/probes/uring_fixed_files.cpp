@@ -1,5 +1,5 @@
 // Probe: what a registered (fixed) file saves an io_uring request, and what entering and removing one costs; the
-// figures behind SPINDLE_AIO_URING_FIXED's default (docs/PERFORMANCE.md, "W6 on io_uring: registered files").
+// figures behind SPINDLE_AIO_URING_FIXED's default (docs/performance-history.md, "W6 on io_uring: registered files").
 // Batches of 32 sends of 64 bytes on a Unix socket pair per io_uring_enter, the fd named plainly or by its slot,
 // alternated over 11 rounds, in a process with a second thread (as a server with a loop thread: its file table
 // is shared, so each plain request takes and drops a reference on the file). Prints each round and the medians.

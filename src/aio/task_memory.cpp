@@ -66,13 +66,13 @@ struct ChunkHead {
 // Frames and timer entries are written as soon as they are carved or pushed: their fresh pages are faulted in
 // by one call per stretch (populate_pages) instead of one fault each. Where a first touch is dear (a hypervisor
 // that shadows page tables: about 11 us a page, 5.5 in all after populating, 2-3x that under load;
-// docs/PERFORMANCE.md), that is most of a burst of task creation (W3); where it is cheap, it costs nothing
+// docs/performance-history.md), that is most of a burst of task creation (W3); where it is cheap, it costs nothing
 // measurable. Pages of a reused heap range are simply there already.
 
 // Maps 2 MiB aligned to 2 MiB and asks for a transparent huge page there: a thread that keeps making tasks
 // (W3: 100,000 of them) then takes its chunks eight at a time from one page, faulted in at once. Where a first
 // touch is dear (the hypervisor above: 9-11 us a 4 KiB page, 0.2-0.4 us a 4 KiB share of a huge page; the
-// probe in docs/PERFORMANCE.md), that is most of the time spent making tasks. Null when the mapping fails;
+// probe in docs/performance-history.md), that is most of the time spent making tasks. Null when the mapping fails;
 // where THP is off or not built the advice is refused and the chunks are plain pages, as before.
 char* map_huge_group() noexcept {
   void* raw = ::mmap(nullptr, 2 * kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

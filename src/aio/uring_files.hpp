@@ -8,7 +8,7 @@
 //
 // Off unless asked for (SPINDLE_AIO_URING_FIXED=N): measured on Linux 6.18, a request on a registered file
 // saves ~6 ns of a 64-byte send's ~465 ns, while entering and removing a socket costs ~2.4 µs, so it pays only
-// past ~400 requests on one connection, and by 0.1% of W6's request (docs/PERFORMANCE.md, "registered files").
+// past ~400 requests on one connection, and by 0.1% of W6's request (docs/performance-history.md, "registered files").
 // Internal to src/aio (uring_poller.cpp).
 
 #include <liburing.h>

@@ -56,7 +56,8 @@ class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElisi
     if (size >= kSlackFrom) {
       out_.reserve(out_.size() + size + kSlack);
       // A large encoding is mostly fresh memory (a 10 MiB argument: 2,560 first touches, about 10 us each on a
-      // VM that shadows page tables); faulted in at once, in huge pages, it costs a third (PERFORMANCE.md, W11).
+      // VM that shadows page tables); faulted in at once, in huge pages, it costs a third (docs/performance-history.md,
+      // W11).
       if (size >= detail::kBlobMinBytes) spindle::detail::prepare_fresh_pages(out_.data() + out_.size(), size);
     }
     out_.append(static_cast<const char*>(data), size);

@@ -55,18 +55,18 @@ struct UringFeatures {
 /// An io_uring poller (IORING_OP_POLL_ADD readiness, re-armed after each completion so that it keeps epoll's
 /// level-triggered contract), or the epoll poller when io_uring cannot be set up (io_uring_queue_init fails:
 /// seccomp, kernel.io_uring_disabled, an old kernel). `chosen`, if given, says which one was made.
-/// Completion receive was measured slower than readiness on loopback echo (docs/PERFORMANCE.md, W6), so the
+/// Completion receive was measured slower than readiness on loopback echo (docs/performance-history.md, W6), so the
 /// loop asks for it only when told to (uring_recv_requested).
 std::unique_ptr<Poller> make_uring_poller_or_epoll(Backend* chosen = nullptr, const UringFeatures& features = {});
 
 /// Whether SPINDLE_AIO_URING_RECV=1 asks io_uring loops to receive by completion.
 bool uring_recv_requested() noexcept;
 /// Whether io_uring loops send by completion: yes, unless SPINDLE_AIO_URING_SEND=0 (W6 measured 7% less server
-/// CPU per request with it at 50 connections, no difference at 1,000; docs/PERFORMANCE.md).
+/// CPU per request with it at 50 connections, no difference at 1,000; docs/performance-history.md).
 bool uring_send_requested() noexcept;
 /// At which completion send io_uring loops enter a socket in the registered-file table: SPINDLE_AIO_URING_FIXED=N
 /// (the tests' "uring_recv." run uses 1); unset, 0 or not a count: never (measured not to pay on W6: ~6 ns saved
-/// per request, ~2.4 µs to enter and remove a socket; docs/PERFORMANCE.md).
+/// per request, ~2.4 µs to enter and remove a socket; docs/performance-history.md).
 std::uint32_t uring_fixed_after() noexcept;
 
 }  // namespace spindle::aio::detail

@@ -1,7 +1,7 @@
 #pragma once
 // Page-level hints for fresh memory. On a hypervisor that shadows page tables a first touch of a 4 KiB page
 // costs about 10 us, where faulting pages in by one call or in 2 MiB huge pages costs a fraction of that
-// (docs/PERFORMANCE.md, "W3: frames in huge pages"). Best effort: a kernel that refuses a hint changes nothing.
+// (docs/performance-history.md, "W3: frames in huge pages"). Best effort: a kernel that refuses a hint changes nothing.
 
 #include <cstddef>
 
